@@ -1,0 +1,3 @@
+from fseval.cli import main
+
+main()

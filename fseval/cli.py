@@ -1,0 +1,210 @@
+"""The ``fseval`` command line. Heavy imports (torch, models) happen inside the commands."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from fseval import __version__
+from fseval.errors import FsevalError
+
+app = typer.Typer(
+    help="Few-shot evaluation of Flamingo-style visual language models.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+tasks_app = typer.Typer(help="List tasks, or show one with `fseval tasks show NAME`.", invoke_without_command=True)
+app.add_typer(tasks_app, name="tasks")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+TasksDir = Annotated[
+    list[Path] | None,
+    typer.Option("--tasks-dir", help="Extra folder of task YAMLs (prompts in its prompts/); also $FSEVAL_TASKS_DIR."),
+]
+
+
+def user_errors(fn: F) -> F:
+    """Show an FsevalError as one panel and exit 1; anything else is a bug and keeps its traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except FsevalError as e:
+            from fseval.display import error_panel
+
+            error_panel(e.message, e.hint)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def split_list(values: list[str] | None) -> list[str]:
+    return [item.strip() for value in values or [] for item in value.split(",") if item.strip()]
+
+
+def parse_shots(value: str | None) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    try:
+        shots = tuple(int(s) for s in split_list([value]))
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a comma-separated list of integers, e.g. 0,4,8.") from None
+    if not shots or any(s < 0 for s in shots):
+        raise typer.BadParameter("shot counts must be >= 0.")
+    return shots
+
+
+def parse_model_args(values: list[str] | None) -> dict[str, Any]:
+    """``key=value`` pairs; values that parse as JSON (numbers, true/false) are typed."""
+    parsed: dict[str, Any] = {}
+    for item in values or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"--model-arg {item!r} should look like key=value.")
+        try:
+            parsed[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            parsed[key] = raw
+    return parsed
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"fseval {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=version_callback, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Few-shot evaluation of Flamingo-style visual language models."""
+
+
+@app.command()
+@user_errors
+def run(
+    task: Annotated[list[str], typer.Option("--task", "-t", help="Task name(s), repeated or comma-separated.")],
+    model: Annotated[str, typer.Option(help="Preset, family (with --model-arg) or model directory.")] = "mock",
+    model_arg: Annotated[list[str] | None, typer.Option(help="key=value passed to the model family.")] = None,
+    shots: Annotated[str | None, typer.Option(help="Shot counts, e.g. 0,4,8 (default: the task's).")] = None,
+    data_dir: Annotated[
+        str | None, typer.Option(help="Dataset folder (its files, or one sub-folder per task), or hf:REPO.")
+    ] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Run directory.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Evaluate the first N samples only.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the first trial; trial i uses seed + i.")] = 42,
+    trials: Annotated[int, typer.Option(min=1, help="Trials (demo draws) per shot count.")] = 1,
+    batch_size: Annotated[int, typer.Option(min=1)] = 8,
+    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or auto.")] = "auto",
+    precision: Annotated[str, typer.Option(help="fp32, bf16 or fp16 (weights are cast).")] = "fp32",
+    metric_variant: Annotated[
+        str | None, typer.Option(help="Metric variant, e.g. openflamingo (default: the task's).")
+    ] = None,
+    zero_shot_text_demos: Annotated[
+        bool, typer.Option(help="At 0 shots, prepend two text-only demos (Flamingo convention).")
+    ] = True,
+    tasks_dir: TasksDir = None,
+) -> None:
+    """Evaluate a model on tasks at several shot counts; write results.json and samples.jsonl."""
+    from fseval.display import console, progress_bars, results_table
+    from fseval.models.registry import load_model
+    from fseval.runner import RunConfig
+    from fseval.runner import run as run_tasks
+
+    if precision not in ("fp32", "bf16", "fp16"):
+        raise typer.BadParameter("--precision must be fp32, bf16 or fp16.")
+    config = RunConfig(
+        tasks=tuple(split_list(task)),
+        model=model,
+        model_args=parse_model_args(model_arg),
+        shots=parse_shots(shots),
+        data_dir=data_dir,
+        tasks_dirs=tuple(tasks_dir or ()),
+        output=output,
+        limit=limit,
+        seed=seed,
+        trials=trials,
+        batch_size=batch_size,
+        device=device,
+        precision=precision,
+        metric_variant=metric_variant,
+        zero_shot_text_demos=zero_shot_text_demos,
+    )
+    with progress_bars() as progress:
+        run_dir = run_tasks(config, progress, lambda c: load_model(c.model, c.model_args, c.device, c.precision))
+    results = json.loads((run_dir / "results.json").read_text())
+    console.print(results_table(results["results"], title=f"fseval {model}"))
+    console.print(f"Run directory: {run_dir}")
+
+
+@app.command()
+@user_errors
+def score(
+    task: Annotated[str, typer.Option("--task", "-t", help="Task whose evaluation split the predictions answer.")],
+    predictions: Annotated[Path, typer.Option(help='VQA: [{"question_id", "answer"}].')],
+    data_dir: Annotated[str | None, typer.Option(help="Dataset folder (only the evaluation split is read).")] = None,
+    metric_variant: Annotated[str | None, typer.Option(help="e.g. openflamingo.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+    tasks_dir: TasksDir = None,
+) -> None:
+    """Score predictions made elsewhere with the task's official metric."""
+    from fseval.display import console
+    from fseval.scoring import score_file
+
+    result = score_file(task, predictions, data_dir, metric_variant, tasks_dir or ())
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    for name, value in result["metrics"].items():
+        console.print(
+            f"{result['task']} {name} ({result['metric_variant']}): [bold]{value:.2f}[/bold] (n={result['n']})"
+        )
+    if result["missing"]:
+        console.print(f"[yellow]{result['missing']} questions had no prediction and were not scored.[/yellow]")
+
+
+@tasks_app.callback()
+@user_errors
+def tasks_list(ctx: typer.Context, tasks_dir: TasksDir = None) -> None:
+    """List the available tasks."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from fseval.display import console, tasks_table
+    from fseval.tasks import all_tasks
+
+    console.print(tasks_table(all_tasks(tasks_dir or ())))
+
+
+@tasks_app.command("show")
+@user_errors
+def tasks_show(name: str, tasks_dir: TasksDir = None) -> None:
+    """Show a task: its spec, prompt, metric and the files it expects under --data-dir."""
+    from fseval.display import console, task_details
+    from fseval.tasks import load_tasks
+
+    (task,) = load_tasks([name], tasks_dir or ())
+    console.print(task_details(task))
+
+
+@app.command()
+@user_errors
+def models() -> None:
+    """List model families and presets."""
+    from fseval.display import console, models_table
+
+    console.print(models_table())
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""Loaders of benchmarks' original release files."""

@@ -1,0 +1,103 @@
+"""Where a task's files are: layouts declared in task files, tried in order under the data folders."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from fseval.data.base import Sample
+from fseval.errors import DataError
+
+Format = Literal["vqa_json", "textvqa_json", "vizwiz_json", "hf_datasets"]
+
+_REQUIRED: dict[str, tuple[str, ...]] = {
+    "vqa_json": ("questions", "images"),
+    "textvqa_json": ("file", "images"),
+    "vizwiz_json": ("file", "images"),
+    "hf_datasets": ("data_files", "columns"),
+}
+
+
+class Layout(BaseModel):
+    """One way a split can be laid out on disk (the official release, a converted copy, ...)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    format: Format
+    description: str = ""
+    questions: str | None = None
+    annotations: str | None = None
+    file: str | None = None
+    images: str | None = None
+    data_files: str | None = None
+    columns: dict[str, str] | None = None
+
+    @model_validator(mode="after")
+    def _has_required_fields(self) -> Layout:
+        missing = [name for name in _REQUIRED[self.format] if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"format {self.format!r} needs {', '.join(missing)}")
+        return self
+
+    def files(self) -> list[str]:
+        """The files this layout needs, relative to the data folder."""
+        return [f for f in (self.questions, self.annotations, self.file) if f]
+
+    def describe(self) -> str:
+        parts = [*self.files(), *([f"images: {self.images}"] if self.images else [])]
+        if self.data_files:
+            parts.append(self.data_files)
+        label = f" ({self.description})" if self.description else ""
+        return f"{', '.join(parts)}{label}"
+
+    def missing(self, root: Path) -> list[str]:
+        if self.data_files:
+            return [] if any(root.glob(self.data_files)) else [self.data_files]
+        return [f for f in self.files() if not (root / f).is_file()]
+
+    def read(self, root: Path) -> list[Sample]:
+        from fseval.data import hf, vqa
+
+        if self.format == "vqa_json":
+            assert self.questions and self.images
+            return vqa.read_vqa_json(root, self.questions, self.annotations, self.images)
+        if self.format == "textvqa_json":
+            assert self.file and self.images
+            return vqa.read_textvqa_json(root, self.file, self.images)
+        if self.format == "vizwiz_json":
+            assert self.file and self.images
+            return vqa.read_vizwiz_json(root, self.file, self.images)
+        assert self.data_files and self.columns
+        return hf.read_hf_datasets(root, self.data_files, self.columns)
+
+
+@dataclass(frozen=True)
+class LoadedSplit:
+    samples: list[Sample]
+    root: Path
+    layout: Layout
+
+    @property
+    def files(self) -> list[str]:
+        return [str(self.root / f) for f in self.layout.files()] or [str(self.root / str(self.layout.data_files))]
+
+
+def load_split(task: str, split: str, layouts: Sequence[Layout], roots: Sequence[Path], source: str) -> LoadedSplit:
+    """Read the first layout whose files exist under the first folder that has one."""
+    for root in roots:
+        for layout in layouts:
+            if not layout.missing(root):
+                return LoadedSplit(layout.read(root), root, layout)
+    closest = min(roots, key=lambda r: min(len(layout.missing(r)) for layout in layouts))
+    expected = "\n".join(
+        f"  - {layout.describe()}; missing under {closest}: {', '.join(layout.missing(closest))}" for layout in layouts
+    )
+    searched = ", ".join(str(r) for r in roots)
+    raise DataError(
+        f"Task {task!r}: no files for its {split} split under {searched}. Expected one of:\n{expected}",
+        hint=f"Get the files from {source} and pass their folder with --data-dir (fseval tasks show {task}).",
+    )

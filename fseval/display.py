@@ -1,0 +1,129 @@
+"""Rich tables and progress bars; no logic."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def error_panel(message: str, hint: str | None = None) -> None:
+    body = message if hint is None else f"{message}\n\n[dim]{hint}[/dim]"
+    err_console.print(Panel(body, title="fseval: error", title_align="left", border_style="red", expand=False))
+
+
+def _fmt(value: float) -> str:
+    return "nan" if math.isnan(value) else f"{value:.2f}"
+
+
+def results_table(results: dict[str, list[dict[str, Any]]], title: str = "Results") -> Table:
+    table = Table(title=title)
+    for column, justify in [("task", "left"), ("shots", "right"), ("metric", "left"), ("mean", "right")]:
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for column in ("std", "trials", "n", "failed"):
+        table.add_column(column, justify="right")
+    for task, rows in results.items():
+        for row in rows:
+            metric = row["metric"] if row["metric_variant"] is None else f"{row['metric']} ({row['metric_variant']})"
+            failed = str(row["failed"]) if row["failed"] == 0 else f"[red]{row['failed']}[/red]"
+            table.add_row(
+                task,
+                str(row["shots"]),
+                metric,
+                _fmt(row["mean"]),
+                _fmt(row["stddev"]),
+                str(len(row["trials"])),
+                str(row["n"]),
+                failed,
+            )
+    return table
+
+
+@contextmanager
+def progress_bars() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
+    """Yields ``start(description, total) -> advance(n)``; one bar per (task, shots, seed)."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=False,
+    ) as progress:
+
+        def start(description: str, total: int) -> Callable[[int], None]:
+            bar = progress.add_task(description, total=total)
+            return lambda n: progress.advance(bar, n)
+
+        yield start
+
+
+def tasks_table(tasks: list[Any]) -> Table:
+    table = Table(title="Tasks (fseval tasks show NAME)")
+    for column in ("name", "mode", "metric", "shots", "description"):
+        table.add_column(column)
+    for task in tasks:
+        spec = task.spec
+        table.add_row(task.name, spec.mode, spec.metric, ",".join(map(str, spec.shots)), spec.description)
+    return table
+
+
+def task_details(task: Any) -> Table:
+    from fseval.metrics import get_metric
+
+    spec = task.spec
+    metric = get_metric(spec.metric)
+    gen = spec.generation
+    table = Table(title=f"Task {task.name}", show_header=False, expand=False)
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("description", spec.description)
+    table.add_row("file", str(task.path))
+    table.add_row("version", str(spec.version))
+    table.add_row("mode", spec.mode)
+    table.add_row("metric", f"{metric.name} — {metric.description}")
+    table.add_row(
+        "metric variant", f"{metric.check_variant(spec.metric_variant)} (choices: {', '.join(metric.variants)})"
+    )
+    table.add_row("post-processing", spec.postprocess)
+    table.add_row(
+        "generation",
+        f"max_new_tokens={gen.max_new_tokens} num_beams={gen.num_beams} length_penalty={gen.length_penalty}",
+    )
+    table.add_row("shots", ", ".join(map(str, spec.shots)))
+    table.add_row("0-shot text demos", str(spec.zero_shot_text_demos))
+    table.add_row("prompt: demo", repr(task.prompt.demo))
+    table.add_row("prompt: query", repr(task.prompt.query))
+    table.add_row("prompt: separator", repr(task.prompt.separator))
+    table.add_row("data: source", spec.data.source)
+    for role, layouts in (("evaluation", spec.data.eval), ("demos", spec.data.demo)):
+        lines = [f"- {layout.describe()}" for layout in layouts] or ["(drawn from the evaluation split)"]
+        table.add_row(f"data: {role}", "\n".join(lines))
+    if spec.data.default_dir:
+        table.add_row("data: default", f"bundled with fseval ({spec.data.default_dir}); no --data-dir needed")
+    else:
+        table.add_row("data: --data-dir", f"a folder holding these files, or one whose {task.name}/ sub-folder does")
+    return table
+
+
+def models_table() -> Table:
+    from fseval.models.registry import FAMILIES, PRESETS
+
+    table = Table(title="Models (--model NAME, or a directory from fseval make-tiny)")
+    for column in ("name", "kind", "description"):
+        table.add_column(column)
+    for family in FAMILIES.values():
+        table.add_row(family.name, "family", family.description)
+    for preset in PRESETS.values():
+        table.add_row(preset.name, f"preset of {preset.family}", preset.description)
+    return table

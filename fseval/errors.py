@@ -1,0 +1,45 @@
+"""Errors a user can act on.
+
+The CLI prints an ``FsevalError`` as one panel and exits 1; anything else is a bug and keeps its
+traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class FsevalError(Exception):
+    """A problem with the user's input or environment, with what to do next."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if self.hint is None else f"{self.message}\n{self.hint}"
+
+
+class SpecError(FsevalError):
+    """A task or prompt file is invalid."""
+
+
+class DataError(FsevalError):
+    """Dataset files are missing or malformed."""
+
+
+class UnknownNameError(FsevalError):
+    """A task, model, metric or other registered name does not exist."""
+
+    def __init__(self, kind: str, name: str, known: Iterable[str], listing: str | None = None) -> None:
+        known = sorted(known)
+        close = difflib.get_close_matches(name, known, n=1)
+        message = f"Unknown {kind} {name!r}."
+        if close:
+            message += f" Did you mean {close[0]!r}?"
+        hint = f"Known: {', '.join(known)}." if known else None
+        if listing:
+            hint = f"{hint} ({listing})" if hint else f"({listing})"
+        super().__init__(message, hint)

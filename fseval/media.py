@@ -1,0 +1,31 @@
+"""Decoding media for prompts. A file that cannot be read fails its sample, not the run."""
+
+from __future__ import annotations
+
+import io
+from functools import lru_cache
+
+from PIL import Image, UnidentifiedImageError
+
+from fseval.data.base import MediaRef
+from fseval.models.base import Media
+
+
+class MediaError(Exception):
+    """One sample's media could not be read; recorded in samples.jsonl."""
+
+
+@lru_cache(maxsize=512)
+def _decode(key: str, path: str | None, data: bytes | None) -> Image.Image:
+    try:
+        with Image.open(io.BytesIO(data) if data is not None else str(path)) as image:
+            return image.convert("RGB")
+    except FileNotFoundError as e:
+        raise MediaError(f"image not found: {path}") from e
+    except (UnidentifiedImageError, OSError, ValueError) as e:
+        raise MediaError(f"cannot decode image {key}: {e}") from e
+
+
+def load_media(ref: MediaRef) -> Media:
+    """Demo images recur across queries, so decoded images are kept in a small LRU cache."""
+    return Media(key=ref.key, frames=(_decode(ref.key, str(ref.path) if ref.path else None, ref.data),))

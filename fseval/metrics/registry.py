@@ -1,0 +1,61 @@
+"""Registry of metrics: a short name -> a function scoring a whole evaluation set."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from fseval.errors import FsevalError, UnknownNameError
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    """``value`` is the headline number as papers report it; ``per_sample`` scores each sample."""
+
+    value: float
+    per_sample: list[float]
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+ScoreFn = Callable[[Sequence[str], Sequence[Mapping[str, Any]], str], MetricResult]
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    score: ScoreFn
+    variants: tuple[str, ...]
+    default_variant: str
+    description: str
+
+    def check_variant(self, variant: str | None) -> str:
+        variant = variant or self.default_variant
+        if variant not in self.variants:
+            raise FsevalError(
+                f"Metric {self.name!r} has no variant {variant!r}.",
+                hint=f"Choose one of: {', '.join(self.variants)} (--metric-variant).",
+            )
+        return variant
+
+
+METRICS: dict[str, Metric] = {}
+
+
+def register_metric(
+    name: str, variants: Sequence[str], default_variant: str, description: str
+) -> Callable[[ScoreFn], ScoreFn]:
+    def decorator(fn: ScoreFn) -> ScoreFn:
+        METRICS[name] = Metric(name, fn, tuple(variants), default_variant, description)
+        return fn
+
+    return decorator
+
+
+def get_metric(name: str) -> Metric:
+    # Importing the metric modules registers them.
+    from fseval.metrics import vqa  # noqa: F401
+
+    if name not in METRICS:
+        raise UnknownNameError("metric", name, METRICS)
+    return METRICS[name]

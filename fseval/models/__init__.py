@@ -1,0 +1,1 @@
+"""Model adapters: the Protocol in ``base``, one module per family, presets in ``registry``."""

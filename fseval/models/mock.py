@@ -1,0 +1,64 @@
+"""A deterministic model for harness tests: no weights, exact and predictable answers.
+
+Modes (``--model-arg mode=...``):
+
+- ``majority`` (default): the most frequent of the query's reference answers (first on ties), an
+  oracle whose score tests can compute by hand;
+- ``copy-demo``: the answer of the last demo in the prompt (the text after the last ``:`` of the
+  last ``<|endofchunk|>``-terminated item), like a model that only imitates its context;
+- ``field``: the query's reference field named by ``field=NAME`` (its first item for a list);
+- ``constant``: ``text=...``.
+
+``suffix=...`` is appended to every generation to exercise the post-processing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from fseval.errors import FsevalError
+from fseval.models.base import END_OF_CHUNK, GenerationSettings, Prompt
+
+MODES = ("majority", "copy-demo", "field", "constant")
+
+
+class MockModel:
+    name = "mock"
+
+    def __init__(self, mode: str = "majority", field: str = "answers", text: str = "", suffix: str = "") -> None:
+        if mode not in MODES:
+            raise FsevalError(f"Unknown mock mode {mode!r}.", hint=f"Use --model-arg mode=<{'|'.join(MODES)}>.")
+        self.mode, self.field, self.text, self.suffix = mode, field, text, suffix
+
+    def answer(self, prompt: Prompt) -> str:
+        if self.mode == "majority":
+            answers = list(prompt.reference.get("answers") or [""])
+            counts = Counter(answers)
+            return max(answers, key=lambda a: (counts[a], -answers.index(a)))
+        if self.mode == "copy-demo":
+            demos = prompt.text.split(END_OF_CHUNK)[:-1]
+            return demos[-1].rsplit(":", 1)[-1] if demos else ""
+        if self.mode == "field":
+            value = prompt.reference.get(self.field, "")
+            return str(value[0] if isinstance(value, list) and value else value)
+        return self.text
+
+    def generate(self, prompts: Sequence[Prompt], settings: GenerationSettings) -> list[str]:
+        return [self.answer(p) + self.suffix for p in prompts]
+
+    def rank(self, prompts: Sequence[Prompt], candidates: Sequence[Sequence[str]]) -> list[list[list[float]]]:
+        # One "token" per word: log-probability 0 for the answer this mock would generate, -1 otherwise.
+        result = []
+        for prompt, options in zip(prompts, candidates, strict=True):
+            answer = self.answer(prompt)
+            result.append([[0.0 if option == answer else -1.0] * max(1, len(option.split())) for option in options])
+        return result
+
+    def describe(self) -> dict[str, Any]:
+        return {"family": "mock", "mode": self.mode, "field": self.field, "text": self.text, "suffix": self.suffix}
+
+
+def load(**kwargs: str) -> MockModel:
+    return MockModel(**kwargs)

@@ -1,0 +1,76 @@
+"""Model families and presets, imported only when used."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fseval.errors import FsevalError, UnknownNameError
+from fseval.models.base import ModelAdapter
+
+MODEL_CARD = "fseval-model.json"
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    module: str
+    description: str
+    takes_device: bool = True
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    family: str
+    args: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+
+FAMILIES = {
+    f.name: f
+    for f in (
+        Family(
+            "mock", "fseval.models.mock", "Deterministic test model (mode=majority|copy-demo|field|constant).", False
+        ),
+    )
+}
+
+PRESETS: dict[str, Preset] = {}
+
+
+def _load_family(family: Family, args: dict[str, Any], device: str, precision: str) -> ModelAdapter:
+    module = importlib.import_module(family.module)
+    if family.takes_device and device == "auto":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        if family.takes_device:
+            return module.load(**args, device=device, precision=precision)  # type: ignore[no-any-return]
+        return module.load(**args)  # type: ignore[no-any-return]
+    except TypeError as e:
+        raise FsevalError(f"Bad --model-arg for {family.name!r}: {e}.", hint=f"See: fseval models {family.name}") from e
+
+
+def load_model(name: str, args: dict[str, Any], device: str = "cpu", precision: str = "fp32") -> ModelAdapter:
+    """A preset name, a family name with ``args``, or a directory holding an fseval model card."""
+    card = Path(name) / MODEL_CARD
+    if card.is_file():
+        spec = json.loads(card.read_text())
+        family = FAMILIES[spec["family"]]
+        base = {k: str(Path(name) / v) if k in spec.get("paths", ()) else v for k, v in spec["args"].items()}
+        return _load_family(family, {**base, **args}, device, precision)
+    if name in PRESETS:
+        preset = PRESETS[name]
+        return _load_family(FAMILIES[preset.family], {**preset.args, **args}, device, precision)
+    if name in FAMILIES:
+        return _load_family(FAMILIES[name], args, device, precision)
+    if Path(name).exists():
+        raise FsevalError(
+            f"{name} has no {MODEL_CARD}.", hint="Point --model at a directory written by fseval make-tiny."
+        )
+    raise UnknownNameError("model", name, [*FAMILIES, *PRESETS], listing="fseval models")

@@ -1,0 +1,33 @@
+"""Cutting the answer out of a generation, as OpenFlamingo's evaluation does."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from fseval.errors import UnknownNameError
+
+
+def vqa(generation: str) -> str:
+    """OpenFlamingo's ``postprocess_vqa_generation``: text before the first Question/Answer/Short,
+    then before the first ", ". Whitespace is left for the metric to strip."""
+    answer = re.split("Question|Answer|Short", generation, maxsplit=1)[0]
+    return re.split(", ", answer, maxsplit=1)[0]
+
+
+def caption(generation: str) -> str:
+    """OpenFlamingo's captioning post-processing: text before "Output", double quotes removed."""
+    return generation.split("Output", 1)[0].replace('"', "")
+
+
+def identity(generation: str) -> str:
+    return generation
+
+
+POSTPROCESSORS: dict[str, Callable[[str], str]] = {"vqa": vqa, "caption": caption, "none": identity}
+
+
+def get_postprocessor(name: str) -> Callable[[str], str]:
+    if name not in POSTPROCESSORS:
+        raise UnknownNameError("post-processor", name, POSTPROCESSORS)
+    return POSTPROCESSORS[name]

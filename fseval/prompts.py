@@ -1,0 +1,37 @@
+"""Rendering a query and its demos into an interleaved prompt, OpenFlamingo's way.
+
+Each demo is written with the task's demo template followed by the separator (``\\n`` for
+generation tasks), then the query template. At 0 shots the Flamingo paper's convention keeps the
+text of the (text-only) demos but removes their ``<image>`` markers and images; only the query
+image is passed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fseval.data.base import MediaRef, Sample
+from fseval.errors import DataError
+from fseval.models.base import IMAGE_TOKEN
+from fseval.tasks import PromptTemplate
+
+
+def fill(template: str, sample: Sample) -> str:
+    try:
+        return template.format_map(sample.fields)
+    except (KeyError, IndexError) as e:
+        raise DataError(
+            f"Sample {sample.id!r} has no field {e} used by the prompt template {template!r}.",
+            hint=f"Its fields are: {', '.join(sorted(sample.fields))}.",
+        ) from e
+
+
+def render(
+    prompt: PromptTemplate, demos: Sequence[Sample], query: Sample, demo_media: bool = True
+) -> tuple[str, list[MediaRef]]:
+    """The prompt text and its media in order; ``demo_media=False`` gives the text-only demos of 0 shots."""
+    context = "".join(fill(prompt.demo, demo) + prompt.separator for demo in demos)
+    media = [m for demo in demos for m in demo.media] if demo_media else []
+    if not demo_media:
+        context = context.replace(IMAGE_TOKEN, "")
+    return context + fill(prompt.query, query), [*media, *query.media]

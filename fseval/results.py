@@ -1,0 +1,131 @@
+"""The run directory: ``results.json`` and ``samples.jsonl``.
+
+``samples.jsonl`` is appended and flushed batch by batch and ``results.json`` is rewritten
+atomically after every (task, shots), so an interrupted run keeps everything it finished.
+The ``results`` block keeps OpenFlamingo's results-file shape (task -> list of
+``{"shots", "trials", "mean", "stddev"}``) so existing tooling reads it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from fseval import __version__
+
+
+@dataclass
+class SampleRecord:
+    """One line of samples.jsonl: a (task, shots, seed, sample) and everything needed to audit it."""
+
+    task: str
+    shots: int
+    seed: int
+    trial: int
+    id: int | str
+    demo_ids: list[int | str]
+    prompt: str
+    media: list[str]
+    generation: str | None = None
+    prediction: str | None = None
+    targets: dict[str, Any] = field(default_factory=dict)
+    score: float | None = None
+    error: str | None = None
+
+
+@dataclass
+class ShotResult:
+    shots: int
+    trials: list[float]
+    seeds: list[int]
+    n: int
+    failed: int
+    metric: str
+    metric_variant: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "shots": self.shots,
+            "trials": self.trials,
+            # Population standard deviation over trials, as OpenFlamingo reports (np.nanstd).
+            "mean": statistics.fmean(self.trials),
+            "stddev": statistics.pstdev(self.trials),
+            "n": self.n,
+            "failed": self.failed,
+            "metric": self.metric,
+            "metric_variant": self.metric_variant,
+            "seeds": self.seeds,
+        }
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def package_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in ("torch", "transformers", "open_clip_torch", "datasets", "pycocoevalcap"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+class RunWriter:
+    def __init__(self, directory: Path, model: dict[str, Any], config: dict[str, Any]) -> None:
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        self.samples_path = directory / "samples.jsonl"
+        self._samples = self.samples_path.open("a", encoding="utf-8")
+        self.results: dict[str, list[dict[str, Any]]] = {}
+        self.tasks: dict[str, dict[str, Any]] = {}
+        self.header = {
+            "fseval_version": __version__,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "model": model,
+            "config": config,
+            "provenance": {
+                "python": sys.version.split()[0],
+                "platform": platform.platform(),
+                "packages": package_versions(),
+                "git_commit": git_commit(),
+            },
+        }
+
+    def add_samples(self, records: list[SampleRecord]) -> None:
+        for record in records:
+            self._samples.write(json.dumps(asdict(record), ensure_ascii=False) + "\n")
+        self._samples.flush()
+
+    def add_task(self, name: str, info: dict[str, Any]) -> None:
+        self.tasks[name] = info
+
+    def add_result(self, task: str, result: ShotResult) -> None:
+        self.results.setdefault(task, []).append(result.as_dict())
+        self.save()
+
+    def save(self) -> None:
+        document = {**self.header, "tasks": self.tasks, "results": self.results}
+        tmp = self.directory / "results.json.tmp"
+        tmp.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        os.replace(tmp, self.directory / "results.json")
+
+    def close(self) -> None:
+        self._samples.close()

@@ -1,0 +1,186 @@
+"""Task specs: ``tasks/<name>.yaml`` validated into ``TaskSpec``, prompts from ``prompts/<name>.yaml``.
+
+Built-in tasks ship with fseval; directories in ``--tasks-dir`` and ``$FSEVAL_TASKS_DIR`` (and
+``$FSEVAL_PROMPTS_DIR`` for prompts) come first, so users can add tasks or override built-ins.
+"""
+
+from __future__ import annotations
+
+import os
+import string
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from fseval.data.layouts import Layout
+from fseval.errors import FsevalError, SpecError, UnknownNameError
+from fseval.resources import builtin_dir
+
+TASKS_ENV = "FSEVAL_TASKS_DIR"
+PROMPTS_ENV = "FSEVAL_PROMPTS_DIR"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PromptTemplate(_Strict):
+    """How one demo and the query are written; ``{field}`` reads the sample's fields."""
+
+    description: str = ""
+    demo: str
+    query: str
+    separator: str = Field("\n", description="appended after each demo")
+
+    @field_validator("demo", "query")
+    @classmethod
+    def _parses(cls, template: str) -> str:
+        try:
+            list(string.Formatter().parse(template))
+        except ValueError as e:
+            raise ValueError(f"not a valid template ({e}); write a literal brace as {{{{ or }}}}") from e
+        return template
+
+
+class GenerationSpec(_Strict):
+    max_new_tokens: int = Field(5, gt=0)
+    num_beams: int = Field(3, gt=0)
+    length_penalty: float = 0.0
+    min_new_tokens: int = Field(0, ge=0)
+
+
+class DataSpec(_Strict):
+    source: str = Field(description="where users obtain the files")
+    eval: list[Layout] = Field(min_length=1)
+    demo: list[Layout] = Field(default_factory=list)
+    default_dir: str | None = Field(None, description="data folder used without --data-dir, relative to fseval/")
+
+
+class TaskSpec(_Strict):
+    name: str
+    description: str
+    version: int = 1
+    mode: Literal["generate"] = "generate"
+    prompt: str | PromptTemplate
+    metric: str
+    metric_variant: str | None = None
+    postprocess: str = "none"
+    generation: GenerationSpec = GenerationSpec()
+    shots: list[int] = Field(default_factory=lambda: [0, 4, 8, 16, 32])
+    zero_shot_text_demos: int = Field(2, ge=0, description="text-only demos at 0 shots (Flamingo convention)")
+    data: DataSpec
+
+    @field_validator("shots")
+    @classmethod
+    def _non_negative(cls, shots: list[int]) -> list[int]:
+        if not shots or any(s < 0 for s in shots):
+            raise ValueError("shots must be a non-empty list of counts >= 0")
+        return shots
+
+    @model_validator(mode="after")
+    def _names_exist(self) -> TaskSpec:
+        from fseval.metrics import get_metric
+        from fseval.postprocess import get_postprocessor
+
+        get_metric(self.metric).check_variant(self.metric_variant)
+        get_postprocessor(self.postprocess)
+        return self
+
+
+@dataclass(frozen=True)
+class Task:
+    spec: TaskSpec
+    path: Path
+    prompt: PromptTemplate
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+def search_dirs(env: str, builtin: str, extra: Sequence[Path] = ()) -> list[Path]:
+    from_env = [Path(p) for p in os.environ.get(env, "").split(os.pathsep) if p]
+    return [*extra, *from_env, builtin_dir(builtin)]
+
+
+def discover(env: str, builtin: str, extra: Sequence[Path] = ()) -> dict[str, Path]:
+    """name -> file; earlier directories win."""
+    found: dict[str, Path] = {}
+    for directory in search_dirs(env, builtin, extra):
+        if directory.is_dir():
+            for path in sorted(directory.glob("*.yaml")):
+                found.setdefault(path.stem, path)
+    return found
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise SpecError(f"{path} is not valid YAML: {e}") from e
+    if not isinstance(data, dict):
+        raise SpecError(f"{path} should hold a mapping of fields, found {type(data).__name__}.")
+    return data
+
+
+def _validation_message(path: Path, error: ValidationError) -> str:
+    lines = [f"{path} is invalid:"]
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        lines.append(f"  field {field!r}: {item['msg']}")
+    return "\n".join(lines)
+
+
+def _parse(model: type[BaseModel], path: Path) -> Any:
+    try:
+        return model.model_validate(_read_yaml(path))
+    except ValidationError as e:
+        raise SpecError(_validation_message(path, e)) from None
+    except FsevalError as e:  # an unknown metric or post-processor named in the file
+        raise SpecError(f"{path}: {e.message}", e.hint) from None
+
+
+def load_prompt(name: str, prompts_dirs: Sequence[Path] = ()) -> PromptTemplate:
+    known = discover(PROMPTS_ENV, "prompts", prompts_dirs)
+    if name not in known:
+        raise UnknownNameError("prompt", name, known)
+    prompt: PromptTemplate = _parse(PromptTemplate, known[name])
+    return prompt
+
+
+def load_task_file(path: Path, prompts_dirs: Sequence[Path] = ()) -> Task:
+    spec: TaskSpec = _parse(TaskSpec, path)
+    if spec.name != path.stem:
+        raise SpecError(f"{path}: field 'name' is {spec.name!r} but must equal the file name {path.stem!r}.")
+    try:
+        prompt = spec.prompt if isinstance(spec.prompt, PromptTemplate) else load_prompt(spec.prompt, prompts_dirs)
+    except FsevalError as e:
+        raise SpecError(f"{path}: field 'prompt': {e.message}", e.hint) from None
+    return Task(spec, path, prompt)
+
+
+def load_tasks(names: Sequence[str], tasks_dirs: Sequence[Path] = ()) -> list[Task]:
+    """Load and validate the named tasks, reporting every problem at once."""
+    known = discover(TASKS_ENV, "tasks", tasks_dirs)
+    prompts_dirs = [d / "prompts" for d in tasks_dirs]
+    tasks, problems = [], []
+    for name in names:
+        try:
+            if name not in known:
+                raise UnknownNameError("task", name, known, listing="fseval tasks")
+            tasks.append(load_task_file(known[name], prompts_dirs))
+        except FsevalError as e:
+            problems.append(e)
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise SpecError("\n".join(str(p) for p in problems))
+    return tasks
+
+
+def all_tasks(tasks_dirs: Sequence[Path] = ()) -> list[Task]:
+    return load_tasks(sorted(discover(TASKS_ENV, "tasks", tasks_dirs)), tasks_dirs)

@@ -85,7 +85,8 @@ def vqa_accuracy(
         return _leave_one_out(normalize_answer(clean_whitespace(prediction)), list(answers), by_index)
     if variant == "openflamingo":
         gts = [normalize_answer(clean_whitespace(a)) for a in answers]
-        meta = answer_meta if answer_meta is not None else [""] * len(answers)
+        # Without the records' other fields, assume they differ (as answer ids make them).
+        meta: Sequence[Any] = answer_meta if answer_meta is not None else by_index
         return _leave_one_out(normalize_answer(clean_whitespace(prediction)), gts, list(zip(gts, meta, strict=True)))
     raise ValueError(f"unknown VQA accuracy variant {variant!r}")
 

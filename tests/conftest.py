@@ -1,0 +1,116 @@
+"""Tiny datasets written in the benchmarks' original file formats, with images made by PIL."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+COLORS = [(200, 30, 30), (30, 200, 30), (30, 30, 200), (200, 200, 30), (30, 200, 200), (200, 30, 200)]
+
+
+def write_image(path: Path, index: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (16, 16), COLORS[index % len(COLORS)]).save(path)
+
+
+def vqa_answers(answers: list[str], with_ids: bool = True) -> list[dict[str, Any]]:
+    return [
+        {"answer": a, "answer_confidence": "yes", **({"answer_id": i + 1} if with_ids else {})}
+        for i, a in enumerate(answers)
+    ]
+
+
+# (question, answers) per question; three questions per image.
+VAL_QA = [
+    ("What color is it?", ["red"] * 10),
+    ("How many?", ["2", "2", "two", "2", "3", "2", "2", "2", "two", "2"]),
+    ("Is it a dog?", ["yes"] * 7 + ["no"] * 3),
+    ("What is it?", ["a cat", "cat", "cat", "kitten", "cat", "cat", "a cat", "cat", "cat", "cat"]),
+    ("What sport?", ["tennis", "tennis", "badminton", "tennis", "tennis", "tennis", "tennis", "tennis", "tennis", "x"]),
+    ("Time?", ["10:00", "10:00", "10", "10:00", "10:00", "ten", "10:00", "10:00", "10:00", "10:00"]),
+]
+TRAIN_QA = [(f"Train question {i}?", [f"answer{i}"] * 8 + ["other", "other"]) for i in range(12)]
+
+
+def write_vqav2(root: Path, corrupt_image_id: int | None = None) -> Path:
+    """VQAv2 layout; annotations are stored in reverse order so a join by position would be wrong."""
+    for split, qa, first_image in (("val2014", VAL_QA, 1000), ("train2014", TRAIN_QA, 1)):
+        questions, annotations = [], []
+        for i, (question, answers) in enumerate(qa):
+            image_id = first_image + i // 3
+            qid = image_id * 10 + i % 3
+            questions.append({"image_id": image_id, "question": question, "question_id": qid})
+            annotations.append(
+                {
+                    "question_id": qid,
+                    "image_id": image_id,
+                    "question_type": "what",
+                    "answer_type": "other",
+                    "multiple_choice_answer": answers[0],
+                    "answers": vqa_answers(answers),
+                }
+            )
+            image = root / split / f"COCO_{split}_{image_id:012d}.jpg"
+            if image_id == corrupt_image_id:
+                image.parent.mkdir(parents=True, exist_ok=True)
+                image.write_bytes(b"not a jpeg")
+            elif not image.exists():
+                write_image(image, image_id)
+        info = {"info": {}, "task_type": "Open-Ended", "data_type": "mscoco", "data_subtype": split, "license": {}}
+        (root / f"v2_OpenEnded_mscoco_{split}_questions.json").write_text(json.dumps({**info, "questions": questions}))
+        (root / f"v2_mscoco_{split}_annotations.json").write_text(
+            json.dumps({**info, "annotations": annotations[::-1]})
+        )
+    return root
+
+
+@pytest.fixture
+def vqav2_dir(tmp_path: Path) -> Path:
+    return write_vqav2(tmp_path / "vqav2")
+
+
+def write_textvqa(root: Path, official: bool) -> Path:
+    for split, qa, first_id in (("val", VAL_QA, 34602), ("train", TRAIN_QA, 0)):
+        items = []
+        for i, (question, answers) in enumerate(qa):
+            image_id = f"{split}{i:04x}"
+            write_image(root / "train_images" / f"{image_id}.jpg", i)
+            items.append({"question": question, "image_id": image_id, "question_id": first_id + i, "answers": answers})
+        if official:
+            data = {"dataset_type": split, "dataset_name": "textvqa", "dataset_version": "0.5.1", "data": items}
+            (root / f"TextVQA_0.5.1_{split}.json").write_text(json.dumps(data))
+        else:
+            questions = [{k: it[k] for k in ("question", "image_id", "question_id")} for it in items]
+            annotations = [
+                {"question_id": it["question_id"], "image_id": it["image_id"], "answers": vqa_answers(it["answers"])}
+                for it in items
+            ]
+            (root / f"{split}_questions_vqa_format.json").write_text(json.dumps({"questions": questions}))
+            (root / f"{split}_annotations_vqa_format.json").write_text(json.dumps({"annotations": annotations}))
+    return root
+
+
+def write_vizwiz(root: Path, official: bool) -> Path:
+    for split, qa in (("val", VAL_QA), ("train", TRAIN_QA)):
+        items = []
+        for i, (question, answers) in enumerate(qa):
+            image = f"VizWiz_{split}_{i:08d}.jpg"
+            write_image(root / split / image, i)
+            items.append({"image": image, "question": question, "answers": vqa_answers(answers, with_ids=False)})
+        if official:
+            (root / "Annotations").mkdir(parents=True, exist_ok=True)
+            (root / "Annotations" / f"{split}.json").write_text(json.dumps(items))
+        else:
+            questions = [
+                {"question": it["question"], "image_id": it["image"], "question_id": i} for i, it in enumerate(items)
+            ]
+            annotations = [
+                {"question_id": i, "image_id": it["image"], "answers": it["answers"]} for i, it in enumerate(items)
+            ]
+            (root / f"{split}_questions_vqa_format.json").write_text(json.dumps({"questions": questions}))
+            (root / f"{split}_annotations_vqa_format.json").write_text(json.dumps({"annotations": annotations}))
+    return root

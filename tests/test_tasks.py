@@ -1,0 +1,90 @@
+"""Every task and prompt file validates; bad files are rejected naming the file and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fseval.errors import SpecError, UnknownNameError
+from fseval.tasks import all_tasks, load_tasks
+
+MINIMAL = """\
+name: {name}
+description: test
+prompt: vqa
+metric: vqa_accuracy
+postprocess: vqa
+data:
+  source: nowhere
+  eval:
+    - format: vqa_json
+      questions: q.json
+      images: "{{image_id}}.jpg"
+"""
+
+
+def test_all_builtin_tasks_validate() -> None:
+    names = {task.name for task in all_tasks()}
+    assert {"vqav2", "okvqa", "textvqa", "vizwiz", "shapes_vqa"} <= names
+
+
+def write_task(directory: Path, name: str, text: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / f"{name}.yaml").write_text(text)
+    return directory
+
+
+def test_user_tasks_dir_adds_tasks(tmp_path: Path) -> None:
+    directory = write_task(tmp_path, "mine", MINIMAL.format(name="mine"))
+    (task,) = load_tasks(["mine"], [directory])
+    assert task.spec.generation.num_beams == 3
+    assert task.path == directory / "mine.yaml"
+
+
+def test_env_var_adds_tasks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FSEVAL_TASKS_DIR", str(write_task(tmp_path, "envtask", MINIMAL.format(name="envtask"))))
+    assert load_tasks(["envtask"])[0].name == "envtask"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("colour: red\n", "field 'colour': Extra inputs are not permitted"),
+        ("generation: {num_beams: 0}\n", "field 'generation.num_beams'"),
+        ("generation: {beams: 3}\n", "field 'generation.beams'"),
+        ("shots: [-1]\n", "field 'shots'"),
+        ("mode: sing\n", "field 'mode'"),
+    ],
+)
+def test_bad_fields_are_named(tmp_path: Path, change: str, message: str) -> None:
+    directory = write_task(tmp_path, "bad", MINIMAL.format(name="bad") + change)
+    with pytest.raises(SpecError) as info:
+        load_tasks(["bad"], [directory])
+    assert str(directory / "bad.yaml") in str(info.value)
+    assert message in str(info.value)
+
+
+def test_unknown_metric_and_layout_field(tmp_path: Path) -> None:
+    text = MINIMAL.format(name="bad").replace("metric: vqa_accuracy", "metric: vqa_acc")
+    with pytest.raises(SpecError, match=r"Unknown metric 'vqa_acc'\. Did you mean 'vqa_accuracy'"):
+        load_tasks(["bad"], [write_task(tmp_path, "bad", text)])
+    text = MINIMAL.format(name="bad2").replace("questions: q.json", "file: q.json")
+    with pytest.raises(SpecError, match="format 'vqa_json' needs questions"):
+        load_tasks(["bad2"], [write_task(tmp_path, "bad2", text)])
+
+
+def test_name_must_match_file(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="must equal the file name 'other'"):
+        load_tasks(["other"], [write_task(tmp_path, "other", MINIMAL.format(name="mine"))])
+
+
+def test_unknown_task_suggests() -> None:
+    with pytest.raises(UnknownNameError, match="Did you mean 'vqav2'"):
+        load_tasks(["vqa2"])
+
+
+def test_all_problems_reported_at_once(tmp_path: Path) -> None:
+    with pytest.raises(SpecError) as info:
+        load_tasks(["vqa2", "okvqa", "nope"])
+    assert "'vqa2'" in str(info.value) and "'nope'" in str(info.value)

@@ -28,4 +28,6 @@ def _decode(key: str, path: str | None, data: bytes | None) -> Image.Image:
 
 def load_media(ref: MediaRef) -> Media:
     """Demo images recur across queries, so decoded images are kept in a small LRU cache."""
+    if ref.error:
+        raise MediaError(ref.error)
     return Media(key=ref.key, frames=(_decode(ref.key, str(ref.path) if ref.path else None, ref.data),))

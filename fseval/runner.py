@@ -76,14 +76,21 @@ def data_roots(task: Task, data_dir: str | None) -> list[Path]:
     return [root / task.name, root]
 
 
-def load_task_data(task: Task, data_dir: str | None, limit: int | None, need_images: bool = True) -> TaskData:
+def load_task_data(task: Task, data_dir: str | None, limit: int | None, for_scoring: bool = False) -> TaskData:
+    """The evaluation split (its first ``limit`` samples) and the demo pool; scoring needs neither demos nor images."""
     roots = data_roots(task, data_dir)
     data = task.spec.data
     evaluation = load_split(task.name, "evaluation", data.eval, roots, data.source)
-    demo: LoadedSplit = load_split(task.name, "demo", data.demo, roots, data.source) if data.demo else evaluation
+    if data.demo and not for_scoring:
+        demo: LoadedSplit = load_split(task.name, "demo", data.demo, roots, data.source)
+    else:
+        demo = evaluation
     samples = evaluation.samples[:limit] if limit is not None else evaluation.samples
-    if need_images:
+    if not for_scoring:
         for split in {id(evaluation): evaluation, id(demo): demo}.values():
+            broken = next((m.error for s in split.samples for m in s.media if m.error), None)
+            if broken:
+                raise DataError(broken, hint=f"See the expected layout: fseval tasks show {task.name}")
             first = next((m.path for s in split.samples for m in s.media if m.path is not None), None)
             if first is not None and not first.parent.is_dir():
                 raise DataError(

@@ -51,7 +51,7 @@ def score_file(
     variant = metric.check_variant(metric_variant or task.spec.metric_variant)
     id_key, answer_key = RESULT_KEYS[metric.name]
     predictions = read_predictions(predictions_path, id_key, answer_key)
-    samples = {s.id: s for s in load_task_data(task, data_dir, None, need_images=False).eval}
+    samples = {s.id: s for s in load_task_data(task, data_dir, None, for_scoring=True).eval}
     unknown = [key for key in predictions if key not in samples]
     if unknown:
         shown = ", ".join(map(str, unknown[:5]))

@@ -34,7 +34,7 @@ class PromptTemplate(_Strict):
     description: str = ""
     demo: str
     query: str
-    separator: str = Field("\n", description="appended after each demo")
+    separator: str = Field(default="\n", description="appended after each demo")
 
     @field_validator("demo", "query")
     @classmethod
@@ -47,17 +47,17 @@ class PromptTemplate(_Strict):
 
 
 class GenerationSpec(_Strict):
-    max_new_tokens: int = Field(5, gt=0)
-    num_beams: int = Field(3, gt=0)
+    max_new_tokens: int = Field(default=5, gt=0)
+    num_beams: int = Field(default=3, gt=0)
     length_penalty: float = 0.0
-    min_new_tokens: int = Field(0, ge=0)
+    min_new_tokens: int = Field(default=0, ge=0)
 
 
 class DataSpec(_Strict):
     source: str = Field(description="where users obtain the files")
     eval: list[Layout] = Field(min_length=1)
     demo: list[Layout] = Field(default_factory=list)
-    default_dir: str | None = Field(None, description="data folder used without --data-dir, relative to fseval/")
+    default_dir: str | None = Field(default=None, description="data folder without --data-dir, relative to fseval/")
 
 
 class TaskSpec(_Strict):
@@ -71,7 +71,7 @@ class TaskSpec(_Strict):
     postprocess: str = "none"
     generation: GenerationSpec = GenerationSpec()
     shots: list[int] = Field(default_factory=lambda: [0, 4, 8, 16, 32])
-    zero_shot_text_demos: int = Field(2, ge=0, description="text-only demos at 0 shots (Flamingo convention)")
+    zero_shot_text_demos: int = Field(default=2, ge=0, description="text-only demos at 0 shots (Flamingo convention)")
     data: DataSpec
 
     @field_validator("shots")

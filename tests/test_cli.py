@@ -143,6 +143,23 @@ def test_score_matches_per_sample_metric(tmp_path: Path, vqav2_dir: Path) -> Non
     assert json.loads(result.output)["metrics"]["vqa_accuracy"] > report["metrics"]["vqa_accuracy"]
 
 
+def test_score_needs_only_the_evaluation_questions_and_annotations(tmp_path: Path, vqav2_dir: Path) -> None:
+    for path in vqav2_dir.glob("*train2014*.json"):
+        path.unlink()
+    questions_path = vqav2_dir / "v2_OpenEnded_mscoco_val2014_questions.json"
+    questions = json.loads(questions_path.read_text())
+    for q in questions["questions"]:
+        q["image_id"] = f"img{q['image_id']}"  # not formattable as {image_id:012d}: images are not needed
+    questions_path.write_text(json.dumps(questions))
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps([{"question_id": 10000, "answer": "red"}]))
+    result = fseval("score", "--task", "vqav2", "--predictions", str(path), "--data-dir", str(vqav2_dir), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["metrics"]["vqa_accuracy"] == 100.0
+    result = fseval("run", "--task", "vqav2", "--data-dir", str(vqav2_dir), "--output", str(tmp_path / "o"))
+    assert result.exit_code == 1 and "train2014" in result.output
+
+
 def test_score_rejects_unknown_ids_and_duplicates(tmp_path: Path, vqav2_dir: Path) -> None:
     path = tmp_path / "p.json"
     path.write_text(json.dumps([{"question_id": 5, "answer": "x"}]))

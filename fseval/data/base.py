@@ -18,6 +18,7 @@ class MediaRef:
     key: str
     path: Path | None = None
     data: bytes | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True)

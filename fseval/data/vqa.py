@@ -23,7 +23,8 @@ def image_ref(root: Path, template: str, record: dict[str, Any], source: Path) -
     try:
         relative = template.format_map(record)
     except (KeyError, ValueError, IndexError) as e:
-        raise DataError(f"{source}: cannot build the image path {template!r} from a record: {e!r}.") from e
+        # Recorded, not raised: scoring needs no images, and a run reports it before loading a model.
+        return MediaRef(key=template, error=f"{source}: cannot build the image path {template!r} from a record: {e!r}")
     path = root / relative
     return MediaRef(key=str(path), path=path)
 

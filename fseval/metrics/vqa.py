@@ -6,7 +6,8 @@ are normalised and in how "the other annotators" are found:
 
 - ``vqav2``: GT-Vision-Lab/VQA ``vqaEval.py`` (also OK-VQA's evaluator). Normalises the
   prediction and the answers only when the 10 answers are not all identical, so "Yes" scores 0
-  against ten "yes".
+  against ten "yes". The script is Python 2, whose regular expressions see only ASCII digits in
+  answers; fseval does the same in this variant (the others are Python 3 code).
 - ``textvqa``: the TextVQA authors' evaluator (mmf ``m4c_evaluators.TextVQAAccuracyEvaluator``):
   always normalises both sides with ``EvalAIAnswerProcessor``, which first lowercases, removes
   ``,`` and ``?`` and splits off ``'s``.
@@ -75,8 +76,8 @@ def vqa_accuracy(
         gts = [clean_whitespace(a) for a in answers]
         pred = clean_whitespace(prediction)
         if len(set(gts)) > 1:
-            gts = [normalize_answer(a) for a in gts]
-            pred = normalize_answer(pred)
+            gts = [normalize_answer(a, ascii_digits=True) for a in gts]
+            pred = normalize_answer(pred, ascii_digits=True)
         return _leave_one_out(pred, gts, by_index)
     if variant == "textvqa":
         return _leave_one_out(_textvqa_process(prediction), [_textvqa_process(a) for a in answers], by_index)

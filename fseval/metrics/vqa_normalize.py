@@ -42,6 +42,9 @@ PUNCTUATION = (
 )
 _PERIOD = re.compile(r"(?!<=\d)(\.)(?!\d)")
 _DIGIT_COMMA = re.compile(r"(\d)(,)(\d)")
+# The VQAv2 script runs on Python 2, where ``\d`` matches only ASCII digits in unicode text.
+_PERIOD_ASCII = re.compile(r"(?!<=\d)(\.)(?!\d)", re.ASCII)
+_DIGIT_COMMA_ASCII = re.compile(r"(\d)(,)(\d)", re.ASCII)
 _OFFICIAL_PERIOD_COUNT = int(re.UNICODE)  # 32: the flag the official script passes as ``count``
 
 NUMBER_WORDS = {
@@ -191,15 +194,16 @@ def clean_whitespace(text: str) -> str:
     return text.replace("\n", " ").replace("\t", " ").strip()
 
 
-def process_punctuation(text: str) -> str:
-    has_digit_comma = _DIGIT_COMMA.search(text) is not None
+def process_punctuation(text: str, ascii_digits: bool = False) -> str:
+    digit_comma, period = (_DIGIT_COMMA_ASCII, _PERIOD_ASCII) if ascii_digits else (_DIGIT_COMMA, _PERIOD)
+    has_digit_comma = digit_comma.search(text) is not None
     out = text
     for mark in PUNCTUATION:
         if mark + " " in text or " " + mark in text or has_digit_comma:
             out = out.replace(mark, "")
         else:
             out = out.replace(mark, " ")
-    return _PERIOD.sub("", out, count=_OFFICIAL_PERIOD_COUNT)
+    return period.sub("", out, count=_OFFICIAL_PERIOD_COUNT)
 
 
 def process_digit_article(text: str) -> str:
@@ -208,6 +212,9 @@ def process_digit_article(text: str) -> str:
     return " ".join(CONTRACTIONS.get(word, word) for word in words)
 
 
-def normalize_answer(text: str) -> str:
-    """Punctuation then digits/articles/contractions, as the official script applies them."""
-    return process_digit_article(process_punctuation(text))
+def normalize_answer(text: str, ascii_digits: bool = False) -> str:
+    """Punctuation then digits/articles/contractions, as the official script applies them.
+
+    ``ascii_digits`` reproduces the Python 2 original, whose digit class ignores non-ASCII digits.
+    """
+    return process_digit_article(process_punctuation(text, ascii_digits))

@@ -114,6 +114,9 @@ def run(
     zero_shot_text_demos: Annotated[
         bool, typer.Option(help="At 0 shots, prepend two text-only demos (Flamingo convention).")
     ] = True,
+    prompt_ensembles: Annotated[
+        int, typer.Option(min=1, help="Rank tasks: average log-likelihoods over this many demo orders.")
+    ] = 1,
     tasks_dir: TasksDir = None,
 ) -> None:
     """Evaluate a model on tasks at several shot counts; write results.json and samples.jsonl."""
@@ -140,6 +143,7 @@ def run(
         precision=precision,
         metric_variant=metric_variant,
         zero_shot_text_demos=zero_shot_text_demos,
+        prompt_ensembles=prompt_ensembles,
     )
     with progress_bars() as progress:
         run_dir = run_tasks(config, progress, lambda c: load_model(c.model, c.model_args, c.device, c.precision))
@@ -152,7 +156,13 @@ def run(
 @user_errors
 def score(
     task: Annotated[str, typer.Option("--task", "-t", help="Task whose evaluation split the predictions answer.")],
-    predictions: Annotated[Path, typer.Option(help='VQA: [{"question_id", "answer"}].')],
+    predictions: Annotated[
+        Path,
+        typer.Option(
+            help='VQA [{"question_id", "answer"}]; captions [{"image_id", "caption"}]; '
+            'classification [{"id", "label"}]; Hateful Memes [{"id", "score"}] (P(yes)).'
+        ),
+    ],
     data_dir: Annotated[str | None, typer.Option(help="Dataset folder (only the evaluation split is read).")] = None,
     metric_variant: Annotated[str | None, typer.Option(help="e.g. openflamingo.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,

@@ -39,6 +39,7 @@ class SampleRecord:
     targets: dict[str, Any] = field(default_factory=dict)
     score: float | None = None
     error: str | None = None
+    ranking: list[list[Any]] | None = None
 
 
 @dataclass

@@ -7,19 +7,24 @@ a typo costs seconds, not a model load.
 from __future__ import annotations
 
 import itertools
+import math
+import random
+import statistics
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from fseval.data.base import Sample
+from fseval.data.base import MediaRef, Sample
+from fseval.data.classification import class_names
 from fseval.data.hf import HF_PREFIX, resolve_hub_dataset
 from fseval.data.layouts import LoadedSplit, load_split
 from fseval.demos import random_demos
 from fseval.errors import DataError
 from fseval.media import MediaError, load_media
 from fseval.metrics import get_metric
+from fseval.metrics.classification import Ranked
 from fseval.models.base import GenerationSettings, ModelAdapter, Prompt
 from fseval.postprocess import get_postprocessor
 from fseval.prompts import render
@@ -48,6 +53,7 @@ class RunConfig:
     precision: str = "fp32"
     metric_variant: str | None = None
     zero_shot_text_demos: bool = True
+    prompt_ensembles: int = 1
 
     @property
     def seeds(self) -> list[int]:
@@ -109,19 +115,38 @@ def batched(items: Sequence[Any], size: int) -> Iterator[list[Any]]:
 
 @dataclass
 class _Query:
-    index: int
     sample: Sample
     record: SampleRecord
-    media: list[Any]
+    # One (text, media) per demo order; more than one only with prompt ensembling.
+    variants: list[tuple[str, list[MediaRef]]]
+    prediction: Any = None
 
 
-def plan_queries(task: Task, data: TaskData, shots: int, seed: int, trial: int, text_demos: bool) -> list[_Query]:
-    n_demos = shots if shots > 0 else (task.spec.zero_shot_text_demos if text_demos else 0)
+def demo_orders(demos: list[Sample], ensembles: int, seed: int, sample_id: int | str) -> list[list[Sample]]:
+    """The drawn order, then up to ``ensembles - 1`` reshuffles (OpenFlamingo: at most min(6, k!) orders)."""
+    count = min(ensembles, math.factorial(len(demos)))
+    rng = random.Random(f"fseval-ensemble:{seed}:{sample_id}")
+    orders = [list(demos)]
+    for _ in range(count - 1):
+        order = list(demos)
+        rng.shuffle(order)
+        orders.append(order)
+    return orders
+
+
+def plan_queries(task: Task, data: TaskData, shots: int, seed: int, trial: int, config: RunConfig) -> list[_Query]:
+    n_demos = shots if shots > 0 else (task.spec.zero_shot_text_demos if config.zero_shot_text_demos else 0)
+    targets = get_metric(task.spec.metric).target_fields
+    ensembles = config.prompt_ensembles if task.spec.mode == "rank" else 1
     queries = []
     for index, sample in enumerate(data.eval):
         exclude = index if data.demo_is_eval else None
         demos = [data.demo_pool[i] for i in random_demos(len(data.demo_pool), n_demos, seed, sample.id, exclude)]
-        text, media = render(task.prompt, demos, sample, demo_media=shots > 0)
+        variants = [
+            render(task.prompt, order, sample, demo_media=shots > 0)
+            for order in demo_orders(demos, ensembles, seed, sample.id)
+        ]
+        text, media = variants[0]
         record = SampleRecord(
             task=task.name,
             shots=shots,
@@ -131,10 +156,43 @@ def plan_queries(task: Task, data: TaskData, shots: int, seed: int, trial: int, 
             demo_ids=[d.id for d in demos],
             prompt=text,
             media=[m.key for m in media],
-            targets={"answers": sample.fields.get("answers")},
+            targets={name: sample.fields.get(name) for name in targets},
         )
-        queries.append(_Query(index, sample, record, media))
+        queries.append(_Query(sample, record, variants))
     return queries
+
+
+def candidates_for(task: Task, sample: Sample) -> list[str]:
+    rank = task.spec.rank
+    assert rank is not None
+    if rank.candidates is not None:
+        return rank.candidates
+    if rank.candidates_file is not None:
+        return class_names(rank.candidates_file)
+    assert rank.candidates_field is not None
+    return list(sample.fields[rank.candidates_field])
+
+
+def rank_queries(task: Task, model: ModelAdapter, queries: list[_Query], prompts: list[list[Prompt]]) -> None:
+    """Score every candidate under every demo order; average the orders' scores (prompt ensembling)."""
+    rank = task.spec.rank
+    assert rank is not None
+    flat = [p for per_query in prompts for p in per_query]
+    options = [candidates_for(task, q.sample) for q, per_query in zip(queries, prompts, strict=True) for _ in per_query]
+    token_logprobs = iter(model.rank(flat, options))
+    for query, per_query in zip(queries, prompts, strict=True):
+        candidates = candidates_for(task, query.sample)
+        totals = [0.0] * len(candidates)
+        for _ in per_query:
+            for j, tokens in enumerate(next(token_logprobs)):
+                totals[j] += statistics.fmean(tokens) if rank.normalize == "mean" else math.fsum(tokens)
+        scores = {c: total / len(per_query) for c, total in zip(candidates, totals, strict=True)}
+        query.prediction = Ranked.from_scores(scores)
+        query.record.prediction = query.prediction.top
+        query.record.ranking = [
+            [label, score]
+            for label, score in zip(query.prediction.labels[:5], query.prediction.scores[:5], strict=True)
+        ]
 
 
 def evaluate(
@@ -151,26 +209,33 @@ def evaluate(
     spec = task.spec
     postprocess = get_postprocessor(spec.postprocess)
     settings = GenerationSettings(**spec.generation.model_dump())
-    queries = plan_queries(task, data, shots, seed, trial, config.zero_shot_text_demos)
+    queries = plan_queries(task, data, shots, seed, trial, config)
     for batch in batched(queries, config.batch_size):
         ready, prompts = [], []
         for query in batch:
             try:
-                media = tuple(load_media(ref) for ref in query.media)
+                loaded = {ref.key: load_media(ref) for _, media in query.variants for ref in media}
             except MediaError as e:
                 query.record.error = str(e)
                 continue
             ready.append(query)
-            prompts.append(Prompt(query.record.prompt, media, reference=query.sample.fields))
-        if prompts:
-            for query, generation in zip(ready, model.generate(prompts, settings), strict=True):
+            prompts.append(
+                [
+                    Prompt(text, tuple(loaded[r.key] for r in media), query.sample.fields)
+                    for text, media in query.variants
+                ]
+            )
+        if ready and spec.mode == "rank":
+            rank_queries(task, model, ready, prompts)
+        elif ready:
+            for query, generation in zip(ready, model.generate([p[0] for p in prompts], settings), strict=True):
                 query.record.generation = generation
-                query.record.prediction = postprocess(generation)
+                query.prediction = query.record.prediction = postprocess(generation)
         advance(len(batch))
     scored = [q for q in queries if q.record.error is None]
     metric = get_metric(spec.metric)
     variant = metric.check_variant(config.metric_variant or spec.metric_variant)
-    outcome = metric.score([q.record.prediction or "" for q in scored], [q.sample.fields for q in scored], variant)
+    outcome = metric.score([q.prediction for q in scored], [q.sample.fields for q in scored], variant)
     for query, value in zip(scored, outcome.per_sample, strict=True):
         query.record.score = value
     result = ShotResult(shots, [outcome.value], [seed], len(scored), len(queries) - len(scored), spec.metric, variant)

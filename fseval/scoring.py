@@ -2,35 +2,62 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from fseval.data.base import read_json, require
 from fseval.errors import DataError
 from fseval.metrics import get_metric
+from fseval.metrics.classification import Ranked
 from fseval.runner import load_task_data
 from fseval.tasks import load_tasks
 
-# The id and answer keys of each metric's standard results format (VQA: [{"question_id", "answer"}]).
-RESULT_KEYS = {"vqa_accuracy": ("question_id", "answer")}
+
+def _text(key: str) -> Callable[[Mapping[str, Any], Path, str], Any]:
+    def read(record: Mapping[str, Any], path: Path, where: str) -> str:
+        value = require(record, key, path, where)
+        if not isinstance(value, str):
+            raise DataError(f"{path}: {where} field {key!r} should be a string.")
+        return value
+
+    return read
 
 
-def read_predictions(path: Path, id_key: str, answer_key: str) -> dict[Any, str]:
+def _label(record: Mapping[str, Any], path: Path, where: str) -> Ranked:
+    if "scores" in record:
+        return Ranked.from_scores({str(k): float(v) for k, v in record["scores"].items()})
+    return Ranked((str(require(record, "label", path, where)),), (0.0,))
+
+
+def _probability(record: Mapping[str, Any], path: Path, where: str) -> Ranked:
+    # Only the order of P(yes) matters for ROC AUC, so the two scores may be the probabilities themselves.
+    p = float(require(record, "score", path, where))
+    return Ranked.from_scores({"yes": p, "no": 1 - p})
+
+
+# Each metric's standard results format: the id key, how to read one prediction, and its shape.
+RESULT_FORMATS: dict[str, tuple[str, Callable[[Mapping[str, Any], Path, str], Any], str]] = {
+    "vqa_accuracy": ("question_id", _text("answer"), '[{"question_id", "answer"}]'),
+    "caption": ("image_id", _text("caption"), '[{"image_id", "caption"}]'),
+    "accuracy": ("id", _label, '[{"id", "label"}] or [{"id", "scores": {class: log-likelihood}}]'),
+    "roc_auc": ("id", _probability, '[{"id", "score"}] with score = P(yes)'),
+}
+
+
+def read_predictions(path: Path, metric: str) -> dict[Any, Any]:
+    id_key, read, shape = RESULT_FORMATS[metric]
     if not path.is_file():
         raise DataError(f"Predictions file {path} does not exist.")
     records = read_json(path)
     if not isinstance(records, list):
-        raise DataError(f"{path} should be a JSON list of {{{id_key!r}, {answer_key!r}}} objects.")
-    predictions: dict[Any, str] = {}
+        raise DataError(f"{path} should be a JSON list: {shape}.")
+    predictions: dict[Any, Any] = {}
     for i, record in enumerate(records):
         key = require(record, id_key, path, f"item {i}")
         if key in predictions:
             raise DataError(f"{path}: {id_key} {key} appears more than once (item {i}).")
-        answer = require(record, answer_key, path, f"item {i}")
-        if not isinstance(answer, str):
-            raise DataError(f"{path}: item {i} field {answer_key!r} should be a string.")
-        predictions[key] = answer
+        predictions[key] = read(record, path, f"item {i}")
     return predictions
 
 
@@ -49,8 +76,8 @@ def score_file(
     (task,) = load_tasks([task_name], tasks_dirs)
     metric = get_metric(task.spec.metric)
     variant = metric.check_variant(metric_variant or task.spec.metric_variant)
-    id_key, answer_key = RESULT_KEYS[metric.name]
-    predictions = read_predictions(predictions_path, id_key, answer_key)
+    id_key = RESULT_FORMATS[metric.name][0]
+    predictions = read_predictions(predictions_path, metric.name)
     samples = {s.id: s for s in load_task_data(task, data_dir, None, for_scoring=True).eval}
     unknown = [key for key in predictions if key not in samples]
     if unknown:

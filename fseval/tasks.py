@@ -53,6 +53,22 @@ class GenerationSpec(_Strict):
     min_new_tokens: int = Field(default=0, ge=0)
 
 
+class RankSpec(_Strict):
+    """Candidates scored by likelihood: a fixed list, a class-names file, or a per-sample field."""
+
+    candidates: list[str] | None = None
+    candidates_file: str | None = Field(default=None, description="one candidate per line (fseval/assets/...)")
+    candidates_field: str | None = Field(default=None, description="sample field holding its own candidates")
+    normalize: Literal["mean", "sum"] = Field(default="mean", description="mean or summed token log-likelihood")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> RankSpec:
+        given = [self.candidates, self.candidates_file, self.candidates_field]
+        if sum(x is not None for x in given) != 1:
+            raise ValueError("give exactly one of candidates, candidates_file, candidates_field")
+        return self
+
+
 class DataSpec(_Strict):
     source: str = Field(description="where users obtain the files")
     eval: list[Layout] = Field(min_length=1)
@@ -64,12 +80,13 @@ class TaskSpec(_Strict):
     name: str
     description: str
     version: int = 1
-    mode: Literal["generate"] = "generate"
+    mode: Literal["generate", "rank"] = "generate"
     prompt: str | PromptTemplate
     metric: str
     metric_variant: str | None = None
     postprocess: str = "none"
     generation: GenerationSpec = GenerationSpec()
+    rank: RankSpec | None = Field(default=None, description="candidates and scoring of a rank-mode task")
     shots: list[int] = Field(default_factory=lambda: [0, 4, 8, 16, 32])
     zero_shot_text_demos: int = Field(default=2, ge=0, description="text-only demos at 0 shots (Flamingo convention)")
     data: DataSpec
@@ -80,6 +97,12 @@ class TaskSpec(_Strict):
         if not shots or any(s < 0 for s in shots):
             raise ValueError("shots must be a non-empty list of counts >= 0")
         return shots
+
+    @model_validator(mode="after")
+    def _rank_matches_mode(self) -> TaskSpec:
+        if (self.mode == "rank") != (self.rank is not None):
+            raise ValueError("a task has a 'rank' section exactly when its mode is rank")
+        return self
 
     @model_validator(mode="after")
     def _names_exist(self) -> TaskSpec:

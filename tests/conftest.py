@@ -114,3 +114,28 @@ def write_vizwiz(root: Path, official: bool) -> Path:
             (root / f"{split}_questions_vqa_format.json").write_text(json.dumps({"questions": questions}))
             (root / f"{split}_annotations_vqa_format.json").write_text(json.dumps({"annotations": annotations}))
     return root
+
+
+MEMES = [(1, "love this", 0), (2, "hate that", 1), (3, "nice day", 0), (4, "go away", 1), (5, "hello", 0)]
+
+
+def write_hateful_memes(root: Path) -> Path:
+    for name, items in (("dev_seen.jsonl", MEMES), ("train.jsonl", [(10 + i, f"t{i}", i % 2) for i in range(6)])):
+        lines = []
+        for meme_id, text, label in items:
+            write_image(root / "img" / f"{meme_id:05d}.png", meme_id)
+            lines.append(json.dumps({"id": meme_id, "img": f"img/{meme_id:05d}.png", "text": text, "label": label}))
+        (root / name).write_text("\n".join(lines) + "\n")
+    return root
+
+
+def write_imagenet(root: Path, classes_with_images: tuple[int, ...] = (0, 1, 2)) -> Path:
+    """ImageFolder layout with all 1000 synset folders; only a few hold images."""
+    for split, per_class in (("train", 2), ("val", 1)):
+        for index in range(1000):
+            folder = root / split / f"n{index:08d}"
+            folder.mkdir(parents=True, exist_ok=True)
+            if index in classes_with_images:
+                for k in range(per_class):
+                    write_image(folder / f"{split}_{index}_{k}.JPEG", index + k)
+    return root

@@ -7,17 +7,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from fseval.data.base import Sample
 from fseval.errors import DataError
 
-Format = Literal["vqa_json", "textvqa_json", "vizwiz_json", "hf_datasets"]
+Format = Literal[
+    "vqa_json", "textvqa_json", "vizwiz_json", "karpathy_json", "hateful_memes_jsonl", "image_folder", "hf_datasets"
+]
 
 _REQUIRED: dict[str, tuple[str, ...]] = {
     "vqa_json": ("questions", "images"),
     "textvqa_json": ("file", "images"),
     "vizwiz_json": ("file", "images"),
+    "karpathy_json": ("file", "split", "images"),
+    "hateful_memes_jsonl": ("file", "images"),
+    "image_folder": ("folder", "classnames"),
     "hf_datasets": ("data_files", "columns"),
 }
 
@@ -33,6 +38,9 @@ class Layout(BaseModel):
     annotations: str | None = None
     file: str | None = None
     images: str | None = None
+    split: str | None = Field(default=None, description="the Karpathy split to read (train, test)")
+    folder: str | None = Field(default=None, description="class-folder root of an image_folder split")
+    classnames: str | None = Field(default=None, description="class names file, one per line, in index order")
     data_files: str | None = None
     columns: dict[str, str] | None = None
 
@@ -49,6 +57,10 @@ class Layout(BaseModel):
 
     def describe(self) -> str:
         parts = [*self.files(), *([f"images: {self.images}"] if self.images else [])]
+        if self.split:
+            parts.append(f"split {self.split!r}")
+        if self.folder:
+            parts.append(f"{self.folder}/<class folder>/<image>")
         if self.data_files:
             parts.append(self.data_files)
         label = f" ({self.description})" if self.description else ""
@@ -57,10 +69,12 @@ class Layout(BaseModel):
     def missing(self, root: Path) -> list[str]:
         if self.data_files:
             return [] if any(root.glob(self.data_files)) else [self.data_files]
+        if self.folder:
+            return [] if (root / self.folder).is_dir() else [f"{self.folder}/"]
         return [f for f in self.files() if not (root / f).is_file()]
 
     def read(self, root: Path) -> list[Sample]:
-        from fseval.data import hf, vqa
+        from fseval.data import captions, classification, hf, vqa
 
         if self.format == "vqa_json":
             assert self.questions and self.images
@@ -71,6 +85,15 @@ class Layout(BaseModel):
         if self.format == "vizwiz_json":
             assert self.file and self.images
             return vqa.read_vizwiz_json(root, self.file, self.images)
+        if self.format == "karpathy_json":
+            assert self.file and self.split and self.images
+            return captions.read_karpathy(root, self.file, self.split, self.images)
+        if self.format == "hateful_memes_jsonl":
+            assert self.file and self.images
+            return classification.read_hateful_memes(root, self.file, self.images)
+        if self.format == "image_folder":
+            assert self.folder and self.classnames
+            return classification.read_image_folder(root, self.folder, self.classnames)
         assert self.data_files and self.columns
         return hf.read_hf_datasets(root, self.data_files, self.columns)
 
@@ -83,7 +106,8 @@ class LoadedSplit:
 
     @property
     def files(self) -> list[str]:
-        return [str(self.root / f) for f in self.layout.files()] or [str(self.root / str(self.layout.data_files))]
+        named = self.layout.files() or [self.layout.folder or self.layout.data_files or ""]
+        return [str(self.root / f) for f in named]
 
 
 def load_split(task: str, split: str, layouts: Sequence[Layout], roots: Sequence[Path], source: str) -> LoadedSplit:

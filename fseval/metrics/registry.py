@@ -18,7 +18,9 @@ class MetricResult:
     extra: dict[str, float] = field(default_factory=dict)
 
 
-ScoreFn = Callable[[Sequence[str], Sequence[Mapping[str, Any]], str], MetricResult]
+ScoreFn = Callable[[Sequence[Any], Sequence[Mapping[str, Any]], str], MetricResult]
+"""(predictions, each sample's fields, variant) -> result. Predictions are strings for generation
+tasks and ``classification.Ranked`` for ranking tasks."""
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class Metric:
     variants: tuple[str, ...]
     default_variant: str
     description: str
+    target_fields: tuple[str, ...]
 
     def check_variant(self, variant: str | None) -> str:
         variant = variant or self.default_variant
@@ -43,10 +46,12 @@ METRICS: dict[str, Metric] = {}
 
 
 def register_metric(
-    name: str, variants: Sequence[str], default_variant: str, description: str
+    name: str, variants: Sequence[str], default_variant: str, description: str, target_fields: Sequence[str] = ()
 ) -> Callable[[ScoreFn], ScoreFn]:
+    """Register ``fn`` under ``name``; ``target_fields`` are the sample fields it reads (recorded per sample)."""
+
     def decorator(fn: ScoreFn) -> ScoreFn:
-        METRICS[name] = Metric(name, fn, tuple(variants), default_variant, description)
+        METRICS[name] = Metric(name, fn, tuple(variants), default_variant, description, tuple(target_fields))
         return fn
 
     return decorator
@@ -54,7 +59,7 @@ def register_metric(
 
 def get_metric(name: str) -> Metric:
     # Importing the metric modules registers them.
-    from fseval.metrics import vqa  # noqa: F401
+    from fseval.metrics import classification, vqa  # noqa: F401
 
     if name not in METRICS:
         raise UnknownNameError("metric", name, METRICS)

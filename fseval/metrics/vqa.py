@@ -96,6 +96,7 @@ def vqa_accuracy(
     "vqa_accuracy",
     variants=VARIANTS,
     default_variant="vqav2",
+    target_fields=("answers",),
     description="VQA accuracy: min(1, #matching annotators / 3), averaged over leave-one-out subsets; x100.",
 )
 def score_vqa(predictions: Sequence[str], targets: Sequence[Mapping[str, Any]], variant: str) -> MetricResult:

@@ -1,0 +1,159 @@
+"""Rank-mode tasks (Hateful Memes, ImageNet) end to end with the mock model, and their metrics."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from conftest import MEMES, write_hateful_memes, write_imagenet
+from typer.testing import CliRunner
+
+from fseval.cli import app
+from fseval.errors import FsevalError
+from fseval.metrics.classification import Ranked, roc_auc
+
+runner = CliRunner()
+
+
+def run(tmp_path: Path, task: str, data: Path, *extra: str) -> tuple[dict, list[dict]]:
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["run", "--task", task, "--data-dir", str(data), "--output", str(out), *extra])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+    return json.loads((out / "results.json").read_text()), lines
+
+
+def test_hateful_memes_prompt_and_auc(tmp_path: Path) -> None:
+    data = write_hateful_memes(tmp_path / "hm")
+    results, lines = run(
+        tmp_path, "hateful_memes", data, "--shots", "0,2", "--model-arg", "mode=field", "--model-arg", "field=label"
+    )
+    zero, two = results["results"]["hateful_memes"]
+    assert zero["mean"] == 100.0 and two["mean"] == 100.0  # an oracle ranks every meme right
+    first = next(line for line in lines if line["shots"] == 2)
+    assert first["prompt"].endswith(
+        "<|endofchunk|><image>is an image with: 'love this' written on it. Is it hateful? Answer:"
+    )
+    assert "<|endofchunk|>\n" not in first["prompt"]  # classification items are joined with nothing
+    assert first["prediction"] == "no" and first["targets"] == {"label": "no"}
+    zero_shot = next(line for line in lines if line["shots"] == 0)
+    assert len(zero_shot["media"]) == 1 and zero_shot["prompt"].count("<image>") == 1  # only the query image
+
+
+class OrderSensitiveModel:
+    """Scores "yes" by where the demo text 't0' sits in the prompt, so the demo order matters."""
+
+    name = "order"
+
+    def rank(self, prompts, candidates):
+        return [
+            [[self.yes(p.text)] if c == "yes" else [-40.0] for c in options]
+            for p, options in zip(prompts, candidates, strict=True)
+        ]
+
+    @staticmethod
+    def yes(text: str) -> float:
+        return -float(text.find("'t0'") % 97)
+
+    def describe(self):
+        return {"family": "order"}
+
+
+def test_prompt_ensembling_averages_over_demo_orders(tmp_path: Path) -> None:
+    from fseval.prompts import render
+    from fseval.runner import RunConfig, demo_orders, evaluate, load_task_data
+    from fseval.tasks import load_tasks
+
+    (task,) = load_tasks(["hateful_memes"])
+    data = load_task_data(task, str(write_hateful_memes(tmp_path / "hm")), None)
+    config = RunConfig(tasks=("hateful_memes",), model="order", prompt_ensembles=4)
+    records, _ = evaluate(task, data, OrderSensitiveModel(), 3, 42, 0, config, lambda n: None)
+    order_sensitive = 0
+    for record, sample in zip(records, data.eval, strict=True):
+        demos = [next(d for d in data.demo_pool if d.id == i) for i in record.demo_ids]
+        orders = demo_orders(demos, 4, 42, sample.id)
+        assert len(orders) == 4 and orders[0] == demos
+        per_order = [OrderSensitiveModel.yes(render(task.prompt, order, sample)[0]) for order in orders]
+        order_sensitive += len(set(per_order)) > 1
+        assert dict(record.ranking)["yes"] == pytest.approx(sum(per_order) / 4)
+    assert order_sensitive > 0
+
+
+def test_prompt_ensembles_are_recorded(tmp_path: Path) -> None:
+    data = write_hateful_memes(tmp_path / "hm")
+    args = ("--shots", "3", "--model-arg", "mode=field", "--model-arg", "field=label", "--prompt-ensembles", "4")
+    results, _ = run(tmp_path, "hateful_memes", data, *args)
+    assert results["config"]["prompt_ensembles"] == 4
+    assert results["results"]["hateful_memes"][0]["mean"] == 100.0
+
+
+def test_imagenet_ranks_the_class_names(tmp_path: Path) -> None:
+    data = write_imagenet(tmp_path / "imagenet")
+    results, lines = run(
+        tmp_path, "imagenet", data, "--shots", "1", "--model-arg", "mode=field", "--model-arg", "field=label"
+    )
+    assert [line["targets"]["label"] for line in lines] == ["tench", "goldfish", "great white shark"]
+    assert all(line["prediction"] == line["targets"]["label"] for line in lines)
+    assert lines[0]["prompt"].startswith("<image>Output:") and lines[0]["prompt"].endswith(
+        "<|endofchunk|><image>Output:"
+    )
+    row = results["results"]["imagenet"][0]
+    assert row["mean"] == 100.0 and row["metric"] == "accuracy"
+
+
+def test_roc_auc_matches_the_mann_whitney_definition() -> None:
+    assert roc_auc([True, False], [0.9, 0.1]) == 1.0
+    assert roc_auc([True, False], [0.1, 0.9]) == 0.0
+    assert roc_auc([True, False, True, False], [0.5, 0.5, 0.5, 0.5]) == 0.5  # ties count one half
+    # Positives 0.8, 0.4, 0.2 against negatives 0.4, 0.3: pairs won 1+1+0.5+1+0+0 of 6.
+    assert roc_auc([True, False, True, False, True], [0.8, 0.4, 0.4, 0.3, 0.2]) == pytest.approx(3.5 / 6)
+    with pytest.raises(FsevalError, match="needs both classes"):
+        roc_auc([True, True], [0.1, 0.2])
+
+
+def test_ranked_probability_is_a_softmax() -> None:
+    ranked = Ranked.from_scores({"no": -1.0, "yes": -0.5})
+    assert ranked.top == "yes"
+    assert ranked.probability("yes") == pytest.approx(1 / (1 + math.exp(-0.5)))
+
+
+def test_one_class_only_is_a_clear_error(tmp_path: Path) -> None:
+    data = write_hateful_memes(tmp_path / "hm")
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "--task",
+            "hateful_memes",
+            "--data-dir",
+            str(data),
+            "--shots",
+            "0",
+            "--limit",
+            "1",
+            "-o",
+            str(tmp_path / "o"),
+        ],
+    )
+    assert result.exit_code == 1 and "needs both classes" in result.output
+    assert MEMES[0][2] == 0
+
+
+def test_score_classification_predictions(tmp_path: Path) -> None:
+    data = write_hateful_memes(tmp_path / "hm")
+    path = tmp_path / "p.json"
+    scores = {1: 0.2, 2: 0.9, 3: 0.4, 4: 0.3, 5: 0.1}  # one negative (3, 0.4) above one positive (4, 0.3)
+    path.write_text(json.dumps([{"id": k, "score": v} for k, v in scores.items()]))
+    args = ["score", "--task", "hateful_memes", "--predictions", str(path), "--data-dir", str(data), "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["metrics"]["roc_auc"] == pytest.approx(100 * 5 / 6)
+
+    imagenet = write_imagenet(tmp_path / "imagenet")
+    labels = {"n00000000/val_0_0.JPEG": "tench", "n00000001/val_1_0.JPEG": "tench", "n00000002/val_2_0.JPEG": "x"}
+    path.write_text(json.dumps([{"id": k, "label": v} for k, v in labels.items()]))
+    args = ["score", "--task", "imagenet", "--predictions", str(path), "--data-dir", str(imagenet), "--json"]
+    report = json.loads(runner.invoke(app, args).output)
+    assert report["metrics"]["accuracy"] == pytest.approx(100 / 3) and report["n"] == 3

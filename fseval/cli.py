@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from collections.abc import Callable
@@ -94,7 +95,9 @@ def root(
 @app.command()
 @user_errors
 def run(
-    task: Annotated[list[str], typer.Option("--task", "-t", help="Task name(s), repeated or comma-separated.")],
+    task: Annotated[
+        list[str] | None, typer.Option("--task", "-t", help="Task name(s), repeated or comma-separated.")
+    ] = None,
     model: Annotated[str, typer.Option(help="Preset, family (with --model-arg) or model directory.")] = "mock",
     model_arg: Annotated[list[str] | None, typer.Option(help="key=value passed to the model family.")] = None,
     shots: Annotated[str | None, typer.Option(help="Shot counts, e.g. 0,4,8 (default: the task's).")] = None,
@@ -118,37 +121,47 @@ def run(
         int, typer.Option(min=1, help="Rank tasks: average log-likelihoods over this many demo orders.")
     ] = 1,
     tasks_dir: TasksDir = None,
+    resume: Annotated[
+        Path | None, typer.Option(help="Finish an interrupted run: its options are read from RUN_DIR/results.json.")
+    ] = None,
 ) -> None:
     """Evaluate a model on tasks at several shot counts; write results.json and samples.jsonl."""
     from fseval.display import console, progress_bars, results_table
     from fseval.models.registry import load_model
-    from fseval.runner import RunConfig
+    from fseval.runner import RunConfig, config_from_run
     from fseval.runner import run as run_tasks
 
     if precision not in ("fp32", "bf16", "fp16"):
         raise typer.BadParameter("--precision must be fp32, bf16 or fp16.")
-    config = RunConfig(
-        tasks=tuple(split_list(task)),
-        model=model,
-        model_args=parse_model_args(model_arg),
-        shots=parse_shots(shots),
-        data_dir=data_dir,
-        tasks_dirs=tuple(tasks_dir or ()),
-        output=output,
-        limit=limit,
-        seed=seed,
-        trials=trials,
-        batch_size=batch_size,
-        device=device,
-        precision=precision,
-        metric_variant=metric_variant,
-        zero_shot_text_demos=zero_shot_text_demos,
-        prompt_ensembles=prompt_ensembles,
-    )
+    if resume is None and not task:
+        raise typer.BadParameter("give --task (or --resume RUN_DIR).")
+    if resume is not None:
+        # Only model arguments may change on resume (a moved checkpoint); everything else is the run's own.
+        saved = config_from_run(resume)
+        config = dataclasses.replace(saved, model_args={**saved.model_args, **parse_model_args(model_arg)})
+    else:
+        config = RunConfig(
+            tasks=tuple(split_list(task or [])),
+            model=model,
+            model_args=parse_model_args(model_arg),
+            shots=parse_shots(shots),
+            data_dir=data_dir,
+            tasks_dirs=tuple(tasks_dir or ()),
+            output=output,
+            limit=limit,
+            seed=seed,
+            trials=trials,
+            batch_size=batch_size,
+            device=device,
+            precision=precision,
+            metric_variant=metric_variant,
+            zero_shot_text_demos=zero_shot_text_demos,
+            prompt_ensembles=prompt_ensembles,
+        )
     with progress_bars() as progress:
         run_dir = run_tasks(config, progress, lambda c: load_model(c.model, c.model_args, c.device, c.precision))
     results = json.loads((run_dir / "results.json").read_text())
-    console.print(results_table(results["results"], title=f"fseval {model}"))
+    console.print(results_table(results["results"], title=f"fseval {config.model}"))
     console.print(f"Run directory: {run_dir}")
 
 

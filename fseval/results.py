@@ -94,7 +94,8 @@ class RunWriter:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         self.samples_path = directory / "samples.jsonl"
-        self._samples = self.samples_path.open("a", encoding="utf-8")
+        # Rewritten by every run, resumed ones included: the store holds what earlier attempts finished.
+        self._samples = self.samples_path.open("w", encoding="utf-8")
         self.results: dict[str, list[dict[str, Any]]] = {}
         self.tasks: dict[str, dict[str, Any]] = {}
         self.header = {

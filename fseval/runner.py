@@ -7,11 +7,12 @@ a typo costs seconds, not a model load.
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import random
 import statistics
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from fseval.postprocess import get_postprocessor
 from fseval.prompts import render
 from fseval.resources import PACKAGE_DIR
 from fseval.results import RunWriter, SampleRecord, ShotResult
+from fseval.store import STORE_FILE, SampleStore, sample_key
 from fseval.tasks import Task, load_tasks
 
 Progress = Callable[[str, int], Callable[[int], None]]
@@ -195,6 +197,21 @@ def rank_queries(task: Task, model: ModelAdapter, queries: list[_Query], prompts
         ]
 
 
+def restore_finished(queries: list[_Query], finished: dict[str, SampleRecord], mode: str) -> list[_Query]:
+    """Take the stored record of each finished query; return the queries still to run."""
+    todo = []
+    for query in queries:
+        record = finished.get(sample_key(query.sample.id))
+        if record is None:
+            todo.append(query)
+            continue
+        query.record = record
+        if record.error is None:
+            ranking = {label: score for label, score in record.ranking or []}
+            query.prediction = Ranked.from_scores(ranking) if mode == "rank" else record.prediction
+    return todo
+
+
 def evaluate(
     task: Task,
     data: TaskData,
@@ -204,13 +221,16 @@ def evaluate(
     trial: int,
     config: RunConfig,
     advance: Callable[[int], None],
+    store: SampleStore | None = None,
 ) -> tuple[list[SampleRecord], ShotResult]:
-    """One trial of one task at one shot count."""
+    """One trial of one task at one shot count; samples already in ``store`` are not recomputed."""
     spec = task.spec
     postprocess = get_postprocessor(spec.postprocess)
     settings = GenerationSettings(**spec.generation.model_dump())
     queries = plan_queries(task, data, shots, seed, trial, config)
-    for batch in batched(queries, config.batch_size):
+    todo = restore_finished(queries, store.finished(task.name, shots, seed) if store else {}, spec.mode)
+    advance(len(queries) - len(todo))
+    for batch in batched(todo, config.batch_size):
         ready, prompts = [], []
         for query in batch:
             try:
@@ -231,6 +251,8 @@ def evaluate(
             for query, generation in zip(ready, model.generate([p[0] for p in prompts], settings), strict=True):
                 query.record.generation = generation
                 query.prediction = query.record.prediction = postprocess(generation)
+        if store is not None:
+            store.put(q.record for q in batch)
         advance(len(batch))
     scored = [q for q in queries if q.record.error is None]
     metric = get_metric(spec.metric)
@@ -258,6 +280,8 @@ def run(config: RunConfig, progress: Progress, load_model: Callable[[RunConfig],
     output = config.output or default_output(config)
     config_record = {**asdict(config), "tasks_dirs": [str(p) for p in config.tasks_dirs], "output": str(output)}
     writer = RunWriter(output, model.describe(), config_record)
+    writer.save()  # the config is on disk before any work, so even a run killed at once can resume
+    store = SampleStore(output / STORE_FILE)
     try:
         for task in tasks:
             task_data = data[task.name]
@@ -266,7 +290,7 @@ def run(config: RunConfig, progress: Progress, load_model: Callable[[RunConfig],
                 trials: list[ShotResult] = []
                 for trial, seed in enumerate(config.seeds):
                     advance = progress(f"{task.name} {shots}-shot seed {seed}", len(task_data.eval))
-                    records, result = evaluate(task, task_data, model, shots, seed, trial, config, advance)
+                    records, result = evaluate(task, task_data, model, shots, seed, trial, config, advance, store)
                     writer.add_samples(records)
                     trials.append(result)
                 first = trials[0]
@@ -283,5 +307,20 @@ def run(config: RunConfig, progress: Progress, load_model: Callable[[RunConfig],
                     ),
                 )
     finally:
+        store.close()
         writer.close()
     return output
+
+
+def config_from_run(run_dir: Path) -> RunConfig:
+    """The configuration a run directory was started with (``fseval run --resume``)."""
+    path = run_dir / "results.json"
+    if not path.is_file():
+        raise DataError(f"{run_dir} is not a run directory: it has no results.json.")
+    saved = json.loads(path.read_text(encoding="utf-8"))["config"]
+    saved["tasks"] = tuple(saved["tasks"])
+    saved["shots"] = tuple(saved["shots"]) if saved.get("shots") is not None else None
+    saved["tasks_dirs"] = tuple(Path(p) for p in saved.get("tasks_dirs", ()))
+    saved["output"] = run_dir
+    known = {f.name for f in fields(RunConfig)}
+    return RunConfig(**{k: v for k, v in saved.items() if k in known})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -139,3 +140,8 @@ def write_imagenet(root: Path, classes_with_images: tuple[int, ...] = (0, 1, 2))
                 for k in range(per_class):
                     write_image(folder / f"{split}_{index}_{k}.JPEG", index + k)
     return root
+
+
+def flat(output: str) -> str:
+    """CLI output without rich's panel borders and line wrapping, for substring checks."""
+    return " ".join(re.sub(r"[│╭╮╰╯─]", " ", output).split())

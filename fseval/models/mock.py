@@ -9,11 +9,14 @@ Modes (``--model-arg mode=...``):
 - ``field``: the query's reference field named by ``field=NAME`` (its first item for a list);
 - ``constant``: ``text=...``.
 
-``suffix=...`` is appended to every generation to exercise the post-processing.
+``suffix=...`` is appended to every generation to exercise the post-processing; ``crash_after=N``
+raises after N model calls and ``kill_after=N`` kills the process with SIGKILL, to test ``--resume``.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -27,10 +30,27 @@ MODES = ("majority", "copy-demo", "field", "constant")
 class MockModel:
     name = "mock"
 
-    def __init__(self, mode: str = "majority", field: str = "answers", text: str = "", suffix: str = "") -> None:
+    def __init__(
+        self,
+        mode: str = "majority",
+        field: str = "answers",
+        text: str = "",
+        suffix: str = "",
+        crash_after: int = 0,
+        kill_after: int = 0,
+    ) -> None:
         if mode not in MODES:
             raise FsevalError(f"Unknown mock mode {mode!r}.", hint=f"Use --model-arg mode=<{'|'.join(MODES)}>.")
         self.mode, self.field, self.text, self.suffix = mode, field, text, suffix
+        self.crash_after, self.kill_after, self.calls = crash_after, kill_after, 0
+
+    def _count_call(self) -> None:
+        # Simulates a crash mid-run (tests of --resume): the process dies after this many model calls.
+        self.calls += 1
+        if self.crash_after and self.calls > self.crash_after:
+            raise SimulatedCrash(f"mock model crashed on call {self.calls}")
+        if self.kill_after and self.calls > self.kill_after:
+            os.kill(os.getpid(), signal.SIGKILL)  # as `kill -9` would, with no chance to clean up
 
     def answer(self, prompt: Prompt) -> str:
         if self.mode == "majority":
@@ -46,10 +66,12 @@ class MockModel:
         return self.text
 
     def generate(self, prompts: Sequence[Prompt], settings: GenerationSettings) -> list[str]:
+        self._count_call()
         return [self.answer(p) + self.suffix for p in prompts]
 
     def rank(self, prompts: Sequence[Prompt], candidates: Sequence[Sequence[str]]) -> list[list[list[float]]]:
         # One "token" per word: log-probability 0 for the answer this mock would generate, -1 otherwise.
+        self._count_call()
         result = []
         for prompt, options in zip(prompts, candidates, strict=True):
             answer = self.answer(prompt)
@@ -58,6 +80,10 @@ class MockModel:
 
     def describe(self) -> dict[str, Any]:
         return {"family": "mock", "mode": self.mode, "field": self.field, "text": self.text, "suffix": self.suffix}
+
+
+class SimulatedCrash(Exception):
+    """Raised by the mock's ``crash_after`` to test interrupted runs."""
 
 
 def load(**kwargs: str) -> MockModel:

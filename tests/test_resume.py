@@ -1,0 +1,65 @@
+"""Interrupted runs resume to exactly the files of an uninterrupted run."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import flat
+from typer.testing import CliRunner
+
+from fseval.cli import app
+from fseval.models.mock import SimulatedCrash
+from fseval.store import STORE_FILE, SampleStore
+
+runner = CliRunner()
+ARGS = ["--task", "vqav2", "--shots", "0,4", "--trials", "2", "--batch-size", "2", "--model-arg", "mode=copy-demo"]
+
+
+def outputs(run_dir: Path) -> tuple[list[str], dict]:
+    results = json.loads((run_dir / "results.json").read_text())
+    return (run_dir / "samples.jsonl").read_text().splitlines(), results["results"]
+
+
+def test_crash_then_resume_equals_an_uninterrupted_run(tmp_path: Path, vqav2_dir: Path) -> None:
+    data = ["--data-dir", str(vqav2_dir)]
+    whole = tmp_path / "whole"
+    assert runner.invoke(app, ["run", *ARGS, *data, "-o", str(whole)]).exit_code == 0
+
+    broken = tmp_path / "broken"
+    result = runner.invoke(app, ["run", *ARGS, *data, "-o", str(broken), "--model-arg", "crash_after=5"])
+    assert isinstance(result.exception, SimulatedCrash)
+    store = SampleStore(broken / STORE_FILE)
+    assert store.count() == 10  # five finished batches of two, nothing more, nothing less
+    store.close()
+
+    result = runner.invoke(app, ["run", "--resume", str(broken), "--model-arg", "crash_after=0"])
+    assert result.exit_code == 0, result.output
+    assert outputs(broken) == outputs(whole)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+def test_kill_9_then_resume(tmp_path: Path, vqav2_dir: Path) -> None:
+    data = ["--data-dir", str(vqav2_dir)]
+    whole = tmp_path / "whole"
+    assert runner.invoke(app, ["run", *ARGS, *data, "-o", str(whole)]).exit_code == 0
+
+    killed = tmp_path / "killed"
+    command = [sys.executable, "-m", "fseval", "run", *ARGS, *data, "-o", str(killed), "--model-arg", "kill_after=7"]
+    process = subprocess.run(command, capture_output=True, text=True)
+    assert process.returncode == -signal.SIGKILL
+    result = runner.invoke(app, ["run", "--resume", str(killed), "--model-arg", "kill_after=0"])
+    assert result.exit_code == 0, result.output
+    assert outputs(killed) == outputs(whole)
+    lines = [json.loads(line) for line in (killed / "samples.jsonl").read_text().splitlines()]
+    keys = [(line["shots"], line["seed"], line["id"]) for line in lines]
+    assert len(keys) == len(set(keys)) == 2 * 2 * 6  # no sample lost or counted twice
+
+
+def test_resume_needs_a_run_directory(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["run", "--resume", str(tmp_path)])
+    assert result.exit_code == 1 and "not a run directory" in flat(result.output)

@@ -229,5 +229,29 @@ def models() -> None:
     console.print(models_table())
 
 
+@app.command("make-tiny")
+@user_errors
+def make_tiny(
+    directory: Annotated[Path, typer.Argument(help="Where to write the model directory.")],
+    seed: Annotated[int, typer.Option(help="Same seed, same weights.")] = 0,
+    family: Annotated[str, typer.Option(help="openflamingo or idefics.")] = "openflamingo",
+    lm: Annotated[
+        str, typer.Option(help="OpenFlamingo LM family: gpt_neox, mpt, mosaic_gpt, llama, opt, gptj, gpt2.")
+    ] = "gpt_neox",
+) -> None:
+    """Write a tiny random model directory (released layout + fseval model card); prints its path."""
+    if family == "openflamingo":
+        from fseval.models.openflamingo import make_tiny as make
+
+        path = make(directory, seed=seed, lm_family=lm)
+    elif family == "idefics":
+        from fseval.models.idefics import make_tiny_idefics
+
+        path = make_tiny_idefics(directory, seed=seed)
+    else:
+        raise typer.BadParameter("--family must be openflamingo or idefics.")
+    typer.echo(str(path))
+
+
 def main() -> None:
     app()

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import VAL_QA, write_vqav2
+from data_writers import VAL_QA, write_vqav2
 from typer.testing import CliRunner
 
 from fseval.cli import app

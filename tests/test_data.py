@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import VAL_QA, write_textvqa, write_vizwiz
+from data_writers import VAL_QA, write_textvqa, write_vizwiz
 
 from fseval.errors import DataError
 from fseval.runner import load_task_data

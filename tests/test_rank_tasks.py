@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
-from conftest import MEMES, write_hateful_memes, write_imagenet
+from data_writers import MEMES, write_hateful_memes, write_imagenet
 from typer.testing import CliRunner
 
 from fseval.cli import app

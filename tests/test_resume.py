@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import flat
+from data_writers import flat
 from typer.testing import CliRunner
 
 from fseval.cli import app

@@ -86,5 +86,5 @@ class SimulatedCrash(Exception):
     """Raised by the mock's ``crash_after`` to test interrupted runs."""
 
 
-def load(**kwargs: str) -> MockModel:
+def load(**kwargs: Any) -> MockModel:
     return MockModel(**kwargs)

@@ -34,12 +34,40 @@ FAMILIES = {
     f.name: f
     for f in (
         Family(
+            "openflamingo",
+            "fseval.models.openflamingo",
+            "OpenFlamingo: --model-arg vision_encoder= vision_pretrained= lm= tokenizer= checkpoint= "
+            "cross_attn_every_n_layers= [vision_config= frame_embeddings=]",
+        ),
+        Family(
+            "idefics",
+            "fseval.models.idefics",
+            "IDEFICS via transformers: --model-arg path=DIR|REPO [end_of_chunk=newline|end_of_utterance]",
+        ),
+        Family(
             "mock", "fseval.models.mock", "Deterministic test model (mode=majority|copy-demo|field|constant).", False
         ),
     )
 }
 
-PRESETS: dict[str, Preset] = {}
+# Listed here rather than imported from the families, whose modules import torch.
+_OPENFLAMINGO = {
+    "openflamingo-3b": "ViT-L-14 + MPT-1B (RedPajama 200B), cross-attention every layer",
+    "openflamingo-3b-instruct": "ViT-L-14 + MPT-1B Dolly-tuned, cross-attention every layer",
+    "openflamingo-4b": "ViT-L-14 + RedPajama-INCITE-Base-3B, cross-attention every 2 layers",
+    "openflamingo-4b-instruct": "ViT-L-14 + RedPajama-INCITE-Instruct-3B, cross-attention every 2 layers",
+    "openflamingo-9b": "ViT-L-14 + MPT-7B, cross-attention every 4 layers",
+}
+_IDEFICS = {
+    "idefics-9b": "HuggingFaceM4/idefics-9b",
+    "idefics-9b-instruct": "HuggingFaceM4/idefics-9b-instruct",
+    "idefics-80b": "HuggingFaceM4/idefics-80b",
+    "idefics-80b-instruct": "HuggingFaceM4/idefics-80b-instruct",
+}
+PRESETS: dict[str, Preset] = {
+    **{name: Preset(name, "openflamingo", {"preset": name}, text) for name, text in _OPENFLAMINGO.items()},
+    **{name: Preset(name, "idefics", {"path": name}, text) for name, text in _IDEFICS.items()},
+}
 
 
 def _load_family(family: Family, args: dict[str, Any], device: str, precision: str) -> ModelAdapter:

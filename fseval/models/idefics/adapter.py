@@ -1,0 +1,313 @@
+"""IDEFICS (HuggingFace M4's open re-implementation of Flamingo) behind fseval's adapter Protocol.
+
+References: Laurençon et al. 2023, "OBELICS: An Open Web-Scale Filtered Dataset of Interleaved
+Image-Text Documents" (the IDEFICS-9B/80B models); transformers ``IdeficsForVisionText2Text`` and
+``IdeficsProcessor``. Interleaving follows ``inputs.py``.
+
+Demo delimiter. fseval prompts close each demo with ``<|endofchunk|>``, which IDEFICS does not have.
+The base models were pretrained on web documents in which ``</s>`` separates packed documents (it
+also cuts cross-attention in the processor's mask) and ``<end_of_utterance>`` does not occur (it was
+added for the instruction-tuned models' dialogues). HuggingFace M4's own evaluation harness is not
+public; third-party few-shot evaluations of the base models (e.g. VL-ICL Bench's IDEFICS path)
+separate demos with a newline and explicitly disable ``<end_of_utterance>``. We do the same:
+``<|endofchunk|>`` becomes ``\\n`` and generation stops at the newline token. The ``-instruct``
+presets end each demo with ``<end_of_utterance>`` instead (followed by the prompt file's newline, as
+in their ``...<end_of_utterance>\\nUser:`` dialogue format) and stop there. Either is selectable with
+``end_of_chunk=newline|end_of_utterance``.
+
+Video. IDEFICS has no frame axis: each ``<image>`` slot holds one image and a text token attends only
+to the latest image, so frames fed as an image sequence would leave the question seeing the last
+frame only. That would be a silently different task, so a media item with several frames raises.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import transformers
+from transformers import IdeficsForVisionText2Text, IdeficsProcessor
+
+from fseval.errors import FsevalError
+from fseval.models.base import GenerationSettings, Prompt
+from fseval.models.idefics.checkpoint import WEIGHT_FILES, check_files, resolve_checkpoint
+from fseval.models.idefics.inputs import (
+    END_OF_UTTERANCE,
+    FAKE_TOKEN,
+    NEWLINE,
+    IdeficsTokens,
+    build_batch,
+    image_attention_mask,
+    prompt_images,
+    to_idefics_text,
+)
+
+PRESETS: dict[str, dict[str, str]] = {
+    "idefics-9b": {"path": "HuggingFaceM4/idefics-9b"},
+    "idefics-9b-instruct": {"path": "HuggingFaceM4/idefics-9b-instruct", "end_of_chunk": "end_of_utterance"},
+    "idefics-80b": {"path": "HuggingFaceM4/idefics-80b"},
+    "idefics-80b-instruct": {
+        "path": "HuggingFaceM4/idefics-80b-instruct",
+        "end_of_chunk": "end_of_utterance",
+    },
+}
+END_OF_CHUNK_CHOICES = {"newline": NEWLINE, "end_of_utterance": END_OF_UTTERANCE}
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+class IdeficsAdapter:
+    """Batched generation and ranking with an ``IdeficsForVisionText2Text`` model."""
+
+    def __init__(
+        self,
+        model: IdeficsForVisionText2Text,
+        processor: IdeficsProcessor,
+        *,
+        name: str = "idefics",
+        end_of_chunk: str = NEWLINE,
+        rank_batch_size: int = 16,
+        provenance: dict[str, Any] | None = None,
+    ) -> None:
+        self.model, self.name, self.end_of_chunk = model.eval(), name, end_of_chunk
+        self.tokenizer, self.image_processor = processor.tokenizer, processor.image_processor
+        self.tokenizer.padding_side = "left"  # generation continues from the last position of every row
+        if self.tokenizer.pad_token is None:  # IDEFICS's config pads with id 0, <unk>
+            self.tokenizer.pad_token = self.tokenizer.unk_token
+        self.rank_batch_size = rank_batch_size
+        self.provenance = provenance or {}
+        self.tokens = IdeficsTokens(
+            image=self.tokenizer.convert_tokens_to_ids("<image>"),
+            fake=self.tokenizer.convert_tokens_to_ids(FAKE_TOKEN),
+            eos=self.tokenizer.eos_token_id,
+            stop=first_token_id(self.tokenizer, end_of_chunk),
+        )
+        embeddable = model.config.vocab_size + model.config.additional_vocab_size
+        if self.tokens.stop >= embeddable:
+            # A checkpoint whose tokenizer lists <end_of_utterance> may still have no embedding for it.
+            raise FsevalError(
+                f"This IDEFICS checkpoint has no embedding for {end_of_chunk!r} (id {self.tokens.stop}).",
+                hint="Use --model-arg end_of_chunk=newline.",
+            )
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def idefics_text(self, prompt: Prompt) -> str:
+        """The prompt as IDEFICS sees it (BOS, image placeholders, demo delimiters)."""
+        return to_idefics_text(prompt.text, self.tokenizer.bos_token, self.end_of_chunk)
+
+    def _images(self, prompts: Sequence[Prompt]) -> list[list[Any]]:
+        for prompt in prompts:
+            for media in prompt.media:
+                if len(media.frames) != 1:
+                    raise FsevalError(
+                        f"IDEFICS takes single images; media {media.key!r} has {len(media.frames)} frames.",
+                        hint="Video tasks need a model with a frame axis (the openflamingo family).",
+                    )
+        return [prompt_images(prompt) for prompt in prompts]
+
+    def generate(self, prompts: Sequence[Prompt], settings: GenerationSettings) -> list[str]:
+        return [
+            str(self.tokenizer.decode(ids, skip_special_tokens=True)) for ids in self.generate_ids(prompts, settings)
+        ]
+
+    @torch.inference_mode()
+    def generate_ids(self, prompts: Sequence[Prompt], settings: GenerationSettings) -> list[list[int]]:
+        """The continuation token ids of each prompt, cut before the end-of-chunk or EOS token."""
+        images = self._images(prompts)
+        texts = [self.idefics_text(p) for p in prompts]
+        batch = build_batch(texts, images, self.tokenizer, self.image_processor, self.tokens)
+        batch = {key: value.to(self.device) for key, value in batch.items()}
+        output = self.model.generate(
+            **batch,
+            max_new_tokens=settings.max_new_tokens,
+            min_new_tokens=settings.min_new_tokens,
+            num_beams=settings.num_beams,
+            do_sample=False,
+            eos_token_id=[self.tokens.stop, self.tokens.eos],
+            pad_token_id=self.tokenizer.pad_token_id,
+            # Image placeholders inside an answer would only corrupt the cross-attention mask.
+            bad_words_ids=[[self.tokens.image], [self.tokens.fake]],
+            # transformers warns about (and ignores) a length penalty without beams.
+            **({"length_penalty": settings.length_penalty} if settings.num_beams > 1 else {}),
+        )
+        return [self._cut(row) for row in output[:, batch["input_ids"].shape[1] :].tolist()]
+
+    def _cut(self, ids: list[int]) -> list[int]:
+        for position, token in enumerate(ids):
+            if token in (self.tokens.stop, self.tokens.eos):
+                return ids[:position]
+        return ids
+
+    @torch.inference_mode()
+    def rank(self, prompts: Sequence[Prompt], candidates: Sequence[Sequence[str]]) -> list[list[list[float]]]:
+        images = self._images(prompts)
+        rows: list[tuple[int, list[int], int]] = []  # (prompt index, token ids, candidate token count)
+        for index, (prompt, options) in enumerate(zip(prompts, candidates, strict=True)):
+            text = self.idefics_text(prompt)
+            context = self._ids(text)
+            for option in options:
+                rows.append((index, *split_continuation(context, self._ids(text + option))))
+        # Each prompt's images go through the vision tower once, not once per candidate (ImageNet has 1000).
+        features = [self._image_features(row_images) for row_images in images]
+        scores: list[list[float]] = []
+        for start in range(0, len(rows), self.rank_batch_size):
+            chunk = rows[start : start + self.rank_batch_size]
+            scores += self._score(chunk, [features[index] for index, _, _ in chunk])
+        result: list[list[list[float]]] = []
+        flat = iter(scores)
+        for options in candidates:
+            result.append([next(flat) for _ in options])
+        return result
+
+    def _ids(self, text: str) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _image_features(self, images: Sequence[Any]) -> torch.Tensor:
+        """What the cross-attention reads for these images: (images, tokens, width), at least one image.
+
+        A prompt without images gets the features of one all-zero image, as the processor's zero-filled
+        ``pixel_values`` would produce; the image attention mask keeps text from attending to it.
+        """
+        size, channels = self.image_processor.image_size, self.image_processor.image_num_channels
+        if images:
+            pixels = self.image_processor(list(images), return_tensors="pt")
+        else:
+            pixels = torch.zeros(1, channels, size, size)
+        inner = self.model.model
+        pixels = pixels.to(device=self.device, dtype=self.model.dtype)
+        features = inner.vision_model(pixel_values=pixels).last_hidden_state
+        return inner.perceiver_resampler(features) if self.model.config.use_resampler else features
+
+    def _score(self, rows: list[tuple[int, list[int], int]], features: list[torch.Tensor]) -> list[list[float]]:
+        """Log-probabilities of the last ``count`` tokens of each row, in one left-padded forward pass."""
+        length = max(len(ids) for _, ids, _ in rows)
+        input_ids = torch.full((len(rows), length), self.tokenizer.pad_token_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(rows), length), dtype=torch.long)
+        for row, (_, ids, _) in enumerate(rows):
+            input_ids[row, length - len(ids) :] = torch.tensor(ids)
+            attention_mask[row, length - len(ids) :] = 1
+        num_images = max(len(f) for f in features)
+        # Unused image slots only need the right shape: the image attention mask never selects them.
+        slots = torch.stack([torch.cat([f, f[:1].expand(num_images - len(f), -1, -1)]) for f in features])
+        mask = image_attention_mask(input_ids, self.tokens.image, self.tokens.eos, num_images)
+        name = "perceiver_embeddings" if self.model.config.use_resampler else "image_encoder_embeddings"
+        batch = {
+            "input_ids": input_ids.to(self.device),
+            "attention_mask": attention_mask.to(self.device),
+            "image_attention_mask": mask.to(self.device),
+            name: slots.flatten(0, 1),
+        }
+        # Only the last positions are scored; keeping their logits alone saves a (batch, seq, 32k) tensor.
+        keep = max(count for _, _, count in rows) + 1
+        logits = self.model(**batch, logits_to_keep=keep).logits.float()
+        log_probs = logits[:, :-1].log_softmax(dim=-1)
+        targets = batch["input_ids"][:, -(keep - 1) :]
+        token_log_probs = log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1).cpu()
+        return [token_log_probs[row, keep - 1 - count :].tolist() for row, (_, _, count) in enumerate(rows)]
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "family": "idefics",
+            "name": self.name,
+            "end_of_chunk": self.end_of_chunk,
+            "dtype": str(self.model.dtype).removeprefix("torch."),
+            "device": str(self.device),
+            "transformers_version": transformers.__version__,
+            "torch_version": torch.__version__,
+            **self.provenance,
+        }
+
+
+def first_token_id(tokenizer: Any, text: str) -> int:
+    """The id a text starts with when it follows other text (no SentencePiece word-start marker)."""
+    if text in tokenizer.get_vocab():
+        return int(tokenizer.convert_tokens_to_ids(text))
+    before = tokenizer("a", add_special_tokens=False)["input_ids"]
+    after = tokenizer("a" + text, add_special_tokens=False)["input_ids"]
+    if after[: len(before)] != before or len(after) == len(before):
+        raise ValueError(f"cannot isolate the first token of {text!r}")
+    return int(after[len(before)])
+
+
+def split_continuation(context: list[int], full: list[int]) -> tuple[list[int], int]:
+    """(full ids, number of continuation tokens) where the continuation is what follows the context.
+
+    Tokenising context + continuation as one text keeps the tokens the model saw in training. When a
+    token merges across the boundary, the context shrinks to the common prefix, so the merged token
+    is scored as part of the continuation rather than dropped.
+    """
+    common = 0
+    while common < min(len(context), len(full)) and context[common] == full[common]:
+        common += 1
+    if common == len(full):
+        raise FsevalError("A ranking candidate is empty.", hint="Check the task's candidate list.")
+    return full, len(full) - common
+
+
+def fingerprint(directory: Path) -> str:
+    """sha256 over config.json and each weight file's name, size, first and last MiB.
+
+    Hashing every byte of an 18-160 GB checkpoint would take minutes; this changes whenever a file is
+    replaced, resized or re-saved, and the Hub revision (recorded beside it) pins the exact release.
+    """
+    digest = hashlib.sha256((directory / "config.json").read_bytes())
+    for path in sorted(directory.glob("*")):
+        if path.suffix in (".safetensors", ".bin") or path.name in WEIGHT_FILES:
+            size = path.stat().st_size
+            digest.update(f"{path.name}:{size}".encode())
+            with path.open("rb") as handle:
+                digest.update(handle.read(1 << 20))
+                handle.seek(max(0, size - (1 << 20)))
+                digest.update(handle.read(1 << 20))
+    return digest.hexdigest()
+
+
+def load(
+    path: str,
+    device: str = "cpu",
+    precision: str = "fp32",
+    *,
+    end_of_chunk: str | None = None,
+    rank_batch_size: int | str = 16,
+    **kwargs: Any,
+) -> IdeficsAdapter:
+    """Load an IDEFICS model and processor from a directory, a preset name or a cached Hub repo id.
+
+    ``precision`` casts the weights (fp32, bf16, fp16); other keyword arguments go to
+    ``from_pretrained`` (e.g. ``device_map="auto"`` for the 80B models, which then ignores ``device``).
+    """
+    preset = PRESETS.get(path, {})
+    chunk_name = end_of_chunk or preset.get("end_of_chunk", "newline")
+    if chunk_name not in END_OF_CHUNK_CHOICES:
+        raise FsevalError(f"Unknown end_of_chunk {chunk_name!r}.", hint=f"Use one of {sorted(END_OF_CHUNK_CHOICES)}.")
+    if precision not in PRECISIONS:
+        raise FsevalError(f"Unknown precision {precision!r}.", hint=f"Use one of {', '.join(PRECISIONS)}.")
+    directory, repo_id = resolve_checkpoint(preset.get("path", path))
+    check_files(directory, repo_id)
+    processor = IdeficsProcessor.from_pretrained(directory, local_files_only=True)
+    model = IdeficsForVisionText2Text.from_pretrained(
+        directory, dtype=PRECISIONS[precision], local_files_only=True, **kwargs
+    )
+    if "device_map" not in kwargs:
+        model.to(device)  # type: ignore[arg-type]  # transformers' wrapper of .to() is typed as unbound
+    provenance = {
+        "path": str(directory),
+        "repo_id": repo_id,
+        # Cached Hub snapshots live in snapshots/<commit>: the exact revision of the release.
+        "revision": directory.name if directory.parent.name == "snapshots" else None,
+        "checkpoint_fingerprint": fingerprint(directory),
+        "precision": precision,
+    }
+    return IdeficsAdapter(
+        model,
+        processor,
+        name=path if preset else "idefics",
+        end_of_chunk=END_OF_CHUNK_CHOICES[chunk_name],
+        rank_batch_size=int(rank_batch_size),
+        provenance=provenance,
+    )

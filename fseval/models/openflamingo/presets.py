@@ -1,0 +1,139 @@
+"""The released OpenFlamingo models (github.com/mlfoundations/open_flamingo, README model table).
+
+A preset is a name for a set of ``load`` arguments. Weights are never downloaded here: the
+resolver looks for them in local paths and the Hugging Face cache (``local_files_only``, so
+``HF_HUB_OFFLINE`` makes no difference) and otherwise says which files are missing and how to
+fetch them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from fseval.errors import FsevalError, UnknownNameError
+
+
+@dataclass(frozen=True)
+class Preset:
+    vision_encoder: str
+    vision_pretrained: str
+    lm: str
+    cross_attn_every_n_layers: int
+    checkpoint_repo: str
+    checkpoint_file: str = "checkpoint.pt"
+
+
+PRESETS: dict[str, Preset] = {
+    "openflamingo-3b": Preset(
+        "ViT-L-14",
+        "openai",
+        "anas-awadalla/mpt-1b-redpajama-200b",
+        1,
+        "openflamingo/OpenFlamingo-3B-vitl-mpt1b",
+    ),
+    "openflamingo-3b-instruct": Preset(
+        "ViT-L-14",
+        "openai",
+        "anas-awadalla/mpt-1b-redpajama-200b-dolly",
+        1,
+        "openflamingo/OpenFlamingo-3B-vitl-mpt1b-langinstruct",
+    ),
+    "openflamingo-4b": Preset(
+        "ViT-L-14",
+        "openai",
+        "togethercomputer/RedPajama-INCITE-Base-3B-v1",
+        2,
+        "openflamingo/OpenFlamingo-4B-vitl-rpj3b",
+    ),
+    "openflamingo-4b-instruct": Preset(
+        "ViT-L-14",
+        "openai",
+        "togethercomputer/RedPajama-INCITE-Instruct-3B-v1",
+        2,
+        "openflamingo/OpenFlamingo-4B-vitl-rpj3b-langinstruct",
+    ),
+    "openflamingo-9b": Preset(
+        "ViT-L-14", "openai", "anas-awadalla/mpt-7b", 4, "openflamingo/OpenFlamingo-9B-vitl-mpt7b"
+    ),
+}
+
+
+def _cached_repo(repo: str) -> str | None:
+    """A local directory for ``repo``: the path itself, or its Hugging Face cache snapshot."""
+    if Path(repo).expanduser().is_dir():
+        return str(Path(repo).expanduser())
+    from huggingface_hub import snapshot_download
+
+    try:
+        return snapshot_download(repo, local_files_only=True)
+    except Exception:  # LocalEntryNotFoundError, or an invalid repo id: either way, not on disk
+        return None
+
+
+def _cached_file(repo: str, filename: str) -> str | None:
+    if Path(repo).expanduser().is_file():
+        return str(Path(repo).expanduser())
+    from huggingface_hub import hf_hub_download
+
+    try:
+        return hf_hub_download(repo, filename, local_files_only=True)
+    except Exception:
+        return None
+
+
+def _vision_cached(name: str, tag: str) -> bool:
+    """Whether open_clip can load ``name``/``tag`` without the network."""
+    if Path(tag).expanduser().is_file():
+        return True
+    import open_clip
+
+    hub = (open_clip.get_pretrained_cfg(name, tag) or {}).get("hf_hub", "").strip("/")
+    if not hub:
+        return False
+    return any(_cached_file(hub, f) for f in ("open_clip_model.safetensors", "open_clip_pytorch_model.bin"))
+
+
+def resolve_preset(name: str, **overrides: Any) -> dict[str, Any]:
+    """``load`` arguments for a preset with local paths; raise one error listing every missing file.
+
+    ``overrides`` (``checkpoint=/path/checkpoint.pt``, ``lm=/path/to/lm`` ...) replace the preset's
+    values and are not looked up in the cache.
+    """
+    if name not in PRESETS:
+        raise UnknownNameError("model preset", name, PRESETS, listing="fseval models")
+    preset = asdict(PRESETS[name])
+    repo, filename = preset.pop("checkpoint_repo"), preset.pop("checkpoint_file")
+    arguments: dict[str, Any] = {**preset, "tokenizer": None, "checkpoint": None, **overrides}
+    missing: list[str] = []
+    if "checkpoint" not in overrides:
+        arguments["checkpoint"] = _cached_file(repo, filename)
+        if arguments["checkpoint"] is None:
+            missing.append(f"hf download {repo} {filename}")
+    if "lm" not in overrides:
+        arguments["lm"] = _cached_repo(preset["lm"])
+        if arguments["lm"] is None:
+            missing.append(f"hf download {preset['lm']}")
+    arguments["tokenizer"] = arguments["tokenizer"] or arguments["lm"]
+    if "vision_pretrained" not in overrides and not _vision_cached(
+        preset["vision_encoder"], preset["vision_pretrained"]
+    ):
+        hub = (
+            "timm/vit_large_patch14_clip_224.openai" if preset["vision_encoder"] == "ViT-L-14" else "<open_clip hub id>"
+        )
+        missing.append(f"hf download {hub} open_clip_model.safetensors")
+    if missing:
+        raise FsevalError(
+            f"Model {name!r} is not on this machine; missing: {len(missing)} item(s).",
+            hint="Fetch them into the Hugging Face cache on a machine with network access:\n  "
+            + "\n  ".join(missing)
+            + "\nor point at local copies with --model-arg checkpoint=PATH / lm=PATH / vision_pretrained=PATH.",
+        )
+    return arguments
+
+
+def load_preset(name: str, device: str = "cpu", precision: str = "fp32", **overrides: Any) -> Any:
+    from fseval.models.openflamingo.loader import load
+
+    return load(**resolve_preset(name, **overrides), device=device, precision=precision, name=name)

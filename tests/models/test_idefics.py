@@ -1,0 +1,187 @@
+"""IDEFICS adapter on a tiny random checkpoint written by the test (no download, CPU, a few seconds)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from fseval.errors import FsevalError
+from fseval.models.base import GenerationSettings, Media, ModelAdapter, Prompt
+from fseval.models.idefics import IdeficsAdapter, load, make_tiny_idefics, to_idefics_text
+from fseval.models.idefics.inputs import build_batch, image_attention_mask
+
+RED = Media("red.jpg", (Image.new("RGB", (40, 30), (255, 0, 0)),))
+BLUE = Media("blue.jpg", (Image.new("RGB", (20, 30), (0, 0, 255)),))
+GREEN = Media("green.jpg", (Image.new("RGB", (33, 33), (0, 200, 0)),))
+
+TWO_SHOT = Prompt(
+    "<image>Output:a red square<|endofchunk|>\n<image>Output:a blue one<|endofchunk|>\n<image>Output:",
+    (RED, BLUE, GREEN),
+)
+ONE_IMAGE = Prompt("<image>Output:", (BLUE,))
+ZERO_SHOT = Prompt("Question:what? Short answer:no<|endofchunk|>\n<image>Question:and this? Short answer:", (RED,))
+GREEDY = GenerationSettings(max_new_tokens=6, num_beams=1)
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_tiny_idefics(tmp_path_factory.mktemp("idefics") / "tiny", seed=0)
+
+
+@pytest.fixture(scope="module")
+def adapter(tiny_dir: Path) -> IdeficsAdapter:
+    return load(str(tiny_dir))
+
+
+def test_loads_tiny_model_offline(tiny_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    model = load(str(tiny_dir), precision="bf16")
+    assert isinstance(model, ModelAdapter)
+    assert model.model.dtype == torch.bfloat16
+    info = model.describe()
+    assert info["family"] == "idefics" and info["precision"] == "bf16" and info["end_of_chunk"] == "\n"
+    assert info["path"] == str(tiny_dir) and len(info["checkpoint_fingerprint"]) == 64
+
+    instruct_style = load(str(tiny_dir), end_of_chunk="end_of_utterance")
+    assert instruct_style.tokens.stop == instruct_style.tokenizer.convert_tokens_to_ids("<end_of_utterance>")
+    with pytest.raises(FsevalError, match="precision"):
+        load(str(tiny_dir), precision="int4")
+
+
+def test_maps_markers_to_idefics_tokens() -> None:
+    fake, image = "<fake_token_around_image>", "<image>"
+    text = "<image>Output:a cat<|endofchunk|>\n<image><image>Output:two dogs<|endofchunk|><image>Output:"
+    assert to_idefics_text(text, "<s>") == (
+        f"<s>{fake}{image}{fake}Output:a cat\n{fake}{image}{fake}{image}{fake}Output:two dogs\n"
+        f"{fake}{image}{fake}Output:"
+    )
+    assert to_idefics_text(text, "<s>", "<end_of_utterance>") == (
+        f"<s>{fake}{image}{fake}Output:a cat<end_of_utterance>\n{fake}{image}{fake}{image}{fake}"
+        f"Output:two dogs<end_of_utterance>{fake}{image}{fake}Output:"
+    )
+
+
+def test_inputs_equal_idefics_processor(adapter: IdeficsAdapter, tiny_dir: Path) -> None:
+    from transformers import IdeficsProcessor
+
+    processor = IdeficsProcessor.from_pretrained(tiny_dir)
+    red, blue, green = (m.frames[0] for m in (RED, BLUE, GREEN))
+    items = [[red, "Output:a red square\n", blue, green, "Output:"], ["Question:x?", red, "Answer:"]]
+    # The tiny tokenizer lists <end_of_utterance>; the processor must not insert it between texts here.
+    expected = processor(text=items, add_end_of_utterance_token=False)
+    prompts = [
+        Prompt("<image>Output:a red square<|endofchunk|><image><image>Output:", (RED, BLUE, GREEN)),
+        Prompt("Question:x?<image>Answer:", (RED,)),
+    ]
+    texts = [adapter.idefics_text(p) for p in prompts]
+    ours = build_batch(texts, [[red, blue, green], [red]], adapter.tokenizer, adapter.image_processor, adapter.tokens)
+    for key in ("input_ids", "attention_mask", "image_attention_mask"):
+        assert torch.equal(ours[key], expected[key]), key
+    assert torch.allclose(ours["pixel_values"], expected["pixel_values"])
+
+
+def test_image_attention_mask_equals_the_m4_packing_code() -> None:
+    from types import SimpleNamespace
+
+    from transformers.models.idefics.processing_idefics import (
+        image_attention_mask_for_packed_input_ids,
+        incremental_to_binary_attention_mask,
+    )
+
+    generator = torch.Generator().manual_seed(0)
+    input_ids = torch.randint(0, 8, (4, 50), generator=generator)  # 7 = <image>, 2 = EOS
+    stub = SimpleNamespace(convert_tokens_to_ids=lambda token: 7, eos_token_id=2)
+    incremental, _ = image_attention_mask_for_packed_input_ids(input_ids, stub, "pt")
+    expected = incremental_to_binary_attention_mask(incremental, "pt", num_classes=3)
+    assert torch.equal(image_attention_mask(input_ids, 7, 2, num_images=3), expected)
+
+
+def test_generates_a_batch_with_different_image_counts(adapter: IdeficsAdapter) -> None:
+    text_only = Prompt("Output:a cat<|endofchunk|>\nOutput:")
+    outputs = adapter.generate([TWO_SHOT, ONE_IMAGE, ZERO_SHOT, text_only], GenerationSettings(max_new_tokens=4))
+    assert len(outputs) == 4 and all(isinstance(o, str) for o in outputs)
+    ids = adapter.generate_ids([TWO_SHOT, ONE_IMAGE], GenerationSettings(max_new_tokens=4))
+    assert all(len(row) <= 4 and adapter.tokens.stop not in row for row in ids)
+
+
+def test_greedy_output_does_not_depend_on_batch(adapter: IdeficsAdapter) -> None:
+    batched = adapter.generate_ids([TWO_SHOT, ONE_IMAGE], GREEDY)
+    alone = [adapter.generate_ids([TWO_SHOT], GREEDY)[0], adapter.generate_ids([ONE_IMAGE], GREEDY)[0]]
+    assert batched == alone
+    assert batched[0] != batched[1]  # the prompts (and images) matter
+
+
+def test_stops_at_end_of_chunk(adapter: IdeficsAdapter) -> None:
+    assert adapter.tokens.stop == adapter.tokenizer("a\n", add_special_tokens=False)["input_ids"][-1]
+    assert adapter._cut([5, 6, adapter.tokens.stop, 7]) == [5, 6]
+    assert adapter._cut([5, adapter.tokens.eos, 7]) == [5]
+
+
+def test_rank_equals_a_manual_forward_pass(adapter: IdeficsAdapter) -> None:
+    from transformers.models.idefics.processing_idefics import (
+        image_attention_mask_for_packed_input_ids,
+        incremental_to_binary_attention_mask,
+    )
+
+    candidates = [["yes", "no way"], ["a cat"]]
+    scores = adapter.rank([TWO_SHOT, ONE_IMAGE], candidates)
+    assert [[len(s) for s in row] for row in scores] == [[3, 6], [5]]  # characters: no merges apply
+
+    text = adapter.idefics_text(TWO_SHOT)
+    tokenizer, model = adapter.tokenizer, adapter.model
+    for candidate, expected in zip(candidates[0], scores[0], strict=True):
+        ids = tokenizer(text + candidate, add_special_tokens=False, return_tensors="pt")["input_ids"]
+        count = ids.shape[1] - len(tokenizer(text, add_special_tokens=False)["input_ids"])
+        mask, _ = image_attention_mask_for_packed_input_ids(ids, tokenizer, "pt")
+        pixels = adapter.image_processor([m.frames[0] for m in TWO_SHOT.media], return_tensors="pt")
+        with torch.no_grad():
+            logits = model(
+                input_ids=ids,
+                pixel_values=pixels.unsqueeze(0),
+                image_attention_mask=incremental_to_binary_attention_mask(mask, "pt", num_classes=3),
+            ).logits
+        log_probs = logits[0, :-1].log_softmax(-1).gather(-1, ids[0, 1:, None])[-count:, 0]
+        assert torch.allclose(torch.tensor(expected), log_probs, atol=1e-4)
+
+
+def test_rank_batches_the_candidates(adapter: IdeficsAdapter) -> None:
+    prompts = [TWO_SHOT, ONE_IMAGE, Prompt("Output:")]  # 3, 1 and no images in one forward pass
+    candidates = [["yes", "no", "maybe"], ["a cat"], ["a dog"]]
+    adapter.rank_batch_size = 2
+    try:
+        chunked = adapter.rank(prompts, candidates)
+    finally:
+        adapter.rank_batch_size = 16
+    whole = adapter.rank(prompts, candidates)
+    for row_chunked, row_whole in zip(chunked, whole, strict=True):
+        for a, b in zip(row_chunked, row_whole, strict=True):
+            assert a == pytest.approx(b, abs=1e-4)
+
+
+def test_refuses_video(adapter: IdeficsAdapter) -> None:
+    clip = Media("clip.mp4", RED.frames + BLUE.frames)
+    with pytest.raises(FsevalError, match="2 frames"):
+        adapter.generate([Prompt("<image>Question:what happens? Answer:", (clip,))], GREEDY)
+
+
+def test_missing_checkpoint_files_are_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(FsevalError, match="does not exist") as error:
+        load(str(tmp_path / "nowhere"))
+    assert "hf download HuggingFaceM4/idefics-9b" in str(error.value)
+
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(FsevalError) as error:
+        load(str(tmp_path))
+    message = error.value.message
+    assert "model.safetensors" in message and "tokenizer.json" in message and "preprocessor_config.json" in message
+
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(FsevalError, match="Hugging Face cache") as error:
+        load("idefics-9b")
+    assert error.value.hint is not None and "hf download HuggingFaceM4/idefics-9b" in error.value.hint

@@ -1,0 +1,62 @@
+"""The real CLI with tiny real-architecture models: `fseval run --model $(fseval make-tiny DIR)`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from data_writers import write_hateful_memes
+from typer.testing import CliRunner
+
+from fseval.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def tiny_openflamingo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("models") / "openflamingo"
+    result = runner.invoke(app, ["make-tiny", str(directory), "--seed", "0"])
+    assert result.exit_code == 0, result.output
+    assert str(directory) in result.output  # the path is printed for `--model $(fseval make-tiny DIR)`
+    return directory
+
+
+@pytest.fixture(scope="module")
+def tiny_idefics(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("models") / "idefics"
+    result = runner.invoke(app, ["make-tiny", str(directory), "--family", "idefics"])
+    assert result.exit_code == 0, result.output
+    assert str(directory) in result.output  # the path is printed for `--model $(fseval make-tiny DIR)`
+    return directory
+
+
+def run(model: Path, out: Path, *args: str) -> list[dict]:
+    result = runner.invoke(app, ["run", "--model", str(model), "--device", "cpu", "-o", str(out), *args])
+    assert result.exit_code == 0, result.output
+    results = json.loads((out / "results.json").read_text())
+    assert results["model"]["family"] in ("openflamingo", "idefics")
+    return [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+
+
+def test_vqav2_four_shots_with_tiny_openflamingo_batch_invariant(
+    tmp_path: Path, vqav2_dir: Path, tiny_openflamingo: Path
+) -> None:
+    args = ("--task", "vqav2", "--shots", "4", "--data-dir", str(vqav2_dir), "--limit", "4")
+    one = run(tiny_openflamingo, tmp_path / "b1", *args, "--batch-size", "1")
+    four = run(tiny_openflamingo, tmp_path / "b4", *args, "--batch-size", "4")
+    assert [s["generation"] for s in one] == [s["generation"] for s in four]
+    assert [s["demo_ids"] for s in one] == [s["demo_ids"] for s in four]
+    assert all(s["prompt"].count("<image>") == 5 and len(s["media"]) == 5 for s in one)
+
+
+def test_rank_task_with_tiny_openflamingo(tmp_path: Path, tiny_openflamingo: Path) -> None:
+    data = write_hateful_memes(tmp_path / "hm")
+    lines = run(tiny_openflamingo, tmp_path / "r", "--task", "hateful_memes", "--shots", "0,2", "--data-dir", str(data))
+    assert all(line["prediction"] in ("yes", "no") and len(line["ranking"]) == 2 for line in lines)
+
+
+def test_embedded_default_with_tiny_idefics(tmp_path: Path, tiny_idefics: Path) -> None:
+    lines = run(tiny_idefics, tmp_path / "i", "--task", "shapes_vqa", "--shots", "0,2", "--limit", "3")
+    assert len(lines) == 6 and all(line["error"] is None for line in lines)

@@ -24,7 +24,14 @@ def identity(generation: str) -> str:
     return generation
 
 
-POSTPROCESSORS: dict[str, Callable[[str], str]] = {"vqa": vqa, "caption": caption, "none": identity}
+def okvqa(generation: str) -> str:
+    """OpenFlamingo's ``postprocess_ok_vqa_generation``: the VQA cut, then its answer stemming."""
+    from fseval.okvqa_stemming import postprocess_okvqa
+
+    return postprocess_okvqa(generation)
+
+
+POSTPROCESSORS: dict[str, Callable[[str], str]] = {"vqa": vqa, "okvqa": okvqa, "caption": caption, "none": identity}
 
 
 def get_postprocessor(name: str) -> Callable[[str], str]:

@@ -64,3 +64,9 @@ def test_vqa_postprocess(generation: str, expected: str) -> None:
 
 def test_caption_postprocess() -> None:
     assert caption('A "dog" runs. Output: more') == "A dog runs. "
+
+
+def test_okvqa_postprocess_cuts_then_stems() -> None:
+    from fseval.postprocess import okvqa
+
+    assert okvqa("riding horses Question: what") == "ride horse"

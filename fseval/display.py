@@ -26,25 +26,31 @@ def _fmt(value: float) -> str:
 
 
 def results_table(results: dict[str, list[dict[str, Any]]], title: str = "Results") -> Table:
+    """One row per (task, shots): mean ± population std over trials, bootstrap 95% CI over samples."""
+    # ``n`` is the number of samples scored per trial; ``failed`` counts samples over all trials.
     table = Table(title=title)
-    for column, justify in [("task", "left"), ("shots", "right"), ("metric", "left"), ("mean", "right")]:
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
-    for column in ("std", "trials", "n", "failed"):
-        table.add_column(column, justify="right")
+    table.add_column("task", no_wrap=True)
+    table.add_column("shots", justify="right", no_wrap=True, min_width=5)
+    table.add_column("metric", no_wrap=True)
+    for column in ("mean ± std", "95% CI", "n", "failed"):
+        table.add_column(column, justify="right", no_wrap=True)
+    variants = set()
     for task, rows in results.items():
         for row in rows:
-            metric = row["metric"] if row["metric_variant"] is None else f"{row['metric']} ({row['metric_variant']})"
+            variants.add(f"{row['metric']}: {row['metric_variant']}")
+            low, high = row.get("ci95", [math.nan, math.nan])
             failed = str(row["failed"]) if row["failed"] == 0 else f"[red]{row['failed']}[/red]"
             table.add_row(
                 task,
                 str(row["shots"]),
-                metric,
-                _fmt(row["mean"]),
-                _fmt(row["stddev"]),
-                str(len(row["trials"])),
+                row["metric"],
+                f"{_fmt(row['mean'])} ± {_fmt(row['stddev'])}",
+                f"{_fmt(low)}–{_fmt(high)}",
                 str(row["n"]),
                 failed,
             )
+    trials = sorted({len(row["trials"]) for rows in results.values() for row in rows})
+    table.caption = f"trials: {', '.join(map(str, trials))}; metric variants: {', '.join(sorted(variants))}"
     return table
 
 

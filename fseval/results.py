@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from fseval import __version__
+from fseval.metrics.stats import Resampler, bootstrap_ci
 
 
 @dataclass
@@ -43,27 +44,43 @@ class SampleRecord:
 
 
 @dataclass
-class ShotResult:
-    shots: int
-    trials: list[float]
-    seeds: list[int]
+class TrialResult:
+    """One trial's score; ``resampler`` recomputes it on bootstrap resamples of its samples."""
+
+    seed: int
+    value: float
+    extra: dict[str, float]
     n: int
     failed: int
+    resampler: Resampler = field(repr=False)
+
+
+@dataclass
+class ShotResult:
+    """All trials of one (task, shots)."""
+
+    shots: int
     metric: str
     metric_variant: str
+    trials: list[TrialResult]
 
     def as_dict(self) -> dict[str, Any]:
+        values = [t.value for t in self.trials]
+        low, high = bootstrap_ci([(t.resampler, t.n) for t in self.trials])
+        extra_keys = sorted({k for t in self.trials for k in t.extra})
         return {
             "shots": self.shots,
-            "trials": self.trials,
+            "trials": values,
+            "mean": statistics.fmean(values),
             # Population standard deviation over trials, as OpenFlamingo reports (np.nanstd).
-            "mean": statistics.fmean(self.trials),
-            "stddev": statistics.pstdev(self.trials),
-            "n": self.n,
-            "failed": self.failed,
+            "stddev": statistics.pstdev(values),
+            "ci95": [low, high],
+            "n": self.trials[0].n,
+            "failed": sum(t.failed for t in self.trials),
             "metric": self.metric,
             "metric_variant": self.metric_variant,
-            "seeds": self.seeds,
+            "seeds": [t.seed for t in self.trials],
+            "extra": {k: statistics.fmean(t.extra[k] for t in self.trials if k in t.extra) for k in extra_keys},
         }
 
 

@@ -30,7 +30,7 @@ from fseval.models.base import GenerationSettings, ModelAdapter, Prompt
 from fseval.postprocess import get_postprocessor
 from fseval.prompts import render
 from fseval.resources import PACKAGE_DIR
-from fseval.results import RunWriter, SampleRecord, ShotResult
+from fseval.results import RunWriter, SampleRecord, ShotResult, TrialResult
 from fseval.store import STORE_FILE, SampleStore, sample_key
 from fseval.tasks import Task, load_tasks
 
@@ -222,7 +222,7 @@ def evaluate(
     config: RunConfig,
     advance: Callable[[int], None],
     store: SampleStore | None = None,
-) -> tuple[list[SampleRecord], ShotResult]:
+) -> tuple[list[SampleRecord], TrialResult]:
     """One trial of one task at one shot count; samples already in ``store`` are not recomputed."""
     spec = task.spec
     postprocess = get_postprocessor(spec.postprocess)
@@ -260,7 +260,9 @@ def evaluate(
     outcome = metric.score([q.prediction for q in scored], [q.sample.fields for q in scored], variant)
     for query, value in zip(scored, outcome.per_sample, strict=True):
         query.record.score = value
-    result = ShotResult(shots, [outcome.value], [seed], len(scored), len(queries) - len(scored), spec.metric, variant)
+    result = TrialResult(
+        seed, outcome.value, outcome.extra, len(scored), len(queries) - len(scored), outcome.resampler()
+    )
     return [q.record for q in queries], result
 
 
@@ -287,25 +289,15 @@ def run(config: RunConfig, progress: Progress, load_model: Callable[[RunConfig],
             task_data = data[task.name]
             writer.add_task(task.name, {"version": task.spec.version, "spec": str(task.path), "files": task_data.files})
             for shots in config.shots or tuple(task.spec.shots):
-                trials: list[ShotResult] = []
+                trials: list[TrialResult] = []
                 for trial, seed in enumerate(config.seeds):
                     advance = progress(f"{task.name} {shots}-shot seed {seed}", len(task_data.eval))
                     records, result = evaluate(task, task_data, model, shots, seed, trial, config, advance, store)
                     writer.add_samples(records)
                     trials.append(result)
-                first = trials[0]
-                writer.add_result(
-                    task.name,
-                    ShotResult(
-                        shots,
-                        [t.trials[0] for t in trials],
-                        [t.seeds[0] for t in trials],
-                        first.n,
-                        sum(t.failed for t in trials),
-                        first.metric,
-                        first.metric_variant,
-                    ),
-                )
+                metric = get_metric(task.spec.metric)
+                variant = metric.check_variant(config.metric_variant or task.spec.metric_variant)
+                writer.add_result(task.name, ShotResult(shots, metric.name, variant, trials))
     finally:
         store.close()
         writer.close()

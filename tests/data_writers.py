@@ -139,3 +139,31 @@ def write_imagenet(root: Path, classes_with_images: tuple[int, ...] = (0, 1, 2))
 def flat(output: str) -> str:
     """CLI output without rich's panel borders and line wrapping, for substring checks."""
     return " ".join(re.sub(r"[│╭╮╰╯─]", " ", output).split())
+
+
+CAPTIONS = [
+    ["A red square on a white table.", "a red box", "The square is red.", "red square", "A square, red."],
+    ["Two dogs run in the park.", "dogs running", "two dogs playing outside", "Dogs in a park.", "two dogs"],
+    ["A man rides a bike.", "a person on a bicycle", "man riding bike", "A cyclist.", "someone biking"],
+    ["A cat sleeps on a sofa.", "a sleeping cat", "cat on the couch", "The cat is asleep.", "a cat"],
+]
+
+
+def write_karpathy(root: Path, flickr: bool = False) -> Path:
+    """``dataset_coco.json`` (COCO images under train2014/val2014) or ``dataset_flickr30k.json``."""
+    images = []
+    for i in range(10):
+        split = "test" if i < 4 else "train"
+        sentences = [{"raw": raw, "tokens": raw.lower().split()} for raw in CAPTIONS[i % len(CAPTIONS)]]
+        if flickr:
+            item = {"filename": f"{1000 + i}.jpg", "split": split, "sentences": sentences, "imgid": i}
+            write_image(root / "flickr30k-images" / item["filename"], i)
+        else:
+            filepath = "val2014" if split == "test" else "train2014"
+            filename = f"COCO_{filepath}_{i:012d}.jpg"
+            item = {"filepath": filepath, "filename": filename, "cocoid": i, "split": split, "sentences": sentences}
+            write_image(root / filepath / filename, i)
+        images.append(item)
+    name = "dataset_flickr30k.json" if flickr else "dataset_coco.json"
+    (root / name).write_text(json.dumps({"images": images, "dataset": "flickr30k" if flickr else "coco"}))
+    return root

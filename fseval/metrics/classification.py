@@ -14,8 +14,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from fseval.errors import FsevalError
 from fseval.metrics.registry import MetricResult, register_metric
+from fseval.metrics.stats import Resampler
 
 
 @dataclass(frozen=True)
@@ -111,4 +114,21 @@ def score_roc_auc(predictions: Sequence[Any], targets: Sequence[Mapping[str, Any
         value=100 * roc_auc(labels, probabilities),
         per_sample=correct,
         extra={"accuracy": 100 * sum(correct) / len(correct)},
+        resample=_auc_resampler(labels, probabilities),
     )
+
+
+def _auc_resampler(labels: Sequence[bool], probabilities: Sequence[float]) -> Resampler:
+    label_array, probability_array = np.asarray(labels), np.asarray(probabilities)
+
+    def resample(idx: np.ndarray) -> np.ndarray:
+        values = []
+        for row in idx:
+            sample_labels = label_array[row]
+            if sample_labels.all() or not sample_labels.any():
+                values.append(np.nan)  # a resample with one class has no AUC
+            else:
+                values.append(100 * roc_auc(sample_labels.tolist(), probability_array[row].tolist()))
+        return np.asarray(values)
+
+    return resample

@@ -7,15 +7,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fseval.errors import FsevalError, UnknownNameError
+from fseval.metrics.stats import Resampler, mean_resampler
 
 
 @dataclass(frozen=True)
 class MetricResult:
-    """``value`` is the headline number as papers report it; ``per_sample`` scores each sample."""
+    """``value`` is the headline number as papers report it; ``per_sample`` scores each sample.
+
+    ``resample`` recomputes ``value`` on resamples of the samples (for bootstrap intervals); by
+    default ``value`` is taken to be 100 x the mean of ``per_sample``.
+    """
 
     value: float
     per_sample: list[float]
     extra: dict[str, float] = field(default_factory=dict)
+    resample: Resampler | None = None
+
+    def resampler(self) -> Resampler:
+        return self.resample or mean_resampler(self.per_sample)
 
 
 ScoreFn = Callable[[Sequence[Any], Sequence[Mapping[str, Any]], str], MetricResult]
@@ -59,7 +68,7 @@ def register_metric(
 
 def get_metric(name: str) -> Metric:
     # Importing the metric modules registers them.
-    from fseval.metrics import classification, vqa  # noqa: F401
+    from fseval.metrics import captioning, classification, vqa  # noqa: F401
 
     if name not in METRICS:
         raise UnknownNameError("metric", name, METRICS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -120,21 +121,35 @@ def run(
     prompt_ensembles: Annotated[
         int, typer.Option(min=1, help="Rank tasks: average log-likelihoods over this many demo orders.")
     ] = 1,
+    demos: Annotated[str, typer.Option(help="Demo selection: random, fixed, rices or openflamingo.")] = "random",
+    demos_file: Annotated[
+        Path | None, typer.Option(help='--demos fixed: JSON list of demo ids, or {"sample id": [demo ids]}.')
+    ] = None,
+    rices_model: Annotated[str, typer.Option(help="--demos rices: open_clip model name or config JSON.")] = "ViT-L-14",
+    rices_pretrained: Annotated[str, typer.Option(help="--demos rices: open_clip tag or weights file.")] = "openai",
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="Feature cache (default $FSEVAL_CACHE/features or ~/.cache/fseval/features).")
+    ] = None,
     tasks_dir: TasksDir = None,
     resume: Annotated[
         Path | None, typer.Option(help="Finish an interrupted run: its options are read from RUN_DIR/results.json.")
     ] = None,
 ) -> None:
     """Evaluate a model on tasks at several shot counts; write results.json and samples.jsonl."""
+    from fseval.config import RunConfig, config_from_run
     from fseval.display import console, progress_bars, results_table
     from fseval.models.registry import load_model
-    from fseval.runner import RunConfig, config_from_run
+    from fseval.runner import no_progress
     from fseval.runner import run as run_tasks
 
     if precision not in ("fp32", "bf16", "fp16"):
         raise typer.BadParameter("--precision must be fp32, bf16 or fp16.")
     if resume is None and not task:
         raise typer.BadParameter("give --task (or --resume RUN_DIR).")
+    if demos not in ("random", "fixed", "rices", "openflamingo"):
+        raise typer.BadParameter("--demos must be random, fixed, rices or openflamingo.")
+    if (demos == "fixed") != (demos_file is not None):
+        raise typer.BadParameter("--demos fixed needs --demos-file FILE (and --demos-file needs --demos fixed).")
     if resume is not None:
         # Only model arguments may change on resume (a moved checkpoint); everything else is the run's own.
         saved = config_from_run(resume)
@@ -157,9 +172,21 @@ def run(
             metric_variant=metric_variant,
             zero_shot_text_demos=zero_shot_text_demos,
             prompt_ensembles=prompt_ensembles,
+            demos=demos,
+            demos_file=demos_file,
+            rices_model=rices_model,
+            rices_pretrained=rices_pretrained,
+            cache_dir=cache_dir,
         )
+
+    def build(c: RunConfig, device: str) -> Any:
+        return load_model(c.model, c.model_args, device, c.precision)
+
+    if os.environ.get("RANK", "0") != "0":  # a torchrun worker: rank 0 shows progress and results
+        run_tasks(config, no_progress, build)
+        return
     with progress_bars() as progress:
-        run_dir = run_tasks(config, progress, lambda c: load_model(c.model, c.model_args, c.device, c.precision))
+        run_dir = run_tasks(config, progress, build)
     results = json.loads((run_dir / "results.json").read_text())
     console.print(results_table(results["results"], title=f"fseval {config.model}"))
     console.print(f"Run directory: {run_dir}")
@@ -227,6 +254,37 @@ def models() -> None:
     from fseval.display import console, models_table
 
     console.print(models_table())
+
+
+@app.command("cache-features")
+@user_errors
+def cache_features(
+    task: Annotated[list[str], typer.Option("--task", "-t", help="Task name(s), repeated or comma-separated.")],
+    data_dir: Annotated[str | None, typer.Option(help="Dataset folder, as for fseval run.")] = None,
+    rices_model: Annotated[str, typer.Option(help="open_clip model name or config JSON.")] = "ViT-L-14",
+    rices_pretrained: Annotated[str, typer.Option(help="open_clip tag or weights file.")] = "openai",
+    cache_dir: Annotated[Path | None, typer.Option(help="Feature cache folder.")] = None,
+    device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "auto",
+    tasks_dir: TasksDir = None,
+) -> None:
+    """Precompute the CLIP image features --demos rices uses (demo split and evaluation split)."""
+    from fseval.config import RunConfig
+    from fseval.display import console
+    from fseval.rices import cache_dir as feature_dir
+    from fseval.rices import cached_embeddings, rices_device
+    from fseval.taskdata import load_task_data
+    from fseval.tasks import load_tasks
+
+    names = tuple(split_list(task))
+    config = RunConfig(
+        tasks=names, model="", data_dir=data_dir, device=device, rices_model=rices_model,
+        rices_pretrained=rices_pretrained, cache_dir=cache_dir,
+    )  # fmt: skip
+    for spec in load_tasks(names, tasks_dir or ()):
+        data = load_task_data(spec, data_dir)
+        pool = cached_embeddings(data.demo_pool, data.files["demo"], config, rices_device(config))
+        queries = cached_embeddings(data.eval, data.files["eval"], config, rices_device(config))
+        console.print(f"{spec.name}: {len(pool)} demo and {len(queries)} evaluation features in {feature_dir(config)}")
 
 
 @app.command("make-tiny")

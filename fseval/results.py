@@ -107,7 +107,7 @@ def package_versions() -> dict[str, str]:
 
 
 class RunWriter:
-    def __init__(self, directory: Path, model: dict[str, Any], config: dict[str, Any]) -> None:
+    def __init__(self, directory: Path, model: dict[str, Any], config: dict[str, Any], world_size: int = 1) -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         self.samples_path = directory / "samples.jsonl"
@@ -125,6 +125,7 @@ class RunWriter:
                 "platform": platform.platform(),
                 "packages": package_versions(),
                 "git_commit": git_commit(),
+                "world_size": world_size,
             },
         }
 

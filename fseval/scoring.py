@@ -10,7 +10,7 @@ from fseval.data.base import read_json, require
 from fseval.errors import DataError
 from fseval.metrics import get_metric
 from fseval.metrics.classification import Ranked
-from fseval.runner import load_task_data
+from fseval.taskdata import load_task_data
 from fseval.tasks import load_tasks
 
 

@@ -9,7 +9,7 @@ import pytest
 from data_writers import VAL_QA, write_textvqa, write_vizwiz
 
 from fseval.errors import DataError
-from fseval.runner import load_task_data
+from fseval.taskdata import load_task_data
 from fseval.tasks import load_tasks
 
 

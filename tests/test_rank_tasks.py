@@ -62,8 +62,10 @@ class OrderSensitiveModel:
 
 
 def test_prompt_ensembling_averages_over_demo_orders(tmp_path: Path) -> None:
+    from fseval.config import RunConfig
+    from fseval.evaluation import demo_orders, evaluate
     from fseval.prompts import render
-    from fseval.runner import RunConfig, demo_orders, evaluate, load_task_data
+    from fseval.taskdata import load_task_data
     from fseval.tasks import load_tasks
 
     (task,) = load_tasks(["hateful_memes"])

@@ -1,0 +1,64 @@
+"""A task's samples: its evaluation split and demo pool, read from the data folder once per run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from fseval.data.base import Sample
+from fseval.data.hf import HF_PREFIX, resolve_hub_dataset
+from fseval.data.layouts import LoadedSplit, load_split
+from fseval.errors import DataError
+from fseval.resources import PACKAGE_DIR
+from fseval.tasks import Task
+
+
+@dataclass(frozen=True)
+class TaskData:
+    eval: list[Sample]
+    demo_pool: list[Sample]
+    demo_is_eval: bool
+    files: dict[str, list[str]]
+
+
+def data_roots(task: Task, data_dir: str | None) -> list[Path]:
+    """Folders to search: ``D/<task>`` then ``D``; a task's bundled data when no --data-dir is given."""
+    if data_dir is None:
+        if task.spec.data.default_dir is None:
+            raise DataError(
+                f"Task {task.name!r} needs --data-dir.", hint=f"Where to get the files: fseval tasks show {task.name}"
+            )
+        return [PACKAGE_DIR / task.spec.data.default_dir]
+    root = resolve_hub_dataset(data_dir[len(HF_PREFIX) :]) if data_dir.startswith(HF_PREFIX) else Path(data_dir)
+    if not root.is_dir():
+        raise DataError(f"--data-dir {data_dir}: no such folder.")
+    return [root / task.name, root]
+
+
+def load_task_data(task: Task, data_dir: str | None, limit: int | None = None, for_scoring: bool = False) -> TaskData:
+    """The evaluation split (its first ``limit`` samples) and the demo pool; scoring needs neither demos nor images."""
+    roots = data_roots(task, data_dir)
+    data = task.spec.data
+    evaluation = load_split(task.name, "evaluation", data.eval, roots, data.source)
+    if data.demo and not for_scoring:
+        demo: LoadedSplit = load_split(task.name, "demo", data.demo, roots, data.source)
+    else:
+        demo = evaluation
+    samples = evaluation.samples[:limit] if limit is not None else evaluation.samples
+    if not for_scoring:
+        for split in {id(evaluation): evaluation, id(demo): demo}.values():
+            _check_images(task, split)
+    files = {"eval": evaluation.files, "demo": demo.files}
+    return TaskData(samples, demo.samples, demo is evaluation, files)
+
+
+def _check_images(task: Task, split: LoadedSplit) -> None:
+    broken = next((m.error for s in split.samples for m in s.media if m.error), None)
+    if broken:
+        raise DataError(broken, hint=f"See the expected layout: fseval tasks show {task.name}")
+    first = next((m.path for s in split.samples for m in s.media if m.path is not None), None)
+    if first is not None and not first.parent.is_dir():
+        raise DataError(
+            f"Task {task.name!r}: image folder {first.parent} does not exist.",
+            hint=f"Expected images at {split.layout.images}; see fseval tasks show {task.name}.",
+        )

@@ -1,0 +1,38 @@
+"""A 2-process gloo run on CPU under torchrun writes what a single process writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from fseval.cli import app
+
+ARGS = ["--task", "vqav2", "--shots", "0,2", "--trials", "2", "--batch-size", "2", "--model-arg", "mode=copy-demo"]
+
+
+def outputs(run_dir: Path) -> tuple[list[str], dict]:
+    results = json.loads((run_dir / "results.json").read_text())
+    return (run_dir / "samples.jsonl").read_text().splitlines(), results["results"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="torchrun")
+def test_two_gloo_processes_equal_one(tmp_path: Path, vqav2_dir: Path) -> None:
+    single = tmp_path / "single"
+    result = CliRunner().invoke(app, ["run", *ARGS, "--data-dir", str(vqav2_dir), "-o", str(single)])
+    assert result.exit_code == 0, result.output
+
+    double = tmp_path / "double"
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    command = [*torchrun, "-m", "fseval", "run", *ARGS, "--data-dir", str(vqav2_dir), "-o", str(double)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert process.returncode == 0, process.stderr[-3000:]
+    assert outputs(double) == outputs(single)
+    provenance = json.loads((double / "results.json").read_text())["provenance"]
+    assert provenance["world_size"] == 2

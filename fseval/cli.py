@@ -256,6 +256,79 @@ def models() -> None:
     console.print(models_table())
 
 
+@app.command()
+@user_errors
+def compare(
+    runs: Annotated[list[Path], typer.Argument(help="Run directories; each is compared with the first.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Compare runs: score per shot count, difference, paired bootstrap CI and p-value on shared samples."""
+    from fseval.compare import compare as compare_runs
+    from fseval.compare import load_run
+    from fseval.display import comparison_tables, console
+
+    if len(runs) < 2:
+        raise typer.BadParameter("give at least two run directories.")
+    loaded = [load_run(path) for path in runs]
+    report = []
+    for other in loaded[1:]:
+        comparisons = compare_runs(loaded[0], other)
+        report.append({"base": str(loaded[0].path), "other": str(other.path), "comparisons": comparisons})
+        if not as_json:
+            for table in comparison_tables(loaded[0].name, other.name, comparisons):
+                console.print(table)
+    if as_json:
+        typer.echo(json.dumps([{**r, "comparisons": [c.as_dict() for c in r["comparisons"]]} for r in report]))
+
+
+@app.command()
+@user_errors
+def check(
+    run_dir: Annotated[Path, typer.Argument(help="The run directory to check.")],
+    baseline: Annotated[Path | None, typer.Option(help="Baseline JSON to check against.")] = None,
+    tolerance: Annotated[
+        float | None, typer.Option(help="Allowed drop in points (default: the baseline's 95% CI half-width).")
+    ] = None,
+    write_baseline: Annotated[Path | None, typer.Option(help="Create or update this baseline from the run.")] = None,
+) -> None:
+    """Exit 1 if any (task, shots) score fell below the baseline by more than the tolerance."""
+    from fseval.check import check as check_run
+    from fseval.check import read_baseline
+    from fseval.check import write_baseline as write
+    from fseval.compare import load_run
+    from fseval.display import check_table, console
+
+    if (baseline is None) == (write_baseline is None):
+        raise typer.BadParameter("give exactly one of --baseline FILE or --write-baseline FILE.")
+    run = load_run(run_dir)
+    if write_baseline is not None:
+        written = write(run, write_baseline)
+        entries = sum(len(rows) for rows in written["tasks"].values())
+        console.print(f"Wrote {write_baseline} ({entries} task/shot entries).")
+        return
+    assert baseline is not None
+    verdicts = check_run(run, read_baseline(baseline), tolerance)
+    console.print(check_table(verdicts))
+    failed = [v for v in verdicts if not v.passed]
+    if failed:
+        console.print(f"[red]{len(failed)} of {len(verdicts)} scores fell below the baseline.[/red]")
+        raise typer.Exit(1)
+    console.print(f"[green]All {len(verdicts)} scores meet the baseline.[/green]")
+
+
+@app.command()
+@user_errors
+def plot(
+    runs: Annotated[list[Path], typer.Argument(help="Run directories, one line each.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="PNG file to write.")] = Path("fseval.png"),
+) -> None:
+    """Plot score against shots: one panel per task, one line per run (needs matplotlib)."""
+    from fseval.compare import load_run
+    from fseval.plot import plot_runs
+
+    typer.echo(str(plot_runs([load_run(path) for path in runs], output)))
+
+
 @app.command("cache-features")
 @user_errors
 def cache_features(

@@ -133,3 +133,40 @@ def models_table() -> Table:
     for preset in PRESETS.values():
         table.add_row(preset.name, f"preset of {preset.family}", preset.description)
     return table
+
+
+def comparison_tables(base: str, other: str, comparisons: list[Any]) -> list[Table]:
+    """One table per task: each run's score per shot count, B - A, paired 95% CI and p-value."""
+    tables: dict[str, Table] = {}
+    for c in comparisons:
+        if c.task not in tables:
+            table = Table(title=f"{c.task} ({c.metric}): B = {other} vs A = {base}")
+            table.add_column("shots", justify="right", no_wrap=True, min_width=5)
+            for column in (base, other, "B - A", "paired 95% CI", "p", "shared"):
+                table.add_column(column, justify="right", no_wrap=True)
+            notes = [w for w in c.warnings] + ([c.note] if c.note else [])
+            table.caption = "[yellow]" + "; ".join(notes) + "[/yellow]" if notes else None
+            tables[c.task] = table
+        a, b = c.means
+        table = tables[c.task]
+        table.add_row(
+            str(c.shots),
+            _fmt(a) if a is not None else "-",
+            _fmt(b) if b is not None else "-",
+            f"{c.difference:+.2f}" if not math.isnan(c.difference) else "-",
+            f"[{c.ci95[0]:+.2f}, {c.ci95[1]:+.2f}]" if not math.isnan(c.ci95[0]) else "-",
+            f"{c.p_value:.4f}" if not math.isnan(c.p_value) else "-",
+            str(c.n_shared),
+        )
+    return list(tables.values())
+
+
+def check_table(verdicts: list[Any]) -> Table:
+    table = Table(title="fseval check")
+    for column in ("task", "shots", "metric", "baseline", "score", "tolerance", "verdict"):
+        table.add_column(column, no_wrap=True)
+    for v in verdicts:
+        verdict = "[green]pass[/green]" if v.passed else "[red]FAIL[/red]"
+        score = _fmt(v.score) if v.score is not None else "missing"
+        table.add_row(v.task, str(v.shots), v.metric, _fmt(v.baseline), score, _fmt(v.tolerance), verdict)
+    return table

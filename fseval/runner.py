@@ -57,7 +57,12 @@ def run(config: RunConfig, progress: Progress, load_model: LoadModel, dist: Dist
         for task in tasks:
             task_data = data[task.name]
             if writer is not None:
-                info = {"version": task.spec.version, "spec": str(task.path), "files": task_data.files}
+                info = {
+                    "version": task.spec.version,
+                    "spec": str(task.path),
+                    "prompt": task.prompt.model_dump(),
+                    "files": task_data.files,
+                }
                 writer.add_task(task.name, info)
             for shots in config.shots or tuple(task.spec.shots):
                 trials: list[TrialResult] = []

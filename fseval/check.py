@@ -1,0 +1,90 @@
+"""Regression gates: a run's scores against a committed baseline file.
+
+A baseline records, per task and shot count, the metric, its mean and its bootstrap 95%
+interval. ``fseval check`` fails a (task, shots) whose mean falls below the baseline mean by more
+than the tolerance: ``--tolerance X`` (absolute points) or, by default, the half-width of the
+baseline's 95% interval (at least 0.01) — the noise the baseline itself carries.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fseval.compare import Run
+from fseval.errors import DataError
+
+BASELINE_FORMAT = 1
+MIN_TOLERANCE = 0.01
+
+
+@dataclass(frozen=True)
+class Verdict:
+    task: str
+    shots: int
+    metric: str
+    baseline: float
+    score: float | None
+    tolerance: float
+
+    @property
+    def passed(self) -> bool:
+        return self.score is not None and self.score >= self.baseline - self.tolerance
+
+
+def baseline_from_run(run: Run) -> dict[str, Any]:
+    tasks: dict[str, dict[str, Any]] = {}
+    for task, rows in run.results["results"].items():
+        tasks[task] = {
+            str(row["shots"]): {
+                "metric": row["metric"],
+                "metric_variant": row["metric_variant"],
+                "mean": row["mean"],
+                "ci95": row.get("ci95"),
+                "n": row["n"],
+            }
+            for row in rows
+        }
+    return {"fseval_baseline": BASELINE_FORMAT, "source": str(run.path), "model": run.results["model"], "tasks": tasks}
+
+
+def write_baseline(run: Run, path: Path) -> dict[str, Any]:
+    """Create the baseline, or update the (task, shots) entries this run has."""
+    baseline = read_baseline(path) if path.exists() else {"tasks": {}}
+    fresh = baseline_from_run(run)
+    for task, rows in fresh["tasks"].items():
+        baseline["tasks"].setdefault(task, {}).update(rows)
+    merged = {**fresh, "tasks": baseline["tasks"]}
+    path.write_text(json.dumps(merged, indent=2) + "\n", encoding="utf-8")
+    return merged
+
+
+def read_baseline(path: Path) -> dict[str, Any]:
+    try:
+        baseline = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        hint = "Create one with fseval check RUN --write-baseline FILE."
+        raise DataError(f"Cannot read baseline {path}: {e}", hint=hint) from e
+    if not isinstance(baseline, dict) or baseline.get("fseval_baseline") != BASELINE_FORMAT:
+        raise DataError(f"{path} is not an fseval baseline (field 'fseval_baseline' should be {BASELINE_FORMAT}).")
+    return baseline
+
+
+def default_tolerance(entry: dict[str, Any]) -> float:
+    low, high = entry.get("ci95") or (math.nan, math.nan)
+    half_width = (high - low) / 2 if low is not None and high is not None else math.nan
+    return MIN_TOLERANCE if math.isnan(half_width) else max(half_width, MIN_TOLERANCE)
+
+
+def check(run: Run, baseline: dict[str, Any], tolerance: float | None = None) -> list[Verdict]:
+    verdicts = []
+    for task, rows in baseline["tasks"].items():
+        for shots, entry in rows.items():
+            row = run.row(task, int(shots))
+            allowed = tolerance if tolerance is not None else default_tolerance(entry)
+            score = row["mean"] if row is not None and row["metric"] == entry["metric"] else None
+            verdicts.append(Verdict(task, int(shots), entry["metric"], entry["mean"], score, allowed))
+    return verdicts

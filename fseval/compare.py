@@ -1,0 +1,165 @@
+"""Comparing run directories: paired differences on the samples two runs share.
+
+For each task and shot count, samples are paired when both runs evaluated the same sample id
+with the same seed and the same demos; per-sample scores are averaged over a sample's seeds, and
+the difference B - A is reported with a paired bootstrap 95% interval (10,000 resamples of the
+shared samples) and a two-sided sign-flip permutation p-value (10,000 random sign flips of the
+per-sample differences; H0: the two runs are exchangeable). Both use fixed seeds, so the figures
+are reproducible. For metrics whose headline is not a per-sample mean (ROC AUC), the paired
+statistics are on the per-sample scores (top-1 correctness) and say so.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fseval.errors import DataError
+
+RESAMPLES = 10_000
+PER_SAMPLE_MEAN_METRICS = {"vqa_accuracy", "accuracy", "caption"}
+
+
+@dataclass(frozen=True)
+class Run:
+    path: Path
+    results: dict[str, Any]
+    samples: list[dict[str, Any]]
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def row(self, task: str, shots: int) -> dict[str, Any] | None:
+        return next((r for r in self.results["results"].get(task, []) if r["shots"] == shots), None)
+
+
+def load_run(path: Path) -> Run:
+    results_path, samples_path = path / "results.json", path / "samples.jsonl"
+    if not results_path.is_file() or not samples_path.is_file():
+        raise DataError(f"{path} is not a run directory (it needs results.json and samples.jsonl).")
+    try:
+        results = json.loads(results_path.read_text(encoding="utf-8"))
+        samples = [json.loads(line) for line in samples_path.read_text(encoding="utf-8").splitlines() if line]
+    except json.JSONDecodeError as e:
+        raise DataError(f"{path}: cannot read its results ({e}).") from e
+    return Run(path, results, samples)
+
+
+@dataclass
+class Paired:
+    """The paired comparison of run B against run A for one (task, shots)."""
+
+    task: str
+    shots: int
+    metric: str
+    means: list[float | None]
+    n_shared: int = 0
+    difference: float = float("nan")
+    ci95: tuple[float, float] = (float("nan"), float("nan"))
+    p_value: float = float("nan")
+    note: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: NaN (nothing to compare) becomes null."""
+
+        def clean(value: Any) -> Any:
+            if isinstance(value, float) and math.isnan(value):
+                return None
+            if isinstance(value, (list, tuple)):
+                return [clean(v) for v in value]
+            return value
+
+        return {key: clean(value) for key, value in vars(self).items()}
+
+
+def _scores(run: Run, task: str, shots: int) -> dict[tuple[str, int], tuple[str, float]]:
+    """(sample id, seed) -> (its demo ids, its score), for scored samples."""
+    return {
+        (json.dumps(line["id"]), line["seed"]): (json.dumps(line["demo_ids"]), float(line["score"]))
+        for line in run.samples
+        if line["task"] == task and line["shots"] == shots and line.get("score") is not None
+    }
+
+
+def shared_scores(a: Run, b: Run, task: str, shots: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per shared sample (same id, seed and demos), each run's score averaged over the sample's seeds."""
+    scores_a, scores_b = _scores(a, task, shots), _scores(b, task, shots)
+    by_sample: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for key in sorted(set(scores_a) & set(scores_b)):
+        (demos_a, score_a), (demos_b, score_b) = scores_a[key], scores_b[key]
+        if demos_a == demos_b:
+            by_sample[key[0]].append((score_a, score_b))
+    pairs = [np.mean(values, axis=0) for _, values in sorted(by_sample.items())]
+    matrix = np.array(pairs).reshape(-1, 2)
+    return matrix[:, 0], matrix[:, 1]
+
+
+def paired_statistics(a: np.ndarray, b: np.ndarray, seed: int = 0) -> tuple[float, tuple[float, float], float]:
+    """Mean difference (x100), its paired bootstrap 95% interval and the sign-flip p-value."""
+    diff = b - a
+    observed = float(diff.mean())
+    rng = np.random.default_rng(seed)
+    boot = np.empty(RESAMPLES)
+    flips = np.empty(RESAMPLES)
+    for start in range(0, RESAMPLES, 500):
+        rows = min(500, RESAMPLES - start)
+        boot[start : start + rows] = diff[rng.integers(0, len(diff), size=(rows, len(diff)))].mean(axis=1)
+        signs = rng.choice([-1.0, 1.0], size=(rows, len(diff)))
+        flips[start : start + rows] = (signs * diff).mean(axis=1)
+    low, high = np.percentile(boot, [2.5, 97.5])
+    # The observed assignment is one of the permutations; counting it keeps p > 0.
+    p_value = (1 + np.sum(np.abs(flips) >= abs(observed) - 1e-12)) / (RESAMPLES + 1)
+    return 100 * observed, (100 * float(low), 100 * float(high)), float(p_value)
+
+
+def fairness_warnings(a: Run, b: Run, task: str) -> list[str]:
+    """Differences that make a comparison of ``task`` unfair."""
+    warnings = []
+    info_a, info_b = a.results.get("tasks", {}).get(task, {}), b.results.get("tasks", {}).get(task, {})
+    for key, label in (("version", "task version"), ("prompt", "prompt")):
+        if info_a.get(key) != info_b.get(key):
+            warnings.append(f"{label} differs")
+    config_a, config_b = a.results.get("config", {}), b.results.get("config", {})
+    for key, label in (
+        ("demos", "demo selection"),
+        ("seed", "seed"),
+        ("trials", "number of trials"),
+        ("zero_shot_text_demos", "0-shot convention"),
+        ("prompt_ensembles", "prompt ensembling"),
+    ):
+        if config_a.get(key) != config_b.get(key):
+            warnings.append(f"{label} differs ({config_a.get(key)} vs {config_b.get(key)})")
+    variants_a = {r["metric_variant"] for r in a.results["results"].get(task, [])}
+    variants_b = {r["metric_variant"] for r in b.results["results"].get(task, [])}
+    if variants_a != variants_b:
+        warnings.append(f"metric variant differs ({', '.join(sorted(variants_a))} vs {', '.join(sorted(variants_b))})")
+    return warnings
+
+
+def compare(base: Run, other: Run) -> list[Paired]:
+    """``other`` against ``base`` for every (task, shots) in ``base``."""
+    comparisons = []
+    for task, rows in base.results["results"].items():
+        warnings = fairness_warnings(base, other, task) if task in other.results["results"] else ["task missing"]
+        for row in rows:
+            other_row = other.row(task, row["shots"])
+            paired = Paired(task, row["shots"], row["metric"], [row["mean"], other_row["mean"] if other_row else None])
+            paired.warnings = list(warnings)
+            if paired.metric not in PER_SAMPLE_MEAN_METRICS:
+                paired.note = f"paired statistics on per-sample scores, not on {paired.metric}"
+            a, b = shared_scores(base, other, task, row["shots"])
+            paired.n_shared = len(a)
+            if len(a):
+                paired.difference, paired.ci95, paired.p_value = paired_statistics(a, b)
+            elif other_row is not None:
+                paired.warnings.append("no shared samples (same ids, seeds and demos)")
+            comparisons.append(paired)
+    return comparisons

@@ -1,0 +1,48 @@
+"""Score against shots: one panel per task, one line per run, error bars from the bootstrap 95% CI."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from fseval.compare import Run
+from fseval.errors import FsevalError
+
+
+def plot_runs(runs: list[Run], output: Path) -> Path:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as e:
+        raise FsevalError("fseval plot needs matplotlib.", hint="pip install matplotlib") from e
+
+    tasks = sorted({task for run in runs for task in run.results["results"]})
+    if not tasks:
+        raise FsevalError("The runs have no results to plot.")
+    columns = min(3, len(tasks))
+    rows = math.ceil(len(tasks) / columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4.5 * columns, 3.5 * rows), squeeze=False)
+    for axis, task in zip(axes.flat, tasks, strict=False):
+        for run in runs:
+            points = sorted(run.results["results"].get(task, []), key=lambda r: r["shots"])
+            if not points:
+                continue
+            shots = [p["shots"] for p in points]
+            means = [p["mean"] for p in points]
+            low = [p["mean"] - (p.get("ci95") or [p["mean"]])[0] for p in points]
+            high = [(p.get("ci95") or [0, p["mean"]])[1] - p["mean"] for p in points]
+            axis.errorbar(shots, means, yerr=[low, high], marker="o", capsize=3, label=run.name)
+        metric = next(r["metric"] for run in runs for r in run.results["results"].get(task, []))
+        axis.set(title=task, xlabel="shots", ylabel=metric)
+        axis.set_xticks(sorted({p["shots"] for run in runs for p in run.results["results"].get(task, [])}))
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize="small")
+    for axis in list(axes.flat)[len(tasks) :]:
+        axis.set_visible(False)
+    figure.tight_layout()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(output, dpi=120)
+    plt.close(figure)
+    return output

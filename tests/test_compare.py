@@ -1,0 +1,88 @@
+"""fseval compare / check / plot on real run directories."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from data_writers import flat
+from typer.testing import CliRunner
+
+from fseval.cli import app
+from fseval.compare import paired_statistics
+
+runner = CliRunner()
+
+
+def make_run(tmp_path: Path, data: Path, name: str, *extra: str) -> Path:
+    out = tmp_path / name
+    args = ["run", "--task", "vqav2", "--data-dir", str(data), "--shots", "0,2", "--trials", "2", "-o", str(out)]
+    result = runner.invoke(app, [*args, *extra])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture
+def runs(tmp_path: Path, vqav2_dir: Path) -> tuple[Path, Path]:
+    good = make_run(tmp_path, vqav2_dir, "good")  # the majority-answer oracle
+    worse = make_run(tmp_path, vqav2_dir, "worse", "--model-arg", "mode=copy-demo")
+    return good, worse
+
+
+def test_compare_pairs_shared_samples(runs: tuple[Path, Path]) -> None:
+    good, worse = runs
+    result = runner.invoke(app, ["compare", str(good), str(worse), "--json"])
+    assert result.exit_code == 0, result.output
+    (report,) = json.loads(result.output)
+    by_shots = {c["shots"]: c for c in report["comparisons"]}
+    results_good = json.loads((good / "results.json").read_text())["results"]["vqav2"]
+    results_worse = json.loads((worse / "results.json").read_text())["results"]["vqav2"]
+    for row_good, row_worse in zip(results_good, results_worse, strict=True):
+        c = by_shots[row_good["shots"]]
+        assert c["n_shared"] == 6 and c["warnings"] == []
+        assert c["difference"] == pytest.approx(row_worse["mean"] - row_good["mean"])
+        assert c["ci95"][0] <= c["difference"] <= c["ci95"][1]
+        assert 0 < c["p_value"] <= 1
+    table = runner.invoke(app, ["compare", str(good), str(worse)])
+    assert table.exit_code == 0 and "paired 95% CI" in flat(table.output)
+
+
+def test_compare_warns_about_unfair_comparisons(tmp_path: Path, vqav2_dir: Path, runs: tuple[Path, Path]) -> None:
+    good, _ = runs
+    other = make_run(tmp_path, vqav2_dir, "other", "--metric-variant", "openflamingo", "--seed", "7")
+    (report,) = json.loads(runner.invoke(app, ["compare", str(good), str(other), "--json"]).output)
+    warnings = report["comparisons"][0]["warnings"]
+    assert any("metric variant differs" in w for w in warnings) and any("seed differs" in w for w in warnings)
+
+
+def test_check_passes_on_the_same_run_and_fails_on_a_worse_one(tmp_path: Path, runs: tuple[Path, Path]) -> None:
+    good, worse = runs
+    baseline = tmp_path / "baseline.json"
+    assert runner.invoke(app, ["check", str(good), "--write-baseline", str(baseline)]).exit_code == 0
+    assert json.loads(baseline.read_text())["tasks"]["vqav2"]["2"]["mean"] == 100.0
+    passed = runner.invoke(app, ["check", str(good), "--baseline", str(baseline)])
+    assert passed.exit_code == 0, passed.output
+    failed = runner.invoke(app, ["check", str(worse), "--baseline", str(baseline)])
+    assert failed.exit_code == 1 and "FAIL" in failed.output and "fell below the baseline" in flat(failed.output)
+    lenient = runner.invoke(app, ["check", str(worse), "--baseline", str(baseline), "--tolerance", "100"])
+    assert lenient.exit_code == 0
+
+
+def test_plot_writes_a_png(tmp_path: Path, runs: tuple[Path, Path]) -> None:
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "plot.png"
+    result = runner.invoke(app, ["plot", *map(str, runs), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_paired_statistics_on_known_inputs() -> None:
+    same = np.array([0.0, 1.0, 0.5, 1.0])
+    diff, (low, high), p = paired_statistics(same, same)
+    assert diff == 0 and low == 0 and high == 0 and p == 1.0
+    a, b = np.zeros(12), np.ones(12)
+    diff, (low, high), p = paired_statistics(a, b)
+    assert diff == 100 and low == high == 100
+    assert p < 0.01  # only the two all-equal sign patterns of 2**12 reach the observed difference

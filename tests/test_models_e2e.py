@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from data_writers import write_hateful_memes
+from data_writers import write_hateful_memes, write_imagenet, write_karpathy
 from typer.testing import CliRunner
 
 from fseval.cli import app
@@ -60,3 +60,12 @@ def test_rank_task_with_tiny_openflamingo(tmp_path: Path, tiny_openflamingo: Pat
 def test_embedded_default_with_tiny_idefics(tmp_path: Path, tiny_idefics: Path) -> None:
     lines = run(tiny_idefics, tmp_path / "i", "--task", "shapes_vqa", "--shots", "0,2", "--limit", "3")
     assert len(lines) == 6 and all(line["error"] is None for line in lines)
+
+
+def test_captions_and_imagenet_with_tiny_openflamingo(tmp_path: Path, tiny_openflamingo: Path) -> None:
+    coco = write_karpathy(tmp_path / "coco")
+    lines = run(tiny_openflamingo, tmp_path / "c", "--task", "coco", "--shots", "0,2", "--data-dir", str(coco))
+    assert len(lines) == 8 and all(line["score"] is not None for line in lines)
+    imagenet = write_imagenet(tmp_path / "imagenet", classes_with_images=(0,))
+    lines = run(tiny_openflamingo, tmp_path / "i", "--task", "imagenet", "--shots", "1", "--data-dir", str(imagenet))
+    assert len(lines) == 1 and len(lines[0]["ranking"]) == 5

@@ -30,4 +30,8 @@ def load_media(ref: MediaRef) -> Media:
     """Demo images recur across queries, so decoded images are kept in a small LRU cache."""
     if ref.error:
         raise MediaError(ref.error)
+    if ref.video is not None:
+        from fseval.video import load_video
+
+        return load_video(ref)
     return Media(key=ref.key, frames=(_decode(ref.key, str(ref.path) if ref.path else None, ref.data),))

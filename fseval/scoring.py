@@ -40,6 +40,7 @@ def _probability(record: Mapping[str, Any], path: Path, where: str) -> Ranked:
 RESULT_FORMATS: dict[str, tuple[str, Callable[[Mapping[str, Any], Path, str], Any], str]] = {
     "vqa_accuracy": ("question_id", _text("answer"), '[{"question_id", "answer"}]'),
     "caption": ("image_id", _text("caption"), '[{"image_id", "caption"}]'),
+    "exact_match": ("question_id", _text("answer"), '[{"question_id", "answer"}]'),
     "accuracy": ("id", _label, '[{"id", "label"}] or [{"id", "scores": {class: log-likelihood}}]'),
     "roc_auc": ("id", _probability, '[{"id", "score"}] with score = P(yes)'),
 }

@@ -59,6 +59,6 @@ def _check_images(task: Task, split: LoadedSplit) -> None:
     first = next((m.path for s in split.samples for m in s.media if m.path is not None), None)
     if first is not None and not first.parent.is_dir():
         raise DataError(
-            f"Task {task.name!r}: image folder {first.parent} does not exist.",
-            hint=f"Expected images at {split.layout.images}; see fseval tasks show {task.name}.",
+            f"Task {task.name!r}: media folder {first.parent} does not exist.",
+            hint=f"Expected media at {split.layout.images or split.layout.videos}; see fseval tasks show {task.name}.",
         )

@@ -58,7 +58,7 @@ def test_missing_image_folder(vqav2_dir: Path) -> None:
     for image in (vqav2_dir / "train2014").iterdir():
         image.unlink()
     (vqav2_dir / "train2014").rmdir()
-    with pytest.raises(DataError, match=r"image folder .*train2014 does not exist"):
+    with pytest.raises(DataError, match=r"media folder .*train2014 does not exist"):
         load("vqav2", vqav2_dir)
 
 

@@ -6,19 +6,26 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fseval.errors import DataError
+
+if TYPE_CHECKING:
+    from fseval.data.video import VideoSampling
 
 
 @dataclass(frozen=True)
 class MediaRef:
-    """Where one media item comes from: a file, or encoded bytes (Hugging Face image columns)."""
+    """Where one media item comes from: a file, or encoded bytes (Hugging Face image columns).
+
+    ``video`` is set for a video clip: the file is decoded into the frames it selects (``fseval.video``).
+    """
 
     key: str
     path: Path | None = None
     data: bytes | None = None
     error: str | None = None
+    video: VideoSampling | None = None
 
 
 @dataclass(frozen=True)

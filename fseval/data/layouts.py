@@ -10,10 +10,19 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from fseval.data.base import Sample
+from fseval.data.video import VideoSampling
 from fseval.errors import DataError
 
 Format = Literal[
-    "vqa_json", "textvqa_json", "vizwiz_json", "karpathy_json", "hateful_memes_jsonl", "image_folder", "hf_datasets"
+    "vqa_json",
+    "textvqa_json",
+    "vizwiz_json",
+    "karpathy_json",
+    "hateful_memes_jsonl",
+    "image_folder",
+    "hf_datasets",
+    "videoqa_json",
+    "videodatainfo_json",
 ]
 
 _REQUIRED: dict[str, tuple[str, ...]] = {
@@ -24,6 +33,8 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "hateful_memes_jsonl": ("file", "images"),
     "image_folder": ("folder", "classnames"),
     "hf_datasets": ("data_files", "columns"),
+    "videoqa_json": ("file", "videos"),
+    "videodatainfo_json": ("file", "split", "videos"),
 }
 
 
@@ -43,6 +54,9 @@ class Layout(BaseModel):
     classnames: str | None = Field(default=None, description="class names file, one per line, in index order")
     data_files: str | None = None
     columns: dict[str, str] | None = None
+    videos: str | None = Field(default=None, description="video path template of a video format")
+    mapping: str | None = Field(default=None, description="MSVD's youtube_mapping.txt (vid<N> -> clip name)")
+    sampling: VideoSampling | None = Field(default=None, description="frames per clip (default: 8, uniform)")
 
     @model_validator(mode="after")
     def _has_required_fields(self) -> Layout:
@@ -53,10 +67,12 @@ class Layout(BaseModel):
 
     def files(self) -> list[str]:
         """The files this layout needs, relative to the data folder."""
-        return [f for f in (self.questions, self.annotations, self.file) if f]
+        return [f for f in (self.questions, self.annotations, self.file, self.mapping) if f]
 
     def describe(self) -> str:
         parts = [*self.files(), *([f"images: {self.images}"] if self.images else [])]
+        if self.videos:
+            parts.append(f"videos: {self.videos} ({(self.sampling or VideoSampling()).tag})")
         if self.split:
             parts.append(f"split {self.split!r}")
         if self.folder:
@@ -74,7 +90,7 @@ class Layout(BaseModel):
         return [f for f in self.files() if not (root / f).is_file()]
 
     def read(self, root: Path) -> list[Sample]:
-        from fseval.data import captions, classification, hf, vqa
+        from fseval.data import captions, classification, hf, video, vqa
 
         if self.format == "vqa_json":
             assert self.questions and self.images
@@ -94,6 +110,12 @@ class Layout(BaseModel):
         if self.format == "image_folder":
             assert self.folder and self.classnames
             return classification.read_image_folder(root, self.folder, self.classnames)
+        if self.format == "videoqa_json":
+            assert self.file and self.videos
+            return video.read_videoqa_json(root, self.file, self.videos, self.sampling or VideoSampling(), self.mapping)
+        if self.format == "videodatainfo_json":
+            assert self.file and self.split and self.videos
+            return video.read_videodatainfo(root, self.file, self.split, self.videos, self.sampling or VideoSampling())
         assert self.data_files and self.columns
         return hf.read_hf_datasets(root, self.data_files, self.columns)
 

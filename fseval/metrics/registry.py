@@ -68,7 +68,7 @@ def register_metric(
 
 def get_metric(name: str) -> Metric:
     # Importing the metric modules registers them.
-    from fseval.metrics import captioning, classification, vqa  # noqa: F401
+    from fseval.metrics import captioning, classification, video, vqa  # noqa: F401
 
     if name not in METRICS:
         raise UnknownNameError("metric", name, METRICS)

@@ -1,0 +1,123 @@
+"""Loaders for video benchmarks' release files; clips are referenced here and decoded by ``fseval.video``.
+
+- ``videoqa_json``: MSRVTT-QA and MSVD-QA as released with Xu et al. 2017 ("Video Question Answering
+  via Gradually Refined Attention over Appearance and Motion"; github.com/xudejing/video-question-answering):
+  ``{train,val,test}_qa.json``, each a list of ``{"question", "answer", "video_id", "id"}`` with one
+  answer per question. MSRVTT-QA's ``video_id`` is the N of MSR-VTT's ``videoN.mp4``; MSVD-QA's is the
+  N of ``vidN`` in ``youtube_mapping.txt``, whose lines map a YouTube clip name to it
+  (``-4wsuPCjDBc_5_15 vid1``); the clip itself is ``YouTubeClips/<name>.avi`` in the MSVD release.
+- ``videodatainfo_json``: MSR-VTT's own caption files (``train_val_videodatainfo.json``,
+  ``test_videodatainfo.json``): ``videos[]`` with ``video_id`` (``"video7010"``) and ``split``
+  (train / validate / test), ``sentences[]`` with ``video_id`` and ``caption`` (20 per clip).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from fseval.data.base import MediaRef, Sample, read_json, require, require_list
+from fseval.errors import DataError
+
+
+class VideoSampling(BaseModel):
+    """Which frames of a clip the model sees: ``frames`` spread uniformly, or one every ``1/fps`` seconds.
+
+    With ``fps`` set (Flamingo samples at 1 FPS) ``frames`` is the cap: a longer clip keeps that many of
+    its sampling times, spread uniformly. Without it a clip gives exactly ``frames`` frames, repeating
+    frames of a clip shorter than that, so every clip of a task has the same frame count.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    frames: int = Field(default=8, gt=0, description="frames per clip (uniform), or the most frames (with fps)")
+    fps: float | None = Field(default=None, gt=0, description="sample at this rate instead of uniformly")
+
+    @property
+    def tag(self) -> str:
+        """Part of a clip's media key: the same file sampled two ways is two different media items."""
+        return f"frames={self.frames}" if self.fps is None else f"fps={self.fps:g},frames<={self.frames}"
+
+
+def video_ref(root: Path, template: str, record: dict[str, Any], source: Path, sampling: VideoSampling) -> MediaRef:
+    try:
+        relative = template.format_map(record)
+    except (KeyError, ValueError, IndexError) as e:
+        # Recorded, not raised, as for images: scoring needs no videos, and a run reports it before loading a model.
+        return MediaRef(key=template, error=f"{source}: cannot build the video path {template!r} from a record: {e!r}")
+    path = root / relative
+    return MediaRef(key=f"{path}#{sampling.tag}", path=path, video=sampling)
+
+
+def read_youtube_mapping(path: Path) -> dict[str, str]:
+    """MSVD's ``youtube_mapping.txt``: ``vidN`` -> YouTube clip name (``<youtube id>_<start>_<end>``)."""
+    mapping = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 2 or not parts[1].startswith("vid"):
+            raise DataError(
+                f"{path}, line {number}: expected '<clip name> vid<N>', found {line.strip()!r}.",
+                hint="This should be youtube_mapping.txt from the MSVD-QA release.",
+            )
+        mapping[parts[1]] = parts[0]
+    return mapping
+
+
+def read_videoqa_json(
+    root: Path, file: str, videos: str, sampling: VideoSampling, mapping: str | None = None
+) -> list[Sample]:
+    """MSRVTT-QA / MSVD-QA; with ``mapping`` each record also gets ``video_name`` for the path template."""
+    path = root / file
+    names = read_youtube_mapping(root / mapping) if mapping else None
+    samples = []
+    for i, item in enumerate(require_list(read_json(path), None, path)):
+        where = f"item {i}"
+        qid = require(item, "id", path, where)
+        video_id = require(item, "video_id", path, where)
+        fields: dict[str, Any] = {
+            "question_id": qid,
+            "question": require(item, "question", path, where),
+            "video_id": video_id,
+        }
+        if "answer" in item:
+            fields["answer"] = item["answer"]
+            # One answer per question; as a list too, for prompts and tools written for VQA's ``answers``.
+            fields["answers"] = [item["answer"]]
+        if names is not None:
+            fields["video_name"] = names.get(f"vid{video_id}")
+            if fields["video_name"] is None:
+                assert mapping is not None
+                raise DataError(
+                    f"{path}: {where} has video_id {video_id}, but {root / mapping} has no line for vid{video_id}.",
+                    hint="The QA files and the mapping file must come from the same MSVD-QA release.",
+                )
+        samples.append(Sample(id=qid, media=(video_ref(root, videos, fields, path, sampling),), fields=fields))
+    return samples
+
+
+def read_videodatainfo(root: Path, file: str, split: str, videos: str, sampling: VideoSampling) -> list[Sample]:
+    """MSR-VTT clips of one split with their reference captions, in the file's order of videos."""
+    path = root / file
+    data = read_json(path)
+    references: dict[str, list[str]] = {}
+    for i, sentence in enumerate(require_list(data, "sentences", path)):
+        video_id = require(sentence, "video_id", path, f"sentences[{i}]")
+        references.setdefault(video_id, []).append(require(sentence, "caption", path, f"sentences[{i}]"))
+    samples = []
+    for i, video in enumerate(require_list(data, "videos", path)):
+        if require(video, "split", path, f"videos[{i}]") != split:
+            continue
+        video_id = require(video, "video_id", path, f"videos[{i}]")
+        captions = references.get(video_id, [])
+        fields = {
+            "image_id": video_id,  # the key of the caption results format, [{"image_id", "caption"}]
+            "video_id": video_id,
+            "caption": captions[0].strip() if captions else "",
+            "references": captions,
+        }
+        samples.append(Sample(id=video_id, media=(video_ref(root, videos, fields, path, sampling),), fields=fields))
+    return samples

@@ -273,12 +273,13 @@ def compare(
     report = []
     for other in loaded[1:]:
         comparisons = compare_runs(loaded[0], other)
-        report.append({"base": str(loaded[0].path), "other": str(other.path), "comparisons": comparisons})
+        pair = {"base": str(loaded[0].path), "other": str(other.path)}
+        report.append({**pair, "comparisons": [c.as_dict() for c in comparisons]})
         if not as_json:
             for table in comparison_tables(loaded[0].name, other.name, comparisons):
                 console.print(table)
     if as_json:
-        typer.echo(json.dumps([{**r, "comparisons": [c.as_dict() for c in r["comparisons"]]} for r in report]))
+        typer.echo(json.dumps(report))
 
 
 @app.command()

@@ -130,6 +130,10 @@ def run(
     cache_dir: Annotated[
         Path | None, typer.Option(help="Feature cache (default $FSEVAL_CACHE/features or ~/.cache/fseval/features).")
     ] = None,
+    group_by_length: Annotated[
+        bool, typer.Option(help="Batch prompts of similar length together (never changes results).")
+    ] = True,
+    prefetch: Annotated[bool, typer.Option(help="Decode the next batches' media in background threads.")] = True,
     tasks_dir: TasksDir = None,
     resume: Annotated[
         Path | None, typer.Option(help="Finish an interrupted run: its options are read from RUN_DIR/results.json.")
@@ -177,6 +181,8 @@ def run(
             rices_model=rices_model,
             rices_pretrained=rices_pretrained,
             cache_dir=cache_dir,
+            group_by_length=group_by_length,
+            prefetch=prefetch,
         )
 
     def build(c: RunConfig, device: str) -> Any:

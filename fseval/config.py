@@ -32,6 +32,8 @@ class RunConfig:
     rices_model: str = "ViT-L-14"
     rices_pretrained: str = "openai"
     cache_dir: Path | None = None
+    group_by_length: bool = True
+    prefetch: bool = True
 
     @property
     def seeds(self) -> list[int]:

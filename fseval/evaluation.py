@@ -6,13 +6,18 @@ batch is gathered to rank 0, which stores it, scores the trial and returns its r
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import random
 import statistics
-from collections.abc import Callable, Iterator, Sequence
+import sys
+import time
+import weakref
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from fseval import demos as demo_strategies
 from fseval.config import RunConfig
@@ -22,13 +27,17 @@ from fseval.distributed import Dist
 from fseval.media import MediaError, load_media
 from fseval.metrics import get_metric
 from fseval.metrics.classification import Ranked
-from fseval.models.base import GenerationSettings, ModelAdapter, Prompt
+from fseval.models.base import GenerationSettings, Media, ModelAdapter, Prompt
 from fseval.postprocess import get_postprocessor
+from fseval.prefetch import PipelineOptions, Prefetcher, group_by_length, pipeline_options
 from fseval.prompts import render
 from fseval.results import SampleRecord, TrialResult
 from fseval.store import SampleStore, sample_key
 from fseval.taskdata import TaskData
 from fseval.tasks import Task
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass
@@ -120,7 +129,9 @@ def rank_queries(task: Task, model: ModelAdapter, queries: list[Query], prompts:
     options = [candidates_for(task, q.sample) for q in queries]
     flat_prompts = [p for per_query in prompts for p in per_query]
     flat_options = [opts for opts, per_query in zip(options, prompts, strict=True) for _ in per_query]
-    token_logprobs = iter(model.rank(flat_prompts, flat_options))
+    pairs = list(zip(flat_prompts, flat_options, strict=True))
+    ranked = with_oom_backoff(model, pairs, lambda part: model.rank([p for p, _ in part], [o for _, o in part]))
+    token_logprobs = iter(ranked)
     for query, candidates, per_query in zip(queries, options, prompts, strict=True):
         totals = [0.0] * len(candidates)
         for _ in per_query:
@@ -150,26 +161,103 @@ def restore_finished(queries: list[Query], finished: dict[str, SampleRecord], mo
     return todo
 
 
-def run_batch(task: Task, model: ModelAdapter, batch: list[Query], settings: GenerationSettings) -> None:
-    """Load the batch's media (a failure fails only its sample), then generate or rank."""
+LoadedMedia = list[tuple[Media, ...]] | MediaError
+"""A query's media per prompt variant, or why it could not be read."""
+
+
+def load_query_media(query: Query, prepare: Callable[[Sequence[Media]], None] | None = None) -> LoadedMedia:
+    """Decode a query's media (a failure fails only this query); ``prepare`` lets the model preprocess them."""
+    try:
+        loaded = {ref.key: load_media(ref) for _, media in query.variants for ref in media}
+    except MediaError as e:
+        return e
+    if prepare is not None:
+        # Best effort: what fails here is redone on the main thread, which reports it.
+        with contextlib.suppress(Exception):
+            prepare(list(loaded.values()))
+    return [tuple(loaded[r.key] for r in media) for _, media in query.variants]
+
+
+def run_batch(
+    task: Task,
+    model: ModelAdapter,
+    batch: list[Query],
+    settings: GenerationSettings,
+    loaded: Sequence[LoadedMedia] | None = None,
+) -> None:
+    """Load the batch's media unless given (a failure fails only its sample), then generate or rank."""
+    loaded = loaded if loaded is not None else [load_query_media(query) for query in batch]
     ready, prompts = [], []
-    for query in batch:
-        try:
-            loaded = {ref.key: load_media(ref) for _, media in query.variants for ref in media}
-        except MediaError as e:
-            query.record.error = str(e)
+    for query, media in zip(batch, loaded, strict=True):
+        if isinstance(media, MediaError):
+            query.record.error = str(media)
             continue
         ready.append(query)
-        prompts.append(
-            [Prompt(text, tuple(loaded[r.key] for r in media), query.sample.fields) for text, media in query.variants]
-        )
+        variants = zip(query.variants, media, strict=True)
+        prompts.append([Prompt(text, items, query.sample.fields) for (text, _), items in variants])
     if ready and task.spec.mode == "rank":
         rank_queries(task, model, ready, prompts)
     elif ready:
         postprocess = get_postprocessor(task.spec.postprocess)
-        for query, generation in zip(ready, model.generate([p[0] for p in prompts], settings), strict=True):
+        generations = with_oom_backoff(model, [p[0] for p in prompts], lambda part: model.generate(part, settings))
+        for query, generation in zip(ready, generations, strict=True):
             query.record.generation = generation
             query.prediction = query.record.prediction = postprocess(generation)
+
+
+# Prompts per model call after a CUDA out-of-memory error, per model, for the rest of the run.
+_batch_limits: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+
+
+def _is_out_of_memory(error: BaseException) -> bool:
+    name = type(error).__name__
+    return name == "OutOfMemoryError" or (isinstance(error, RuntimeError) and "out of memory" in str(error).lower())
+
+
+def _release_accelerator_memory() -> None:
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def with_oom_backoff(model: ModelAdapter, items: Sequence[T], call: Callable[[Sequence[T]], list[R]]) -> list[R]:
+    """``call(items)``, split into halves on out-of-memory until it fits; the smaller size is kept.
+
+    Splitting a batch does not change greedy fp32 predictions (each prompt is computed on its own,
+    padding masked), so the backoff never changes results beyond float noise.
+    """
+    try:
+        size = min(len(items), _batch_limits.get(model, len(items)))
+    except TypeError:  # a model that cannot be weakly referenced keeps no limit
+        size = len(items)
+    results: list[R] = []
+    start = 0
+    while start < len(items):
+        part = items[start : start + size]
+        try:
+            results.extend(call(part))
+        except Exception as error:
+            if not _is_out_of_memory(error) or len(part) == 1:
+                raise
+            _release_accelerator_memory()
+            size = max(1, len(part) // 2)
+            with contextlib.suppress(TypeError):
+                _batch_limits[model] = size
+            continue
+        start += len(part)
+    return results
+
+
+def _load_batches(
+    batches: list[list[Query]], model: ModelAdapter, pipeline: PipelineOptions
+) -> Generator[tuple[list[Query], list[LoadedMedia]], None, None]:
+    """Each batch with its media, loaded ahead in background threads unless prefetching is off."""
+    if not pipeline.prefetch:
+        for batch in batches:
+            yield batch, [load_query_media(query) for query in batch]
+        return
+    load = partial(load_query_media, prepare=getattr(model, "prepare_media", None))
+    yield from Prefetcher(batches, load, pipeline.prefetch_batches, pipeline.workers)
 
 
 def evaluate(
@@ -185,6 +273,7 @@ def evaluate(
     dist: Dist | None = None,
 ) -> tuple[list[SampleRecord], TrialResult] | None:
     """Run what ``store`` lacks, then score; returns None on ranks other than 0."""
+    started = time.perf_counter()
     dist = dist or Dist()
     spec = task.spec
     settings = GenerationSettings(**spec.generation.model_dump())
@@ -194,19 +283,33 @@ def evaluate(
     advance(len(queries) - len(todo))
     mine = todo[dist.rank :: dist.world_size]
     rounds = math.ceil(math.ceil(len(todo) / dist.world_size) / config.batch_size)
-    for step in range(rounds):
-        batch = mine[step * config.batch_size : (step + 1) * config.batch_size]
-        run_batch(task, model, batch, settings)
-        done = [item for part in dist.gather([(q.index, q.record, q.prediction) for q in batch]) for item in part]
-        if dist.is_main:
-            for index, record, prediction in done:
-                queries[index].record, queries[index].prediction = record, prediction
-            if store is not None:
-                store.put(record for _, record, _ in done)
-        advance(len(done))
+    pipeline = pipeline_options()
+    if pipeline.group_by_length:
+        mine = group_by_length(mine, lambda q: sum(len(text) for text, _ in q.variants))
+    # Every rank runs `rounds` batches (the last ones maybe empty) so that the gathers pair up.
+    batches = [mine[step * config.batch_size : (step + 1) * config.batch_size] for step in range(rounds)]
+    stopwatch = pipeline.stopwatch
+    with contextlib.closing(_load_batches(batches, model, pipeline)) as loaded_batches:
+        for _ in range(rounds):
+            with stopwatch.time("data"):
+                batch, loaded = next(loaded_batches)
+            with stopwatch.time("model"):
+                run_batch(task, model, batch, settings, loaded)
+            with stopwatch.time("gather_store"):
+                gathered = dist.gather([(q.index, q.record, q.prediction) for q in batch])
+                done = [item for part in gathered for item in part]
+                if dist.is_main:
+                    for index, record, prediction in done:
+                        queries[index].record, queries[index].prediction = record, prediction
+                    if store is not None:
+                        store.put(record for _, record, _ in done)
+            advance(len(done))
     if not dist.is_main:
         return None
-    return [q.record for q in queries], score_trial(task, queries, seed, config)
+    with stopwatch.time("scoring"):
+        result = score_trial(task, queries, seed, config)
+    stopwatch.seconds["evaluate"] += time.perf_counter() - started
+    return [q.record for q in queries], result
 
 
 def score_trial(task: Task, queries: list[Query], seed: int, config: RunConfig) -> TrialResult:

@@ -16,10 +16,11 @@ from fseval.distributed import Dist, init_from_env
 from fseval.evaluation import evaluate
 from fseval.metrics import get_metric
 from fseval.models.base import ModelAdapter
+from fseval.prefetch import PipelineOptions, use_pipeline
 from fseval.results import RunWriter, ShotResult, TrialResult
 from fseval.store import STORE_FILE, SampleStore
-from fseval.taskdata import load_task_data
-from fseval.tasks import load_tasks
+from fseval.taskdata import TaskData, load_task_data
+from fseval.tasks import Task, load_tasks
 
 Progress = Callable[[str, int], Callable[[int], None]]
 """Given a description and a total, returns a callback advancing the bar by n."""
@@ -53,31 +54,11 @@ def run(config: RunConfig, progress: Progress, load_model: LoadModel, dist: Dist
         writer.save()  # the config is on disk before any work, so even a run killed at once can resume
         store = SampleStore(output / STORE_FILE)
     progress = progress if dist.is_main else no_progress
+    options = PipelineOptions(group_by_length=config.group_by_length, prefetch=config.prefetch)
     try:
-        for task in tasks:
-            task_data = data[task.name]
-            if writer is not None:
-                info = {
-                    "version": task.spec.version,
-                    "spec": str(task.path),
-                    "prompt": task.prompt.model_dump(),
-                    "files": task_data.files,
-                }
-                writer.add_task(task.name, info)
-            for shots in config.shots or tuple(task.spec.shots):
-                trials: list[TrialResult] = []
-                for trial, seed in enumerate(config.seeds):
-                    total = len(task_data.eval) if config.limit is None else min(config.limit, len(task_data.eval))
-                    advance = progress(f"{task.name} {shots}-shot seed {seed}", total)
-                    outcome = evaluate(task, task_data, model, shots, seed, trial, config, advance, store, dist)
-                    if outcome is not None and writer is not None:
-                        records, result = outcome
-                        writer.add_samples(records)
-                        trials.append(result)
-                if writer is not None:
-                    metric = get_metric(task.spec.metric)
-                    variant = metric.check_variant(config.metric_variant or task.spec.metric_variant)
-                    writer.add_result(task.name, ShotResult(shots, metric.name, variant, trials))
+        with use_pipeline(options):
+            for task in tasks:
+                run_task(task, data[task.name], model, config, progress, writer, store, dist)
     finally:
         if store is not None:
             store.close()
@@ -85,3 +66,33 @@ def run(config: RunConfig, progress: Progress, load_model: LoadModel, dist: Dist
             writer.close()
         dist.close()
     return output
+
+
+def run_task(
+    task: Task,
+    task_data: TaskData,
+    model: ModelAdapter,
+    config: RunConfig,
+    progress: Progress,
+    writer: RunWriter | None,
+    store: SampleStore | None,
+    dist: Dist,
+) -> None:
+    """Every shot count and trial of one task; rank 0 records them as each shot count finishes."""
+    if writer is not None:
+        info = {"version": task.spec.version, "spec": str(task.path), "prompt": task.prompt.model_dump()}
+        writer.add_task(task.name, {**info, "files": task_data.files})
+    total = len(task_data.eval) if config.limit is None else min(config.limit, len(task_data.eval))
+    for shots in config.shots or tuple(task.spec.shots):
+        trials: list[TrialResult] = []
+        for trial, seed in enumerate(config.seeds):
+            advance = progress(f"{task.name} {shots}-shot seed {seed}", total)
+            outcome = evaluate(task, task_data, model, shots, seed, trial, config, advance, store, dist)
+            if outcome is not None and writer is not None:
+                records, result = outcome
+                writer.add_samples(records)
+                trials.append(result)
+        if writer is not None:
+            metric = get_metric(task.spec.metric)
+            variant = metric.check_variant(config.metric_variant or task.spec.metric_variant)
+            writer.add_result(task.name, ShotResult(shots, metric.name, variant, trials))

@@ -6,6 +6,27 @@ without special tokens; ranking scores each candidate's tokens, tokenised on the
 prompt, reusing the prompt's key/value cache. Unlike the reference, ranking keeps the prompt's
 padding mask for the candidate tokens, and generation never emits ``<image>`` (a marker without
 an image has no meaning; OpenFlamingo allows it).
+
+Speed (each switchable on the adapter, all on by default; ``benchmarks/perf.py`` measures them):
+
+- ``media_cache``: resampled vision features are cached across the whole run under a hash of
+  the decoded pixels, so each demo-pool image is encoded once however many queries use it, and
+  identical images under different paths share one entry. The cache is an LRU bounded by
+  ``media_cache_bytes`` (default 2 GiB of features: ~8k ViT-L images in fp32, 16k in bf16); off,
+  every image of every prompt is encoded, as OpenFlamingo does.
+- ``shared_media_kv``: cross-attention keys/values of the media are projected once per call and
+  reused across decoding steps, beams and ranked candidates (``media_kv.py``).
+- ``rank_strategy="packed"``: all candidates of all prompts of a call, sorted by token length,
+  continue the prompts' key/value cache in as few passes as ``rank_chunk_tokens`` allows; the
+  last token of each candidate is not fed (its output is never used) and single-token candidates
+  are scored from the prompt pass alone. ``"chunked"`` is the previous per-prompt loop over
+  ``rank_batch_size`` candidates (1: one candidate per pass, as OpenFlamingo does).
+- a CUDA out-of-memory error in ranking halves ``rank_chunk_tokens`` and retries.
+- ``prepare_media`` (called by the harness's background prefetcher) hashes and preprocesses
+  upcoming images off the main thread.
+
+With ``profile = True`` the adapter adds the seconds of each stage to ``stage_seconds``
+(preprocess, vision, prefill, decode) and counts encoded images in ``counters``.
 """
 
 from __future__ import annotations
@@ -13,15 +34,31 @@ from __future__ import annotations
 import copy
 import hashlib
 import inspect
-from collections import OrderedDict
-from collections.abc import Sequence
+import threading
+import time
+import weakref
+from collections import OrderedDict, defaultdict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
+from PIL import Image
 
 from fseval.models.base import GenerationSettings, Media, Prompt
 from fseval.models.openflamingo.flamingo import Flamingo
+from fseval.models.openflamingo.media_kv import MediaKV, shared_media_kv
+
+RANK_STRATEGIES = ("packed", "chunked")
+_LOGIT_BUDGET = 1 << 27  # candidate logits per ranking pass (512 MiB in fp32)
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """CUDA (or other accelerator) out-of-memory, raised as ``torch.OutOfMemoryError`` or a RuntimeError."""
+    return isinstance(error, torch.OutOfMemoryError) or (
+        isinstance(error, RuntimeError) and "out of memory" in str(error).lower()
+    )
 
 
 class OpenFlamingoAdapter:
@@ -36,9 +73,16 @@ class OpenFlamingoAdapter:
         precision: str = "fp32",
         device: str = "cpu",
         name: str = "openflamingo",
-        rank_batch_size: int = 64,
-        media_cache_size: int = 256,
+        rank_batch_size: int | None = None,
+        media_cache: bool = True,
+        media_cache_bytes: int = 2 << 30,
+        shared_media_kv: bool = True,
+        rank_strategy: str = "packed",
+        rank_chunk_tokens: int = 1 << 15,
+        vision_batch_size: int = 128,
     ) -> None:
+        if rank_strategy not in RANK_STRATEGIES:
+            raise ValueError(f"rank_strategy must be one of {RANK_STRATEGIES}, not {rank_strategy!r}")
         self.model = model
         self.tokenizer = tokenizer
         self.image_processor = image_processor
@@ -47,9 +91,51 @@ class OpenFlamingoAdapter:
         self.device = torch.device(device)
         self.name = name
         self.rank_batch_size = rank_batch_size
-        self.media_cache_size = media_cache_size
+        self.media_cache = media_cache
+        self.media_cache_bytes = media_cache_bytes
+        self.shared_media_kv = shared_media_kv
+        self.rank_strategy = rank_strategy
+        self.rank_chunk_tokens = rank_chunk_tokens
+        self.vision_batch_size = vision_batch_size
+        self.profile = False
+        self.stage_seconds: defaultdict[str, float] = defaultdict(float)
+        self.counters: defaultdict[str, int] = defaultdict(int)
         self._media_cache: OrderedDict[str, torch.Tensor] = OrderedDict()
+        self._media_cache_used = 0
+        self._staged: OrderedDict[str, torch.Tensor] = OrderedDict()  # preprocessed by prepare_media
+        self._digests: OrderedDict[int, tuple[weakref.ref[Image.Image], bytes]] = OrderedDict()
+        self._lock = threading.Lock()
         self._checkpoint_sha256: str | None = None
+        self._prefill_started: float | None = None
+        model.lang_encoder.register_forward_pre_hook(self._lm_started, with_kwargs=True)
+        model.lang_encoder.register_forward_hook(self._lm_finished)
+
+    # -- profiling ----------------------------------------------------------------------------
+    def _now(self) -> float:
+        if self.profile and self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        return time.perf_counter()
+
+    @contextmanager
+    def _stage(self, stage: str) -> Iterator[None]:
+        if not self.profile:
+            yield
+            return
+        start = self._now()
+        try:
+            yield
+        finally:
+            self.stage_seconds[stage] += self._now() - start
+
+    def _lm_started(self, module: Any, args: tuple, kwargs: dict) -> None:
+        cache = kwargs.get("cache", kwargs.get("past_key_values"))
+        if self.profile and (cache is None or cache.get_seq_length() == 0):
+            self._prefill_started = self._now()
+
+    def _lm_finished(self, module: Any, args: tuple, output: Any) -> None:
+        if self._prefill_started is not None:
+            self.stage_seconds["prefill"] += self._now() - self._prefill_started
+            self._prefill_started = None
 
     # -- inputs -------------------------------------------------------------------------------
     def _encode_text(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -59,32 +145,105 @@ class OpenFlamingoAdapter:
     def _pixels(self, item: Media) -> torch.Tensor:
         return torch.stack([self.image_processor(frame.convert("RGB")) for frame in item.frames])
 
-    def _encode_media(self, prompts: Sequence[Prompt]) -> torch.Tensor:
-        """(B, T_img, n, D) resampled media; each distinct key is encoded once and kept in an LRU cache."""
-        todo: dict[str, Media] = {}
-        for prompt in prompts:
-            for item in prompt.media:
-                if item.key not in self._media_cache:
-                    todo.setdefault(item.key, item)
-        by_frames: dict[int, list[Media]] = {}
-        for item in todo.values():
-            by_frames.setdefault(len(item.frames), []).append(item)
+    def _frame_digest(self, frame: Image.Image) -> bytes:
+        """blake2b of a frame's pixels, remembered per image object (the media loader reuses them)."""
+        with self._lock:
+            known = self._digests.get(id(frame))
+            if known is not None and known[0]() is frame:
+                self._digests.move_to_end(id(frame))
+                return known[1]
+        digest = hashlib.blake2b(f"{frame.mode}{frame.size}".encode(), digest_size=16)
+        digest.update(frame.tobytes())
+        value = digest.digest()
+        with self._lock:
+            self._digests[id(frame)] = (weakref.ref(frame), value)
+            while len(self._digests) > 16384:
+                self._digests.popitem(last=False)
+        return value
+
+    def content_key(self, item: Media) -> str:
+        """The cache key of a media item: a hash of its frames' pixels, whatever its path."""
+        if len(item.frames) == 1:
+            return "px:" + self._frame_digest(item.frames[0]).hex()
+        digest = hashlib.blake2b(digest_size=16)
+        for frame in item.frames:
+            digest.update(self._frame_digest(frame))
+        return f"px{len(item.frames)}:" + digest.hexdigest()
+
+    def prepare_media(self, items: Sequence[Media]) -> None:
+        """Hash and preprocess items whose features are not cached yet (thread-safe; for prefetching)."""
+        if not self.media_cache:
+            return
+        for item in items:
+            key = self.content_key(item)
+            with self._lock:
+                if key in self._media_cache or key in self._staged:
+                    continue
+            pixels = self._pixels(item)
+            with self._lock:
+                self._staged[key] = pixels
+                while len(self._staged) > 512:
+                    self._staged.popitem(last=False)
+
+    def _encode_items(self, items: Sequence[Media], keys: Sequence[str] | None = None) -> list[torch.Tensor]:
+        """Resampled latents (n, D) of each item; items with the same frame count are encoded together."""
         dtype = next(self.model.perceiver.parameters()).dtype
-        for items in by_frames.values():
-            pixels = torch.stack([self._pixels(item) for item in items])[:, None]  # (N, 1, F, C, H, W)
-            latents = self.model.encode_vision_x(pixels.to(self.device, dtype))[:, 0]
-            for item, value in zip(items, latents, strict=True):
-                self._media_cache[item.key] = value
-        t_max = max(len(prompt.media) for prompt in prompts)
+        out: list[torch.Tensor | None] = [None] * len(items)
+        by_frames: dict[int, list[int]] = {}
+        for index, item in enumerate(items):
+            by_frames.setdefault(len(item.frames), []).append(index)
+        for indices in by_frames.values():
+            for start in range(0, len(indices), self.vision_batch_size):
+                chunk = indices[start : start + self.vision_batch_size]
+                with self._stage("preprocess"):
+                    staged = [self._staged.pop(keys[i], None) if keys else None for i in chunk]
+                    pixels = torch.stack(
+                        [s if s is not None else self._pixels(items[i]) for s, i in zip(staged, chunk, strict=True)]
+                    )[:, None]  # (N, 1, F, C, H, W)
+                with self._stage("vision"):
+                    latents = self.model.encode_vision_x(pixels.to(self.device, dtype))[:, 0]
+                self.counters["vision_images"] += len(chunk)
+                for i, value in zip(chunk, latents, strict=True):
+                    out[i] = value
+        return [value for value in out if value is not None]
+
+    def _encode_media(self, prompts: Sequence[Prompt]) -> torch.Tensor:
+        """(B, T_img, n, D) resampled media, zero-padded on T_img; cached by content unless ``media_cache`` is off."""
+        dtype = next(self.model.perceiver.parameters()).dtype
         n, dim = self.model.perceiver.latents.shape
+        t_max = max((len(prompt.media) for prompt in prompts), default=0)
         media = torch.zeros(len(prompts), t_max, n, dim, device=self.device, dtype=dtype)
-        for i, prompt in enumerate(prompts):
-            for j, item in enumerate(prompt.media):
-                media[i, j] = self._media_cache[item.key]
-                self._media_cache.move_to_end(item.key)
-        while len(self._media_cache) > self.media_cache_size:
-            self._media_cache.popitem(last=False)
+        slots = [(i, j, item) for i, prompt in enumerate(prompts) for j, item in enumerate(prompt.media)]
+        if not slots:
+            return media
+        if not self.media_cache:  # every image of every prompt, as OpenFlamingo's evaluation does
+            for (i, j, _), value in zip(slots, self._encode_items([item for *_, item in slots]), strict=True):
+                media[i, j] = value
+            return media
+        with self._stage("preprocess"):
+            keys = [self.content_key(item) for *_, item in slots]
+        with self._lock:
+            found = {key: self._media_cache[key] for key in keys if key in self._media_cache}
+        todo = {key: item for key, (*_, item) in zip(keys, slots, strict=True) if key not in found}
+        found.update(zip(todo, self._encode_items(list(todo.values()), list(todo)), strict=True))
+        for (i, j, _), key in zip(slots, keys, strict=True):
+            media[i, j] = found[key]
+        with self._lock:
+            for key in keys:
+                if key in self._media_cache:
+                    self._media_cache.move_to_end(key)
+                else:
+                    self._media_cache[key] = found[key]
+                    self._media_cache_used += found[key].nbytes
+            while self._media_cache_used > self.media_cache_bytes and self._media_cache:
+                self._media_cache_used -= self._media_cache.popitem(last=False)[1].nbytes
         return media
+
+    def clear_media_cache(self) -> None:
+        with self._lock:
+            self._media_cache.clear()
+            self._staged.clear()
+            self._media_cache_used = 0
 
     # -- ModelAdapter -------------------------------------------------------------------------
     @torch.inference_mode()
@@ -93,20 +252,38 @@ class OpenFlamingoAdapter:
             return []
         media = self._encode_media(prompts)
         input_ids, attention_mask = self._encode_text([p.text for p in prompts])
-        output = self.model.generate(
-            None,
-            input_ids,
-            attention_mask=attention_mask,
-            media=media,
-            max_new_tokens=settings.max_new_tokens,
-            min_new_tokens=settings.min_new_tokens,
-            num_beams=settings.num_beams,
-            **({"length_penalty": settings.length_penalty} if settings.num_beams > 1 else {}),
-            do_sample=False,
-            pad_token_id=self.tokenizer.pad_token_id,
-            bad_words_ids=[[self.model.media_token_id]],
-        )
+        prefill_before = self.stage_seconds["prefill"]
+        started = self._now() if self.profile else 0.0
+        with shared_media_kv(self.model, self.shared_media_kv) as shared:
+            output = self.model.generate(
+                None,
+                input_ids,
+                attention_mask=attention_mask,
+                media=self._conditioning(media, shared),
+                max_new_tokens=settings.max_new_tokens,
+                min_new_tokens=settings.min_new_tokens,
+                num_beams=settings.num_beams,
+                **({"length_penalty": settings.length_penalty} if settings.num_beams > 1 else {}),
+                do_sample=False,
+                pad_token_id=self.tokenizer.pad_token_id,
+                bad_words_ids=[[self.model.media_token_id]],
+            )
+        if self.profile:
+            prefill = self.stage_seconds["prefill"] - prefill_before
+            self.stage_seconds["decode"] += self._now() - started - prefill
         return self.tokenizer.batch_decode(output[:, input_ids.shape[1] :], skip_special_tokens=True)
+
+    @staticmethod
+    def _conditioning(media: torch.Tensor, shared: MediaKV | None) -> torch.Tensor:
+        """What the Flamingo layers are conditioned on: the media, or with shared keys/values a stand-in.
+
+        The patched layers read ``shared.source``; the stand-in keeps the (B, T_img) shape the
+        layers expand per beam or candidate without copying the latents each time.
+        """
+        if shared is None:
+            return media
+        shared.condition(media)
+        return media[:, :, :1, :1]
 
     @torch.inference_mode()
     def rank(self, prompts: Sequence[Prompt], candidates: Sequence[Sequence[str]]) -> list[list[list[float]]]:
@@ -117,63 +294,130 @@ class OpenFlamingoAdapter:
         model, state = self.model, self.model.media_state
         media = self._encode_media(prompts)
         input_ids, attention_mask = self._encode_text([p.text for p in prompts])
-        prompt_out = model(
-            None,
-            input_ids,
-            attention_mask=attention_mask,
-            media=media,
-            use_cache=True,
-            clear_conditioned_layers=False,
-            **self._positions(attention_mask, input_ids.shape[1]),
-        )
-        prompt_cache = prompt_out.cache
-        prompt_time = state.last_time
-        assert prompt_time is not None
-        first_logprobs = torch.log_softmax(prompt_out.logits[:, -1].float(), dim=-1)
+        with shared_media_kv(self.model, self.shared_media_kv) as shared:
+            prompt_out = model(
+                None,
+                input_ids,
+                attention_mask=attention_mask,
+                media=self._conditioning(media, shared),
+                use_cache=True,
+                clear_conditioned_layers=False,
+                **self._positions(attention_mask, input_ids.shape[1]),
+            )
+            prompt = _PromptState(prompt_out.cache, attention_mask, state.last_time, state.media)
+            first_logprobs = torch.log_softmax(prompt_out.logits[:, -1].float(), dim=-1)
+            del prompt_out
+            try:
+                with self._stage("decode"):
+                    if self.rank_strategy == "packed":
+                        return self._rank_packed(candidates, prompt, first_logprobs, shared)
+                    return self._rank_chunked(candidates, prompt, first_logprobs, shared)
+            finally:
+                state.clear()
+
+    def _rank_chunked(
+        self,
+        candidates: Sequence[Sequence[str]],
+        prompt: _PromptState,
+        first_logprobs: torch.Tensor,
+        shared: MediaKV | None,
+    ) -> list[list[list[float]]]:
+        """Per prompt, ``rank_batch_size`` candidates per pass, each fed whole (the previous fseval path)."""
         results: list[list[list[float]]] = []
-        try:
-            for i, options in enumerate(candidates):
-                scores: list[list[float]] = []
-                for start in range(0, len(options), self.rank_batch_size):
-                    chunk = list(options[start : start + self.rank_batch_size])
-                    rows = torch.full((len(chunk),), i, device=self.device)
-                    state.media, state.last_time = media[rows], prompt_time[rows]
-                    scores += self._score_chunk(chunk, rows, prompt_cache, attention_mask, first_logprobs[i])
-                results.append(scores)
-        finally:
-            state.clear()
+        size = self.rank_batch_size or 64
+        for i, options in enumerate(candidates):
+            scores: list[list[float]] = []
+            for start in range(0, len(options), size):
+                chunk = list(options[start : start + size])
+                token_lists = [self.tokenizer(c, add_special_tokens=False)["input_ids"] for c in chunk]
+                if max(len(t) for t in token_lists) == 0:
+                    scores += [[] for _ in chunk]
+                    continue
+                rows = [i] * len(chunk)
+                logprobs = self._continue(prompt, rows, [list(t) for t in token_lists], shared)
+                first = first_logprobs[i].expand(len(chunk), 1, -1)
+                logprobs = torch.cat([first, logprobs[:, :-1]], dim=1)
+                width = logprobs.shape[1]
+                tokens = torch.tensor(
+                    [t + [0] * (width - len(t)) for t in token_lists], device=self.device, dtype=torch.long
+                )
+                picked = logprobs.gather(-1, tokens[:, :, None])[:, :, 0]
+                scores += [picked[j, : len(t)].tolist() for j, t in enumerate(token_lists)]
+            results.append(scores)
         return results
 
-    def _score_chunk(
+    def _rank_packed(
         self,
-        chunk: list[str],
-        rows: torch.Tensor,
-        prompt_cache: Any,
-        prompt_mask: torch.Tensor,
+        candidates: Sequence[Sequence[str]],
+        prompt: _PromptState,
         first_logprobs: torch.Tensor,
-    ) -> list[list[float]]:
-        """Log-probabilities of each candidate's tokens, continuing the cached prompt ``rows``."""
-        token_lists = [self.tokenizer(c, add_special_tokens=False)["input_ids"] for c in chunk]
+        shared: MediaKV | None,
+    ) -> list[list[list[float]]]:
+        """Every candidate of every prompt in length-sorted passes bounded by ``rank_chunk_tokens``."""
+        unique = sorted({c for options in candidates for c in options})
+        encoded = self.tokenizer(unique, add_special_tokens=False)["input_ids"] if unique else []
+        token_ids = {c: list(t) for c, t in zip(unique, encoded, strict=True)}
+        slots = [(i, j, token_ids[c]) for i, options in enumerate(candidates) for j, c in enumerate(options)]
+        scores: list[list[list[float]]] = [[[] for _ in options] for options in candidates]
+        firsts = [(i, j, t) for i, j, t in slots if t]
+        if firsts:
+            rows = torch.tensor([i for i, _, _ in firsts], device=self.device)
+            heads = torch.tensor([t[0] for _, _, t in firsts], device=self.device)
+            for (i, j, _), value in zip(firsts, first_logprobs[rows, heads].tolist(), strict=True):
+                scores[i][j] = [value]
+        pending = sorted((s for s in slots if len(s[2]) > 1), key=lambda s: -len(s[2]))
+        prompt_length = prompt.mask.shape[1]
+        vocab = first_logprobs.shape[-1]
+        start = 0
+        while start < len(pending):
+            width = len(pending[start][2]) - 1
+            rows_limit = min(self.rank_chunk_tokens // (prompt_length + width), _LOGIT_BUDGET // (width * vocab)) or 1
+            if self.rank_batch_size:
+                rows_limit = min(rows_limit, self.rank_batch_size)
+            chunk = pending[start : start + rows_limit]
+            try:
+                logprobs = self._continue(prompt, [i for i, _, _ in chunk], [t[:-1] for _, _, t in chunk], shared)
+            except RuntimeError as error:  # halve the pass on CUDA out-of-memory, keep the smaller size
+                if not is_out_of_memory(error) or len(chunk) == 1:
+                    raise
+                self.rank_chunk_tokens = max(1, len(chunk) // 2) * (prompt_length + width)
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()
+                continue
+            targets = torch.tensor(
+                [t[1:] + [0] * (width + 1 - len(t)) for _, _, t in chunk], device=self.device, dtype=torch.long
+            )
+            picked = logprobs.gather(-1, targets[:, :, None])[:, :, 0].tolist()
+            for (i, j, t), values in zip(chunk, picked, strict=True):
+                scores[i][j] += values[: len(t) - 1]
+            start += len(chunk)
+        return scores
+
+    def _continue(
+        self, prompt: _PromptState, rows: list[int], token_lists: list[list[int]], shared: MediaKV | None
+    ) -> torch.Tensor:
+        """Log-probabilities (B, width, V) after each of ``token_lists``' tokens, continuing prompt ``rows``."""
         width = max(len(t) for t in token_lists)
-        if width == 0:
-            return [[] for _ in chunk]
         pad = self.tokenizer.pad_token_id
         tokens = torch.tensor([t + [pad] * (width - len(t)) for t in token_lists], device=self.device)
         cand_mask = torch.tensor([[1] * len(t) + [0] * (width - len(t)) for t in token_lists], device=self.device)
-        mask = torch.cat([prompt_mask[rows], cand_mask], dim=1)
+        row_index = torch.tensor(rows, device=self.device)
+        mask = torch.cat([prompt.mask[row_index], cand_mask], dim=1)
+        state = self.model.media_state
+        assert prompt.last_time is not None and prompt.media is not None
+        state.media, state.last_time = prompt.media[row_index], prompt.last_time[row_index]
+        if shared is not None:
+            shared.rows, shared.continuation = row_index, True
         out = self.model(
             None,
             tokens,
             attention_mask=mask,
-            past_key_values=_select_rows(prompt_cache, rows),
+            past_key_values=_select_rows(prompt.cache, row_index),
             use_cache=True,
             clear_conditioned_layers=False,
             **self._positions(mask, width),
         )
-        logprobs = torch.log_softmax(out.logits[:, :-1].float(), dim=-1)
-        logprobs = torch.cat([first_logprobs.expand(len(chunk), 1, -1), logprobs], dim=1)
-        picked = logprobs.gather(-1, tokens[:, :, None])[:, :, 0]
-        return [picked[j, : len(t)].tolist() for j, t in enumerate(token_lists)]
+        return torch.log_softmax(out.logits.float(), dim=-1)
 
     def _positions(self, attention_mask: torch.Tensor, length: int) -> dict[str, torch.Tensor]:
         """Position ids that skip left padding, as ``generate`` computes them, for LMs that take them.
@@ -201,6 +445,13 @@ class OpenFlamingoAdapter:
             "precision": self.precision,
             "device": str(self.device),
         }
+
+
+class _PromptState:
+    """The prompt pass of a ranking call: its key/value cache, padding mask and media conditioning."""
+
+    def __init__(self, cache: Any, mask: torch.Tensor, last_time: torch.Tensor | None, media: Any) -> None:
+        self.cache, self.mask, self.last_time, self.media = cache, mask, last_time, media
 
 
 def _select_rows(cache: Any, rows: torch.Tensor) -> Any:

@@ -186,12 +186,19 @@ def load(
     frame_embeddings: bool | int = False,
     decoder_layers_attr_name: str | None = None,
     name: str = "openflamingo",
+    media_cache: bool = True,
+    media_cache_bytes: int = 2 << 30,
+    shared_media_kv: bool = True,
+    rank_strategy: str = "packed",
+    rank_chunk_tokens: int = 1 << 15,
 ) -> OpenFlamingoAdapter:
     """Build an OpenFlamingo model and wrap it in the fseval adapter.
 
     ``frame_embeddings``: False (OpenFlamingo's default, no frame embeddings), an int (that many
     learned frame embeddings), or True (as many as the checkpoint's ``perceiver.frame_embs``).
     ``checkpoint=None`` leaves the Flamingo weights at their random initialisation (gates at 0).
+    The last five arguments switch the adapter's optimisations (all on by default; see
+    ``OpenFlamingoAdapter``), so they can be measured against the plain path.
     """
     if precision not in PRECISIONS:
         raise FsevalError(f"Unknown precision {precision!r}.", hint=f"Use one of {', '.join(PRECISIONS)}.")
@@ -246,4 +253,16 @@ def load(
         precision=precision,
         device=device,
         name=name,
+        media_cache=_flag(media_cache),
+        media_cache_bytes=int(media_cache_bytes),
+        shared_media_kv=_flag(shared_media_kv),
+        rank_strategy=rank_strategy,
+        rank_chunk_tokens=int(rank_chunk_tokens),
     )
+
+
+def _flag(value: bool | str) -> bool:
+    """--model-arg values that did not parse as JSON arrive as strings."""
+    if isinstance(value, str):
+        return value.strip().lower() not in ("false", "0", "no", "off", "")
+    return bool(value)

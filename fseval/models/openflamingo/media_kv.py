@@ -1,0 +1,103 @@
+"""Cross-attention keys and values of the media computed once per conditioning, not once per LM call.
+
+``MaskedCrossAttention`` projects the resampled media to keys and values on every forward pass:
+at every decoding step, for every beam, for all ``T_img`` images of the prompt, although tokens
+after the prompt only ever see its latest image. At 32 shots that projection costs more than the
+language model itself. ``shared_media_kv(model)`` patches the cross-attention layers for the
+duration of a ``generate``/``rank`` call so that
+
+- keys/values are projected once per media tensor (the prompt batch) and reused by every later
+  LM call conditioned on the same tensor (decoding steps, beams, ranked candidates);
+- tokens that continue a prompt (one-token decoding steps, candidate continuations) attend to
+  the keys/values of their row's latest image only, gathered per row instead of repeated for
+  every beam or candidate.
+
+The result equals ``MaskedCrossAttention`` (same masking rule: a token attends to the latents of
+the latest ``<image>`` at or before it, none before the first) up to float rounding of attention
+over 64 keys instead of a masked ``T_img * 64``.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from fseval.models.openflamingo.cross_attention import MaskedCrossAttention
+from fseval.models.openflamingo.flamingo import Flamingo
+
+
+@dataclass
+class MediaKV:
+    """What the patched layers share during one adapter call.
+
+    ``source`` is the media the keys/values come from (B0 rows; set by the adapter); ``rows``
+    maps the rows of the current LM batch to rows of ``source`` (None: row r uses r // (B / B0),
+    as beams expand it); ``continuation`` says every token of the current call continues a prompt
+    without new images. Without a ``source`` the layers behave as unpatched.
+    """
+
+    source: torch.Tensor | None = None
+    rows: torch.Tensor | None = None
+    continuation: bool = False
+    projected: dict[int, tuple[torch.Tensor, ...]] = field(default_factory=dict)
+
+    def condition(self, media: torch.Tensor) -> None:
+        if self.source is not media:
+            self.source, self.projected = media, {}
+
+    def clear(self) -> None:
+        self.source, self.rows, self.continuation, self.projected = None, None, False, {}
+
+
+def _forward(
+    layer: MaskedCrossAttention, shared: MediaKV, x: torch.Tensor, media: torch.Tensor, text_time: torch.Tensor
+) -> torch.Tensor:
+    source = shared.source
+    if source is None or source.shape[1] == 0:
+        return MaskedCrossAttention.forward(layer, x, media, text_time)
+    b0, t_img, n = source.shape[:3]
+    b, length, _ = x.shape
+    kv = shared.projected.get(id(layer))
+    if kv is None:
+        k, v = layer.to_kv(source.reshape(b0, t_img * n, -1).to(x.dtype)).chunk(2, dim=-1)
+        kv = shared.projected[id(layer)] = tuple(t.unflatten(-1, (layer.heads, -1)).transpose(1, 2) for t in (k, v))
+    rows = shared.rows if shared.rows is not None else torch.arange(b, device=x.device) // max(1, b // b0)
+    q = layer.to_q(layer.norm(x)).unflatten(-1, (layer.heads, -1)).transpose(1, 2)
+    if shared.continuation or length == 1:
+        # One image per row: the latest before these tokens (text_time is constant along the row).
+        image = (text_time[:, 0] - 1).clamp(min=0)
+        k, v = (t.unflatten(2, (t_img, n))[rows, :, image] for t in kv)  # (B, heads, n, dim_head)
+        out = F.scaled_dot_product_attention(q, k, v)
+    else:
+        k, v = (t[rows] if b != b0 or shared.rows is not None else t for t in kv)
+        media_time = torch.arange(1, t_img + 1, device=x.device).repeat_interleave(n)
+        allowed = text_time[:, :, None] == media_time[None, None, :]
+        allowed = allowed | ~allowed.any(dim=-1, keepdim=True)  # as MaskedCrossAttention
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed[:, None])
+    out = out.masked_fill((text_time == 0)[:, None, :, None], 0.0)
+    return layer.to_out(out.transpose(1, 2).reshape(b, length, -1))  # type: ignore[no-any-return]
+
+
+@contextmanager
+def shared_media_kv(model: Flamingo, enabled: bool = True) -> Iterator[MediaKV | None]:
+    """Patch ``model``'s cross-attention layers for one call; yields the shared state (None if disabled)."""
+    if not enabled:
+        yield None
+        return
+    shared = MediaKV()
+    layers = [m for m in model.modules() if isinstance(m, MaskedCrossAttention)]
+    for layer in layers:
+        layer.forward = types.MethodType(  # type: ignore[method-assign]
+            lambda self, x, media, text_time: _forward(self, shared, x, media, text_time), layer
+        )
+    try:
+        yield shared
+    finally:
+        for layer in layers:
+            del layer.forward
+        shared.clear()

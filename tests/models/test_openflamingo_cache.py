@@ -1,0 +1,204 @@
+"""The OpenFlamingo adapter's speed features give the results of the plain path.
+
+Covered: the content-hash media cache (and its byte bound), shared cross-attention keys/values,
+packed candidate ranking, background preprocessing (``prepare_media``) and the out-of-memory
+backoff of ranking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+import torch
+
+from fseval.models.base import GenerationSettings, Media, Prompt
+
+GREEDY = GenerationSettings(max_new_tokens=6, num_beams=1)
+BEAMS = GenerationSettings(max_new_tokens=6, num_beams=3, length_penalty=0.0)
+FAST = {"media_cache": True, "shared_media_kv": True, "rank_strategy": "packed", "rank_batch_size": None}
+PLAIN = {"media_cache": False, "shared_media_kv": False, "rank_strategy": "chunked", "rank_batch_size": 1}
+
+
+@contextmanager
+def configured(adapter, **settings) -> Iterator:
+    saved = {name: getattr(adapter, name) for name in settings}
+    adapter.clear_media_cache()
+    for name, value in settings.items():
+        setattr(adapter, name, value)
+    try:
+        yield adapter
+    finally:
+        for name, value in saved.items():
+            setattr(adapter, name, value)
+        adapter.clear_media_cache()
+
+
+@pytest.fixture(scope="module")
+def prompts(make_media) -> list[Prompt]:
+    a, b, c = make_media("a.jpg", 0), make_media("b.jpg", 1), make_media("c.jpg", 2)
+    demo = "<image>Question:What is it? Short answer:a cat<|endofchunk|>\n"
+    return [
+        Prompt(demo * 2 + "<image>Question:What color is the cat? Short answer:", (a, b, c)),
+        Prompt(demo + "<image>Question:Why? Short answer:", (b, a)),
+        Prompt("Question:Is it raining? Short answer:no<|endofchunk|><image>Output:", (c,)),
+        Prompt("Question:What is two plus two? Short answer:"),
+        Prompt(demo * 3 + "<image>Output:", (make_media("clip", 3, frames=3), a, c, b)),
+    ]
+
+
+CANDIDATES = [
+    ["black", "a white cat", "two dogs playing in the grass", ""],
+    ["yes", "no"],
+    ["because it is raining today", "a"],
+    ["four", "4", "five apples"],
+    ["golden retriever", "tabby cat", "great white shark"],
+]
+
+
+@pytest.mark.parametrize("settings", [GREEDY, BEAMS], ids=["greedy", "beams"])
+def test_fast_and_plain_generations_are_identical(of_tiny, prompts, settings) -> None:
+    with configured(of_tiny, **PLAIN):
+        plain = of_tiny.generate(prompts, settings)
+    with configured(of_tiny, **FAST):
+        cold = of_tiny.generate(prompts, settings)
+        warm = of_tiny.generate(prompts, settings)  # every image now comes from the cache
+        assert of_tiny.counters["vision_images"] >= 0
+    assert cold == plain and warm == plain
+
+
+@pytest.mark.parametrize("option", ["media_cache", "shared_media_kv"])
+def test_each_switch_alone_keeps_generations(of_tiny, prompts, option) -> None:
+    with configured(of_tiny, **PLAIN):
+        plain = of_tiny.generate(prompts, BEAMS)
+    with configured(of_tiny, **{**PLAIN, option: True}):
+        assert of_tiny.generate(prompts, BEAMS) == plain
+
+
+@pytest.mark.parametrize("variant", [FAST, {**FAST, "shared_media_kv": False}, {**PLAIN, "rank_batch_size": 64}])
+def test_ranking_variants_match_one_candidate_at_a_time(of_tiny, prompts, variant) -> None:
+    with configured(of_tiny, **PLAIN):
+        plain = of_tiny.rank(prompts, CANDIDATES)
+    with configured(of_tiny, **variant):
+        fast = of_tiny.rank(prompts, CANDIDATES)
+    for got, want in zip(fast, plain, strict=True):
+        assert [len(x) for x in got] == [len(x) for x in want]
+        for x, y in zip(got, want, strict=True):
+            assert x == pytest.approx(y, abs=1e-4)
+    assert fast[0][3] == []  # an empty candidate has no tokens to score
+
+
+def test_rank_chunks_of_any_size_agree(of_tiny, prompts) -> None:
+    with configured(of_tiny, **FAST):
+        whole = of_tiny.rank(prompts, CANDIDATES)
+    with configured(of_tiny, **FAST, rank_chunk_tokens=1):  # one candidate per pass
+        single = of_tiny.rank(prompts, CANDIDATES)
+    for got, want in zip(single, whole, strict=True):
+        for x, y in zip(got, want, strict=True):
+            assert x == pytest.approx(y, abs=1e-4)
+
+
+def counting_vision(adapter, monkeypatch) -> list[int]:
+    calls: list[int] = []
+    original = adapter.model.encode_vision_x
+
+    def counting(vision_x: torch.Tensor) -> torch.Tensor:
+        calls.append(vision_x.shape[0])
+        return original(vision_x)
+
+    monkeypatch.setattr(adapter.model, "encode_vision_x", counting)
+    return calls
+
+
+def test_identical_pixels_under_different_keys_share_one_encoding(of_tiny, make_media, monkeypatch) -> None:
+    calls = counting_vision(of_tiny, monkeypatch)
+    first, second = make_media("train/1.jpg", 5), make_media("copy/of/1.jpg", 5)
+    prompts = [Prompt("<image>Output:", (first,)), Prompt("<image>Output:", (second,))]
+    with configured(of_tiny, **PLAIN):
+        plain = of_tiny.generate(prompts, GREEDY)
+        assert sum(calls) == 2  # no cache: every image of every prompt
+    calls.clear()
+    with configured(of_tiny, **FAST):
+        assert of_tiny.content_key(first) == of_tiny.content_key(second)
+        assert of_tiny.generate(prompts, GREEDY) == plain
+        assert of_tiny.generate(prompts[::-1], GREEDY) == plain[::-1]
+        assert sum(calls) == 1
+
+
+def test_media_cache_is_bounded_in_bytes(of_tiny, make_media, monkeypatch) -> None:
+    calls = counting_vision(of_tiny, monkeypatch)
+    n, dim = of_tiny.model.perceiver.latents.shape
+    entry = n * dim * 4  # fp32 latents of one image
+    items = [make_media(f"img{i}", 10 + i) for i in range(4)]
+    with configured(of_tiny, **FAST, media_cache_bytes=2 * entry):
+        for item in items:
+            of_tiny.generate([Prompt("<image>Output:", (item,))], GREEDY)
+        assert len(of_tiny._media_cache) == 2 and of_tiny._media_cache_used == 2 * entry
+        of_tiny.generate([Prompt("<image>Output:", (items[-1],))], GREEDY)  # still cached
+        assert sum(calls) == 4
+        of_tiny.generate([Prompt("<image>Output:", (items[0],))], GREEDY)  # evicted (least recently used)
+        assert sum(calls) == 5
+
+
+def test_prepared_media_skip_preprocessing_on_the_main_thread(of_tiny, prompts, monkeypatch) -> None:
+    with configured(of_tiny, **FAST):
+        expected = of_tiny.generate(prompts, GREEDY)
+    with configured(of_tiny, **FAST):
+        of_tiny.prepare_media([m for p in prompts for m in p.media])
+        staged = len(of_tiny._staged)
+        assert staged == 4  # a, b, c and the clip
+
+        def no_preprocessing(item: Media) -> torch.Tensor:
+            raise AssertionError("preprocessed again")
+
+        monkeypatch.setattr(of_tiny, "_pixels", no_preprocessing)
+        assert of_tiny.generate(prompts, GREEDY) == expected
+        assert not of_tiny._staged
+
+
+def test_bf16_cache_and_shared_kv_keep_generations(of_tiny_dir, prompts) -> None:
+    from fseval.models.openflamingo import load_model_dir
+
+    adapter = load_model_dir(of_tiny_dir, precision="bf16")
+    with configured(adapter, **PLAIN):
+        plain = adapter.generate(prompts[:3], GREEDY)
+        plain_scores = adapter.rank(prompts[:2], CANDIDATES[:2])
+    with configured(adapter, **FAST):
+        assert adapter.generate(prompts[:3], GREEDY) == plain
+        assert next(iter(adapter._media_cache.values())).dtype == torch.bfloat16
+        fast_scores = adapter.rank(prompts[:2], CANDIDATES[:2])
+    for got, want in zip(fast_scores, plain_scores, strict=True):
+        for x, y in zip(got, want, strict=True):
+            assert x == pytest.approx(y, abs=0.1)  # bf16 rounding
+
+
+def test_rank_backs_off_on_cuda_out_of_memory(of_tiny, prompts, monkeypatch) -> None:
+    with configured(of_tiny, **FAST):
+        expected = of_tiny.rank(prompts, CANDIDATES)
+    original = of_tiny._continue
+    sizes: list[int] = []
+
+    def small_memory(prompt, rows, token_lists, shared):
+        sizes.append(len(rows))
+        if len(rows) > 2:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return original(prompt, rows, token_lists, shared)
+
+    monkeypatch.setattr(of_tiny, "_continue", small_memory)
+    with configured(of_tiny, **FAST, rank_chunk_tokens=1 << 15):
+        got = of_tiny.rank(prompts, CANDIDATES)
+        assert of_tiny.rank_chunk_tokens < 1 << 15  # the smaller pass is kept
+    assert max(sizes) > 2 and sizes[-1] <= 2
+    for a, b in zip(got, expected, strict=True):
+        for x, y in zip(a, b, strict=True):
+            assert x == pytest.approx(y, abs=1e-4)
+
+
+def test_other_errors_are_not_retried(of_tiny, prompts, monkeypatch) -> None:
+    def broken(prompt, rows, token_lists, shared):
+        raise RuntimeError("shape mismatch")
+
+    monkeypatch.setattr(of_tiny, "_continue", broken)
+    with configured(of_tiny, **FAST), pytest.raises(RuntimeError, match="shape mismatch"):
+        of_tiny.rank(prompts, CANDIDATES)

@@ -1,0 +1,146 @@
+"""The evaluation loop's speed features never change what is evaluated or written.
+
+Length grouping, background media loading and the out-of-memory backoff give the records of the
+plain loop, in the same order; a corrupt image still fails only its sample; and the batch size
+does not change greedy fp32 predictions of a real (tiny) OpenFlamingo model on CPU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+import torch
+from data_writers import write_vqav2
+
+from fseval.config import RunConfig
+from fseval.evaluation import evaluate, with_oom_backoff
+from fseval.models.mock import MockModel
+from fseval.prefetch import PipelineOptions, Prefetcher, Stopwatch, group_by_length, use_pipeline
+from fseval.taskdata import load_task_data
+from fseval.tasks import load_tasks
+
+PLAIN = PipelineOptions(group_by_length=False, prefetch=False)
+
+
+def run_trial(data_dir: Path, model, pipeline: PipelineOptions, batch_size: int = 4, shots: int = 2) -> list[dict]:
+    (task,) = load_tasks(["vqav2"])
+    data = load_task_data(task, str(data_dir), None)
+    config = RunConfig(tasks=("vqav2",), model="m", batch_size=batch_size)
+    with use_pipeline(pipeline):
+        outcome = evaluate(task, data, model, shots, 42, 0, config, lambda n: None)
+    assert outcome is not None
+    return [asdict(record) for record in outcome[0]]
+
+
+class LengthEcho(MockModel):
+    """Answers with the prompt length, so a mix-up of prompts and queries would show."""
+
+    def __init__(self) -> None:
+        super().__init__(mode="majority")
+        self.batches: list[list[int]] = []
+
+    def generate(self, prompts, settings):
+        self.batches.append([len(p.text) for p in prompts])
+        return [f"{len(p.text)} {len(p.media)}" for p in prompts]
+
+
+@pytest.mark.parametrize("pipeline", [PipelineOptions(), PipelineOptions(prefetch=False)], ids=["all", "grouped"])
+def test_grouping_and_prefetch_keep_records_and_their_order(tmp_path: Path, pipeline: PipelineOptions) -> None:
+    data_dir = write_vqav2(tmp_path / "vqa", corrupt_image_id=1001)
+    plain_model, fast_model = LengthEcho(), LengthEcho()
+    plain = run_trial(data_dir, plain_model, PLAIN, batch_size=2)
+    fast = run_trial(data_dir, fast_model, pipeline, batch_size=2)
+    assert fast == plain
+    assert [r["error"] is not None for r in fast] == [False, False, False, True, True, True]  # image 1001
+    grouped = [length for batch in fast_model.batches for length in batch]
+    assert grouped == sorted(grouped, reverse=True)  # longest prompts first, similar lengths together
+
+
+def test_prefetcher_loads_ahead_and_keeps_failures_per_item() -> None:
+    batches = [[1, 2], [3, 0], [4]]
+
+    def load(x: int) -> float | ZeroDivisionError:
+        try:
+            return 1 / x
+        except ZeroDivisionError as e:
+            return e
+
+    got = list(Prefetcher(batches, load, depth=1, workers=2))
+    assert [b for b, _ in got] == batches
+    assert got[0][1] == [1.0, 0.5] and isinstance(got[1][1][1], ZeroDivisionError) and got[2][1] == [0.25]
+
+
+def test_group_by_length_is_stable() -> None:
+    assert group_by_length(["bb", "a", "cc", "ddd", "e"], len) == ["ddd", "bb", "cc", "a", "e"]
+
+
+def test_stopwatch_records_the_loop_stages(tmp_path: Path) -> None:
+    watch = Stopwatch()
+    run_trial(write_vqav2(tmp_path / "vqa"), MockModel(mode="majority"), PipelineOptions(stopwatch=watch))
+    assert {"data", "model", "scoring", "evaluate"} <= set(watch.seconds)
+
+
+class SmallMemoryModel(LengthEcho):
+    """Raises CUDA's out-of-memory error for batches larger than ``capacity``."""
+
+    def __init__(self, capacity: int, error: type[Exception] = torch.OutOfMemoryError) -> None:
+        super().__init__()
+        self.capacity, self.error = capacity, error
+        self.calls: list[int] = []
+
+    def generate(self, prompts, settings):
+        self.calls.append(len(prompts))
+        if len(prompts) > self.capacity:
+            raise self.error("CUDA out of memory. Tried to allocate 20.00 GiB")
+        return super().generate(prompts, settings)
+
+
+@pytest.mark.parametrize("error", [torch.OutOfMemoryError, RuntimeError], ids=["OutOfMemoryError", "RuntimeError"])
+def test_batch_size_backs_off_on_out_of_memory(tmp_path: Path, error: type[Exception]) -> None:
+    data_dir = write_vqav2(tmp_path / "vqa")
+    expected = run_trial(data_dir, LengthEcho(), PLAIN, batch_size=6)
+    model = SmallMemoryModel(capacity=2, error=error)
+    assert run_trial(data_dir, model, PLAIN, batch_size=6) == expected
+    assert model.calls[:2] == [6, 3]  # halved until it fits
+    assert max(model.calls[2:]) <= 2 and 6 not in model.calls[2:]  # the smaller size is kept
+
+
+def test_other_errors_propagate() -> None:
+    def broken(part):
+        raise ValueError("not memory")
+
+    with pytest.raises(ValueError, match="not memory"):
+        with_oom_backoff(object(), [1, 2, 3], broken)
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from fseval.models.openflamingo import make_tiny
+
+    return make_tiny(tmp_path_factory.mktemp("tiny"))
+
+
+def test_batch_size_does_not_change_greedy_fp32_predictions(tmp_path: Path, tiny_dir: Path) -> None:
+    from dataclasses import replace
+
+    from fseval.models.openflamingo import load_model_dir
+
+    adapter = load_model_dir(tiny_dir)
+    data_dir = write_vqav2(tmp_path / "vqa")
+    (task,) = load_tasks(["vqav2"])
+    generation = task.spec.generation.model_copy(update={"num_beams": 1, "max_new_tokens": 4})
+    task = replace(task, spec=task.spec.model_copy(update={"generation": generation}))
+    results = []
+    for batch_size, pipeline in ((1, PLAIN), (4, PipelineOptions()), (6, PipelineOptions())):
+        adapter.clear_media_cache()
+        adapter.media_cache = adapter.shared_media_kv = pipeline is not PLAIN
+        data = load_task_data(task, str(data_dir), None)
+        config = RunConfig(tasks=("vqav2",), model="tiny", batch_size=batch_size)
+        with use_pipeline(pipeline):
+            outcome = evaluate(task, data, adapter, 2, 42, 0, config, lambda n: None)
+        assert outcome is not None
+        results.append([(r.id, r.generation) for r in outcome[0]])
+    assert results[0] == results[1] == results[2]
+    assert len({g for _, g in results[0]}) > 1  # the answers depend on the prompt

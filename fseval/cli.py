@@ -99,7 +99,9 @@ def run(
     task: Annotated[
         list[str] | None, typer.Option("--task", "-t", help="Task name(s), repeated or comma-separated.")
     ] = None,
-    model: Annotated[str, typer.Option(help="Preset, family (with --model-arg) or model directory.")] = "mock",
+    model: Annotated[
+        str, typer.Option(help="Preset, family (with --model-arg), model directory, or the bundled tiny-shapes.")
+    ] = "tiny-shapes",
     model_arg: Annotated[list[str] | None, typer.Option(help="key=value passed to the model family.")] = None,
     shots: Annotated[str | None, typer.Option(help="Shot counts, e.g. 0,4,8 (default: the task's).")] = None,
     data_dir: Annotated[

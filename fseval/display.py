@@ -123,11 +123,13 @@ def task_details(task: Any) -> Table:
 
 
 def models_table() -> Table:
-    from fseval.models.registry import FAMILIES, PRESETS
+    from fseval.models.registry import BUNDLED, FAMILIES, PRESETS
 
     table = Table(title="Models (--model NAME, or a directory from fseval make-tiny)")
     for column in ("name", "kind", "description"):
         table.add_column(column)
+    for name, description in BUNDLED.items():
+        table.add_row(name, "bundled (default)", description)
     for family in FAMILIES.values():
         table.add_row(family.name, "family", family.description)
     for preset in PRESETS.values():

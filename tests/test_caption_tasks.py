@@ -21,7 +21,7 @@ runner = CliRunner()
 def test_caption_run_scores_like_pycocoevalcap(tmp_path: Path, task: str, flickr: bool) -> None:
     data = write_karpathy(tmp_path / task, flickr=flickr)
     out = tmp_path / "run"
-    args = ["run", "--task", task, "--shots", "0,2", "--data-dir", str(data), "-o", str(out)]
+    args = ["run", "--model", "mock", "--task", task, "--shots", "0,2", "--data-dir", str(data), "-o", str(out)]
     result = runner.invoke(app, [*args, "--model-arg", "mode=field", "--model-arg", "field=references"])
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]

@@ -27,7 +27,9 @@ def fseval(*args: str) -> Any:
 
 def run_dir(tmp_path: Path, data_dir: Path, *extra: str, name: str = "run") -> Path:
     out = tmp_path / name
-    result = fseval("run", "--task", "vqav2", "--data-dir", str(data_dir), "--output", str(out), *extra)
+    result = fseval(
+        "run", "--model", "mock", "--task", "vqav2", "--data-dir", str(data_dir), "--output", str(out), *extra
+    )
     assert result.exit_code == 0, result.output
     return out
 
@@ -174,6 +176,8 @@ def test_embedded_default_runs_without_data_dir(tmp_path: Path) -> None:
     result = fseval("run", "--task", "shapes_vqa", "--shots", "0,4", "--output", str(tmp_path / "r"), "--limit", "6")
     assert result.exit_code == 0, result.output
     assert "shapes_vqa" in result.output
+    model = json.loads((tmp_path / "r" / "results.json").read_text())["model"]
+    assert model["family"] == "openflamingo"  # the bundled tiny-shapes model is the default
 
 
 def test_tasks_models_and_version() -> None:

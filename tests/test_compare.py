@@ -18,7 +18,21 @@ runner = CliRunner()
 
 def make_run(tmp_path: Path, data: Path, name: str, *extra: str) -> Path:
     out = tmp_path / name
-    args = ["run", "--task", "vqav2", "--data-dir", str(data), "--shots", "0,2", "--trials", "2", "-o", str(out)]
+    args = [
+        "run",
+        "--model",
+        "mock",
+        "--task",
+        "vqav2",
+        "--data-dir",
+        str(data),
+        "--shots",
+        "0,2",
+        "--trials",
+        "2",
+        "-o",
+        str(out),
+    ]
     result = runner.invoke(app, [*args, *extra])
     assert result.exit_code == 0, result.output
     return out

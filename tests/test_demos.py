@@ -98,7 +98,20 @@ def test_rices_run_caches_features(tmp_path: Path, vqav2_dir: Path) -> None:
     cached = sorted(cache.iterdir())
     assert len(cached) == 2  # demo split and evaluation split
     out = tmp_path / "run"
-    run_args = ["run", *args, "--demos", "rices", "--shots", "2", "--cache-dir", str(cache), "-o", str(out)]
+    run_args = [
+        "run",
+        "--model",
+        "mock",
+        *args,
+        "--demos",
+        "rices",
+        "--shots",
+        "2",
+        "--cache-dir",
+        str(cache),
+        "-o",
+        str(out),
+    ]
     result = runner.invoke(app, [*run_args, "--device", "cpu", "--model-arg", "mode=copy-demo"])
     assert result.exit_code == 0, result.output
     assert sorted(cache.iterdir()) == cached  # reused, nothing recomputed

@@ -13,7 +13,20 @@ from typer.testing import CliRunner
 
 from fseval.cli import app
 
-ARGS = ["--task", "vqav2", "--shots", "0,2", "--trials", "2", "--batch-size", "2", "--model-arg", "mode=copy-demo"]
+ARGS = [
+    "--model",
+    "mock",
+    "--task",
+    "vqav2",
+    "--shots",
+    "0,2",
+    "--trials",
+    "2",
+    "--batch-size",
+    "2",
+    "--model-arg",
+    "mode=copy-demo",
+]
 
 
 def outputs(run_dir: Path) -> tuple[list[str], dict]:

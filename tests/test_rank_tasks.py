@@ -19,7 +19,9 @@ runner = CliRunner()
 
 def run(tmp_path: Path, task: str, data: Path, *extra: str) -> tuple[dict, list[dict]]:
     out = tmp_path / "run"
-    result = runner.invoke(app, ["run", "--task", task, "--data-dir", str(data), "--output", str(out), *extra])
+    result = runner.invoke(
+        app, ["run", "--model", "mock", "--task", task, "--data-dir", str(data), "--output", str(out), *extra]
+    )
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
     return json.loads((out / "results.json").read_text()), lines
@@ -127,6 +129,8 @@ def test_one_class_only_is_a_clear_error(tmp_path: Path) -> None:
         app,
         [
             "run",
+            "--model",
+            "mock",
             "--task",
             "hateful_memes",
             "--data-dir",

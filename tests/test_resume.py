@@ -17,7 +17,20 @@ from fseval.models.mock import SimulatedCrash
 from fseval.store import STORE_FILE, SampleStore
 
 runner = CliRunner()
-ARGS = ["--task", "vqav2", "--shots", "0,4", "--trials", "2", "--batch-size", "2", "--model-arg", "mode=copy-demo"]
+ARGS = [
+    "--model",
+    "mock",
+    "--task",
+    "vqav2",
+    "--shots",
+    "0,4",
+    "--trials",
+    "2",
+    "--batch-size",
+    "2",
+    "--model-arg",
+    "mode=copy-demo",
+]
 
 
 def outputs(run_dir: Path) -> tuple[list[str], dict]:

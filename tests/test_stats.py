@@ -41,7 +41,21 @@ def test_auc_resampler_skips_one_class_resamples() -> None:
 
 def test_results_json_and_table_carry_the_interval(tmp_path: Path, vqav2_dir: Path) -> None:
     out = tmp_path / "run"
-    args = ["run", "--task", "vqav2", "--data-dir", str(vqav2_dir), "--shots", "2", "--trials", "2", "-o", str(out)]
+    args = [
+        "run",
+        "--model",
+        "mock",
+        "--task",
+        "vqav2",
+        "--data-dir",
+        str(vqav2_dir),
+        "--shots",
+        "2",
+        "--trials",
+        "2",
+        "-o",
+        str(out),
+    ]
     result = CliRunner().invoke(app, [*args, "--model-arg", "mode=copy-demo"])
     assert result.exit_code == 0, result.output
     assert "95% CI" in result.output

@@ -41,7 +41,7 @@ def distinct_clips(lines: list[dict[str, Any]]) -> set[str]:
 
 def test_msrvtt_qa_few_shot_video_demos_with_mock(tmp_path: Path) -> None:
     data = write_msrvtt_qa(tmp_path / "msrvtt_qa", corrupt_video_id=7013)
-    lines = run(tmp_path / "run", "--task", "msrvtt_qa", "--shots", "0,2", "--data-dir", str(data))
+    lines = run(tmp_path / "run", "--model", "mock", "--task", "msrvtt_qa", "--shots", "0,2", "--data-dir", str(data))
     assert len(lines) == 10
     zero, two = lines[0], lines[5]
     assert zero["prompt"].count("<image>") == 1 and len(zero["media"]) == 1  # 0 shots: text-only demos
@@ -110,7 +110,7 @@ def test_idefics_refuses_clips_clearly(tmp_path: Path) -> None:
 @pytest.mark.skipif(shutil.which("java") is None, reason="PTB tokenizer and METEOR need Java")
 def test_msrvtt_caption_with_mock(tmp_path: Path) -> None:
     data = write_msrvtt_captions(tmp_path / "msrvtt")
-    args = ["--task", "msrvtt_caption", "--shots", "2", "--data-dir", str(data)]
+    args = ["--model", "mock", "--task", "msrvtt_caption", "--shots", "2", "--data-dir", str(data)]
     lines = run(tmp_path / "run", *args, "--model-arg", "mode=field", "--model-arg", "field=references")
     assert [line["id"] for line in lines] == ["video7010", "video7011", "video7012"]
     assert lines[0]["prompt"].endswith("<|endofchunk|>\n<image>Output:") and lines[0]["prompt"].count("<image>") == 3

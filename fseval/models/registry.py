@@ -10,6 +10,7 @@ from typing import Any
 
 from fseval.errors import FsevalError, UnknownNameError
 from fseval.models.base import ModelAdapter
+from fseval.resources import ASSETS_DIR
 
 MODEL_CARD = "fseval-model.json"
 
@@ -64,6 +65,10 @@ _IDEFICS = {
     "idefics-80b": "HuggingFaceM4/idefics-80b",
     "idefics-80b-instruct": "HuggingFaceM4/idefics-80b-instruct",
 }
+# Model directories shipped inside fseval; "tiny-shapes" is the default --model.
+BUNDLED = {"tiny-shapes": "tiny Flamingo trained on the bundled shapes world (scripts/train_tiny_shapes.py)"}
+DEFAULT_MODEL = "tiny-shapes"
+
 PRESETS: dict[str, Preset] = {
     **{name: Preset(name, "openflamingo", {"preset": name}, text) for name, text in _OPENFLAMINGO.items()},
     **{name: Preset(name, "idefics", {"path": name}, text) for name, text in _IDEFICS.items()},
@@ -86,6 +91,8 @@ def _load_family(family: Family, args: dict[str, Any], device: str, precision: s
 
 def load_model(name: str, args: dict[str, Any], device: str = "cpu", precision: str = "fp32") -> ModelAdapter:
     """A preset name, a family name with ``args``, or a directory holding an fseval model card."""
+    if name in BUNDLED:
+        name = str(ASSETS_DIR / name)
     card = Path(name) / MODEL_CARD
     if card.is_file():
         spec = json.loads(card.read_text())

@@ -167,3 +167,9 @@ def write_karpathy(root: Path, flickr: bool = False) -> Path:
     name = "dataset_flickr30k.json" if flickr else "dataset_coco.json"
     (root / name).write_text(json.dumps({"images": images, "dataset": "flickr30k" if flickr else "coco"}))
     return root
+
+
+def run_outputs(run_dir: Path) -> tuple[list[str], dict[str, Any]]:
+    """What a run directory says: its samples.jsonl lines and the results block of results.json."""
+    results = json.loads((run_dir / "results.json").read_text())
+    return (run_dir / "samples.jsonl").read_text().splitlines(), results["results"]

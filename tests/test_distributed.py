@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from data_writers import run_outputs
 from typer.testing import CliRunner
 
 from fseval.cli import app
@@ -29,11 +30,6 @@ ARGS = [
 ]
 
 
-def outputs(run_dir: Path) -> tuple[list[str], dict]:
-    results = json.loads((run_dir / "results.json").read_text())
-    return (run_dir / "samples.jsonl").read_text().splitlines(), results["results"]
-
-
 @pytest.mark.skipif(sys.platform == "win32", reason="torchrun")
 def test_two_gloo_processes_equal_one(tmp_path: Path, vqav2_dir: Path) -> None:
     single = tmp_path / "single"
@@ -46,6 +42,6 @@ def test_two_gloo_processes_equal_one(tmp_path: Path, vqav2_dir: Path) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     process = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert process.returncode == 0, process.stderr[-3000:]
-    assert outputs(double) == outputs(single)
+    assert run_outputs(double) == run_outputs(single)
     provenance = json.loads((double / "results.json").read_text())["provenance"]
     assert provenance["world_size"] == 2

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from data_writers import flat
+from data_writers import flat, run_outputs
 from typer.testing import CliRunner
 
 from fseval.cli import app
@@ -33,11 +33,6 @@ ARGS = [
 ]
 
 
-def outputs(run_dir: Path) -> tuple[list[str], dict]:
-    results = json.loads((run_dir / "results.json").read_text())
-    return (run_dir / "samples.jsonl").read_text().splitlines(), results["results"]
-
-
 def test_crash_then_resume_equals_an_uninterrupted_run(tmp_path: Path, vqav2_dir: Path) -> None:
     data = ["--data-dir", str(vqav2_dir)]
     whole = tmp_path / "whole"
@@ -52,7 +47,7 @@ def test_crash_then_resume_equals_an_uninterrupted_run(tmp_path: Path, vqav2_dir
 
     result = runner.invoke(app, ["run", "--resume", str(broken), "--model-arg", "crash_after=0"])
     assert result.exit_code == 0, result.output
-    assert outputs(broken) == outputs(whole)
+    assert run_outputs(broken) == run_outputs(whole)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
@@ -67,7 +62,7 @@ def test_kill_9_then_resume(tmp_path: Path, vqav2_dir: Path) -> None:
     assert process.returncode == -signal.SIGKILL
     result = runner.invoke(app, ["run", "--resume", str(killed), "--model-arg", "kill_after=0"])
     assert result.exit_code == 0, result.output
-    assert outputs(killed) == outputs(whole)
+    assert run_outputs(killed) == run_outputs(whole)
     lines = [json.loads(line) for line in (killed / "samples.jsonl").read_text().splitlines()]
     keys = [(line["shots"], line["seed"], line["id"]) for line in lines]
     assert len(keys) == len(set(keys)) == 2 * 2 * 6  # no sample lost or counted twice

@@ -8,6 +8,7 @@ rank 0 writes the run directory.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from fseval.distributed import Dist, init_from_env
 from fseval.evaluation import evaluate
 from fseval.metrics import get_metric
 from fseval.models.base import ModelAdapter
-from fseval.prefetch import PipelineOptions, use_pipeline
+from fseval.prefetch import pipeline_options, use_pipeline
 from fseval.results import RunWriter, ShotResult, TrialResult
 from fseval.store import STORE_FILE, SampleStore
 from fseval.taskdata import TaskData, load_task_data
@@ -54,7 +55,8 @@ def run(config: RunConfig, progress: Progress, load_model: LoadModel, dist: Dist
         writer.save()  # the config is on disk before any work, so even a run killed at once can resume
         store = SampleStore(output / STORE_FILE)
     progress = progress if dist.is_main else no_progress
-    options = PipelineOptions(group_by_length=config.group_by_length, prefetch=config.prefetch)
+    # The run's switches over whatever else the caller set (a benchmark's stopwatch, worker counts).
+    options = replace(pipeline_options(), group_by_length=config.group_by_length, prefetch=config.prefetch)
     try:
         with use_pipeline(options):
             for task in tasks:

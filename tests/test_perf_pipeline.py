@@ -82,6 +82,22 @@ def test_stopwatch_records_the_loop_stages(tmp_path: Path) -> None:
     assert {"data", "model", "scoring", "evaluate"} <= set(watch.seconds)
 
 
+@pytest.mark.parametrize("grouped", [True, False])
+def test_a_run_keeps_the_callers_stopwatch_and_its_own_switches(tmp_path: Path, grouped: bool) -> None:
+    from fseval.runner import no_progress, run
+
+    watch, model = Stopwatch(), LengthEcho()
+    config = RunConfig(
+        tasks=("vqav2",), model="m", shots=(2,), data_dir=str(write_vqav2(tmp_path / "vqa")),
+        output=tmp_path / "run", batch_size=2, group_by_length=grouped, prefetch=False,
+    )  # fmt: skip
+    with use_pipeline(PipelineOptions(stopwatch=watch)):
+        run(config, no_progress, lambda config, dist: model)
+    assert watch.seconds["evaluate"] > 0 and watch.seconds["model"] > 0  # what benchmarks/perf.py reads
+    lengths = [length for batch in model.batches for length in batch]
+    assert (lengths == sorted(lengths, reverse=True)) is grouped
+
+
 class SmallMemoryModel(LengthEcho):
     """Raises CUDA's out-of-memory error for batches larger than ``capacity``."""
 

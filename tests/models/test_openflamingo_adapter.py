@@ -46,6 +46,22 @@ def test_greedy_is_batch_size_invariant(of_tiny, prompts) -> None:
     assert of_tiny.generate(prompts[::-1], GREEDY) == batched[::-1]
 
 
+@pytest.mark.parametrize("lm_family", ["mpt", "mosaic_gpt"])
+def test_decoding_steps_continue_the_cache(tmp_path: Path, make_media, lm_family: str) -> None:
+    """MPT configs say ``use_cache: false``; generation must not re-run the prompt at every step."""
+    from fseval.models.openflamingo import make_tiny
+
+    adapter = load_model_dir(make_tiny(tmp_path / lm_family, lm_family=lm_family), device="cpu", precision="fp32")
+    assert adapter.model.lang_encoder.config.use_cache is False
+    fed: list[int] = []
+    adapter.model.lang_encoder.register_forward_pre_hook(
+        lambda module, args, kwargs: fed.append(kwargs["input_ids"].shape[1]), with_kwargs=True
+    )
+    prompt = Prompt("<image>Question:What color is the cat? Short answer:", (make_media("a", 0),))
+    adapter.generate([prompt], GenerationSettings(max_new_tokens=4, min_new_tokens=4, num_beams=1))
+    assert fed[0] > 1 and fed[1:] == [1, 1, 1]
+
+
 def test_images_change_generations(of_tiny, prompts, make_media) -> None:
     swapped = Prompt(prompts[0].text, (make_media("z", 7),))
     base = of_tiny.rank([prompts[0]], [["black"]])[0][0]

@@ -202,3 +202,18 @@ def test_other_errors_are_not_retried(of_tiny, prompts, monkeypatch) -> None:
     monkeypatch.setattr(of_tiny, "_continue", broken)
     with configured(of_tiny, **FAST), pytest.raises(RuntimeError, match="shape mismatch"):
         of_tiny.rank(prompts, CANDIDATES)
+
+
+def test_pass_plan_keeps_long_candidates_from_padding_short_ones() -> None:
+    from fseval.models.openflamingo.adapter import plan_passes
+
+    def unlimited(width: int) -> int:
+        return 10_000
+
+    widths = [28] + [8] * 500 + [7] * 400
+    assert plan_passes(widths, unlimited, overhead=64) == 1  # 27 x 900 padding tokens outweigh one pass
+    assert plan_passes(widths[1:], unlimited, overhead=64) == 500  # 400 padding tokens cost more than a pass
+    assert plan_passes(widths[1:], unlimited, overhead=500) == 900  # and less than this one
+    assert plan_passes(widths, unlimited, overhead=10**6) == 901  # passes dear: one for everything
+    assert plan_passes(widths[1:], lambda width: 128, overhead=64) == 128  # the pass's row limit holds
+    assert plan_passes([3], unlimited, overhead=64) == 1

@@ -128,6 +128,7 @@ class IdeficsAdapter:
             min_new_tokens=settings.min_new_tokens,
             num_beams=settings.num_beams,
             do_sample=False,
+            use_cache=True,
             eos_token_id=[self.tokens.stop, self.tokens.eos],
             pad_token_id=self.tokenizer.pad_token_id,
             # Image placeholders inside an answer would only corrupt the cross-attention mask.

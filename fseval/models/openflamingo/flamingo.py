@@ -190,6 +190,8 @@ class Flamingo(nn.Module):
         """
         self._condition(vision_x, media)
         kwargs.setdefault("eos_token_id", self.eoc_token_id)
+        # MPT configs (OpenFlamingo-3B/9B) say use_cache=false: every step would re-run the whole prompt.
+        kwargs.setdefault("use_cache", True)
         try:
             return self.lang_encoder.generate(input_ids=lang_x, attention_mask=attention_mask, **kwargs)  # type: ignore[operator]
         finally:

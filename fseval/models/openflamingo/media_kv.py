@@ -69,10 +69,7 @@ def _forward(
     rows = shared.rows if shared.rows is not None else torch.arange(b, device=x.device) // max(1, b // b0)
     q = layer.to_q(layer.norm(x)).unflatten(-1, (layer.heads, -1)).transpose(1, 2)
     if shared.continuation or length == 1:
-        # One image per row: the latest before these tokens (text_time is constant along the row).
-        image = (text_time[:, 0] - 1).clamp(min=0)
-        k, v = (t.unflatten(2, (t_img, n))[rows, :, image] for t in kv)  # (B, heads, n, dim_head)
-        out = F.scaled_dot_product_attention(q, k, v)
+        out = _attend_latest_image(q, kv, rows, text_time[:, 0], t_img, n)
     else:
         k, v = (t[rows] if b != b0 or shared.rows is not None else t for t in kv)
         media_time = torch.arange(1, t_img + 1, device=x.device).repeat_interleave(n)
@@ -81,6 +78,34 @@ def _forward(
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed[:, None])
     out = out.masked_fill((text_time == 0)[:, None, :, None], 0.0)
     return layer.to_out(out.transpose(1, 2).reshape(b, length, -1))  # type: ignore[no-any-return]
+
+
+def _attend_latest_image(
+    q: torch.Tensor, kv: tuple[torch.Tensor, ...], rows: torch.Tensor, time: torch.Tensor, t_img: int, n: int
+) -> torch.Tensor:
+    """Attention of continuation rows to the latents of their prompt's latest image.
+
+    ``q`` (B, heads, L, dim_head); ``kv`` (B0, heads, T_img * n, dim_head) per prompt; ``rows``
+    (B,) the prompt of each row; ``time`` (B,) the row's image index (constant along a
+    continuation). Rows that share a prompt and image are attended as one long query sequence
+    against that image's n keys, so the keys are never copied per candidate or beam.
+    """
+    image = (time - 1).clamp(min=0)
+    group = rows * t_img + image
+    _, heads, length, dim = q.shape
+    groups = torch.unique(group).tolist()
+    out = torch.empty_like(q)
+    for g in groups:
+        source, latest = divmod(g, t_img)
+        k, v = (t[source, :, latest * n : (latest + 1) * n] for t in kv)  # (heads, n, dim_head)
+        members = None if len(groups) == 1 else (group == g).nonzero()[:, 0]
+        q_g = q if members is None else q[members]
+        flat = q_g.transpose(0, 1).reshape(heads, -1, dim)  # (heads, rows * L, dim_head)
+        attended = F.scaled_dot_product_attention(flat, k, v).reshape(heads, -1, length, dim).transpose(0, 1)
+        if members is None:
+            return attended
+        out[members] = attended
+    return out
 
 
 @contextmanager

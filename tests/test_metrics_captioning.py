@@ -10,10 +10,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+from pycocoevalcap.tokenizer.ptbtokenizer import PUNCTUATIONS
 
 from fseval.errors import FsevalError
 from fseval.metrics import captioning
-from fseval.metrics.captioning import PUNCTUATIONS, python_tokenize, score_captions
+from fseval.metrics.captioning import python_tokenize, score_captions
 from fseval.metrics.registry import METRICS
 
 pytestmark = pytest.mark.skipif(captioning.shutil.which("java") is None, reason="needs Java")

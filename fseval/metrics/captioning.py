@@ -31,8 +31,6 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from pycocoevalcap.tokenizer.ptbtokenizer import PUNCTUATIONS
-
 from fseval.errors import FsevalError
 from fseval.metrics.registry import MetricResult, register_metric
 
@@ -295,6 +293,8 @@ def python_tokenize(caption: str) -> str:
         for i, chunk in enumerate(chunks):
             if chunk:
                 tokens.extend(_split_chunk(chunk, chunks[i + 1] if i + 1 < len(chunks) else ""))
+    from pycocoevalcap.tokenizer.ptbtokenizer import PUNCTUATIONS  # here: VQA and ranking runs need no pycocoevalcap
+
     # pycocoevalcap compares PUNCTUATIONS with lowercased tokens, so "-LRB-" never matches: "-lrb-" stays.
     lowered = (_SYMBOLS.get(t, t).lower() for t in tokens)
     return " ".join(t for t in lowered if t not in PUNCTUATIONS)

@@ -17,8 +17,14 @@ from fseval.models.base import GenerationSettings, Media, Prompt
 
 GREEDY = GenerationSettings(max_new_tokens=6, num_beams=1)
 BEAMS = GenerationSettings(max_new_tokens=6, num_beams=3, length_penalty=0.0)
-FAST = {"media_cache": True, "shared_media_kv": True, "rank_strategy": "packed", "rank_batch_size": None}
-PLAIN = {"media_cache": False, "shared_media_kv": False, "rank_strategy": "chunked", "rank_batch_size": 1}
+FAST = {
+    "media_cache": True, "shared_media_kv": True, "beam_prefill_once": True, "rank_strategy": "packed",
+    "rank_batch_size": None,
+}  # fmt: skip
+PLAIN = {
+    "media_cache": False, "shared_media_kv": False, "beam_prefill_once": False, "rank_strategy": "chunked",
+    "rank_batch_size": 1,
+}  # fmt: skip
 
 
 @contextmanager
@@ -68,12 +74,30 @@ def test_fast_and_plain_generations_are_identical(of_tiny, prompts, settings) ->
     assert cold == plain and warm == plain
 
 
-@pytest.mark.parametrize("option", ["media_cache", "shared_media_kv"])
+@pytest.mark.parametrize("option", ["media_cache", "shared_media_kv", "beam_prefill_once"])
 def test_each_switch_alone_keeps_generations(of_tiny, prompts, option) -> None:
     with configured(of_tiny, **PLAIN):
         plain = of_tiny.generate(prompts, BEAMS)
     with configured(of_tiny, **{**PLAIN, option: True}):
         assert of_tiny.generate(prompts, BEAMS) == plain
+
+
+def test_beam_search_runs_each_prompt_once(of_tiny, prompts) -> None:
+    shapes: list[tuple[int, ...]] = []
+    handle = of_tiny.model.lang_encoder.register_forward_pre_hook(
+        lambda module, args, kwargs: shapes.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True
+    )
+    try:
+        with configured(of_tiny, **FAST):
+            of_tiny.generate(prompts, BEAMS)
+        with configured(of_tiny, **PLAIN):
+            of_tiny.generate(prompts, BEAMS)
+    finally:
+        handle.remove()
+    fast_prefill, first_step = shapes[0], shapes[1]
+    assert fast_prefill[0] == len(prompts) and first_step == (3 * len(prompts), 1)
+    plain_prefill = next(shape for shape in shapes[2:] if shape[1] > 1)
+    assert plain_prefill == (3 * len(prompts), fast_prefill[1] + 1)  # what generate alone does: every beam
 
 
 @pytest.mark.parametrize("variant", [FAST, {**FAST, "shared_media_kv": False}, {**PLAIN, "rank_batch_size": 64}])
@@ -217,3 +241,23 @@ def test_pass_plan_keeps_long_candidates_from_padding_short_ones() -> None:
     assert plan_passes(widths, unlimited, overhead=10**6) == 901  # passes dear: one for everything
     assert plan_passes(widths[1:], lambda width: 128, overhead=64) == 128  # the pass's row limit holds
     assert plan_passes([3], unlimited, overhead=64) == 1
+
+
+@pytest.mark.parametrize("lm_family", ["gpt_neox", "mpt", "mosaic_gpt", "llama", "opt", "gptj", "gpt2"])
+def test_fast_paths_match_the_plain_ones_for_every_lm(tmp_path, prompts, lm_family) -> None:
+    """The gathered and beam-repeated prompt caches and the per-image cross-attention hold for each LM."""
+    from fseval.models.openflamingo import load_model_dir, make_tiny
+
+    adapter = load_model_dir(make_tiny(tmp_path / lm_family, lm_family=lm_family), device="cpu", precision="fp32")
+    with configured(adapter, **PLAIN):
+        plain_beams = adapter.generate(prompts, BEAMS)
+    with configured(adapter, **FAST):
+        assert adapter.generate(prompts, BEAMS) == plain_beams
+    with configured(adapter, **FAST):
+        fast = adapter.rank(prompts, CANDIDATES)
+    with configured(adapter, **PLAIN):
+        plain = adapter.rank(prompts, CANDIDATES)
+    for got, want in zip(fast, plain, strict=True):
+        assert [len(x) for x in got] == [len(x) for x in want]
+        for x, y in zip(got, want, strict=True):
+            assert x == pytest.approx(y, abs=1e-4)

@@ -16,10 +16,13 @@ Speed (each switchable on the adapter, all on by default; ``benchmarks/perf.py``
   every image of every prompt is encoded, as OpenFlamingo does.
 - ``shared_media_kv``: cross-attention keys/values of the media are projected once per call and
   reused across decoding steps, beams and ranked candidates (``media_kv.py``).
+- ``beam_prefill_once``: beam search runs the prompt through the model once per prompt and
+  repeats its key/value cache per beam (``generate`` alone runs it once per beam).
 - ``rank_strategy="packed"``: all candidates of all prompts of a call, sorted by token length,
-  continue the prompts' key/value cache in passes of at most ``rank_chunk_tokens``; where passes
-  start is chosen so that padding plus per-pass overhead is least (``plan_passes``), and each
-  pass gathers the prompt's keys/values once into a buffer the candidates' own are written into.
+  continue the prompts' key/value cache in passes of at most ``rank_chunk_tokens`` tokens (None:
+  what a quarter of free GPU memory, or 2 GiB on CPU, holds of gathered keys/values); where
+  passes start is chosen so that padding plus per-pass overhead is least (``plan_passes``), and
+  each pass gathers the prompt's keys/values once into a buffer the candidates' own go into.
   The last token of each candidate is not fed (its output is never used) and single-token
   candidates are scored from the prompt pass alone. ``"chunked"`` is the previous per-prompt
   loop over ``rank_batch_size`` candidates (1: one candidate per pass, as OpenFlamingo does).
@@ -81,8 +84,9 @@ class OpenFlamingoAdapter:
         media_cache_bytes: int = 2 << 30,
         shared_media_kv: bool = True,
         rank_strategy: str = "packed",
-        rank_chunk_tokens: int = 1 << 15,
+        rank_chunk_tokens: int | None = None,
         vision_batch_size: int = 128,
+        beam_prefill_once: bool = True,
     ) -> None:
         if rank_strategy not in RANK_STRATEGIES:
             raise ValueError(f"rank_strategy must be one of {RANK_STRATEGIES}, not {rank_strategy!r}")
@@ -97,6 +101,7 @@ class OpenFlamingoAdapter:
         self.media_cache = media_cache
         self.media_cache_bytes = media_cache_bytes
         self.shared_media_kv = shared_media_kv
+        self.beam_prefill_once = beam_prefill_once
         self.rank_strategy = rank_strategy
         self.rank_chunk_tokens = rank_chunk_tokens
         self.vision_batch_size = vision_batch_size
@@ -257,24 +262,63 @@ class OpenFlamingoAdapter:
         input_ids, attention_mask = self._encode_text([p.text for p in prompts])
         prefill_before = self.stage_seconds["prefill"]
         started = self._now() if self.profile else 0.0
+        options = {
+            "max_new_tokens": settings.max_new_tokens,
+            "min_new_tokens": settings.min_new_tokens,
+            "num_beams": settings.num_beams,
+            **({"length_penalty": settings.length_penalty} if settings.num_beams > 1 else {}),
+            "do_sample": False,
+            "pad_token_id": self.tokenizer.pad_token_id,
+            "bad_words_ids": [[self.model.media_token_id]],
+        }
         with shared_media_kv(self.model, self.shared_media_kv) as shared:
-            output = self.model.generate(
-                None,
-                input_ids,
-                attention_mask=attention_mask,
-                media=self._conditioning(media, shared),
-                max_new_tokens=settings.max_new_tokens,
-                min_new_tokens=settings.min_new_tokens,
-                num_beams=settings.num_beams,
-                **({"length_penalty": settings.length_penalty} if settings.num_beams > 1 else {}),
-                do_sample=False,
-                pad_token_id=self.tokenizer.pad_token_id,
-                bad_words_ids=[[self.model.media_token_id]],
-            )
+            conditioning = self._conditioning(media, shared)
+            if settings.num_beams > 1 and self.beam_prefill_once and input_ids.shape[1] > 1:
+                output = self._generate_after_prefill(input_ids, attention_mask, conditioning, options)
+            else:
+                output = self.model.generate(
+                    None, input_ids, attention_mask=attention_mask, media=conditioning, **options
+                )
         if self.profile:
             prefill = self.stage_seconds["prefill"] - prefill_before
             self.stage_seconds["decode"] += self._now() - started - prefill
         return self.tokenizer.batch_decode(output[:, input_ids.shape[1] :], skip_special_tokens=True)
+
+    def _generate_after_prefill(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, media: torch.Tensor, options: dict[str, Any]
+    ) -> torch.Tensor:
+        """Beam search whose prompt pass runs once per prompt, not once per beam.
+
+        ``generate`` copies every prompt ``num_beams`` times before its first forward pass, so
+        the prompt (the bulk of the work at several shots) is computed ``num_beams`` times. Here
+        all but the last prompt token go through the model once; the key/value cache is then
+        repeated per beam and ``generate`` continues from it with the full ``input_ids``, so scores,
+        lengths and stopping are those of the plain call.
+        """
+        head, head_mask = input_ids[:, :-1], attention_mask[:, :-1]
+        out = self.model(
+            None,
+            head,
+            attention_mask=head_mask,
+            media=media,
+            use_cache=True,
+            clear_conditioned_layers=False,
+            **self._positions(head_mask, head.shape[1]),
+        )
+        cache = output_cache(out)
+        del out
+        cache.batch_repeat_interleave(options["num_beams"])  # the media and image positions follow by themselves
+        try:
+            return self.model.lang_encoder.generate(  # type: ignore[no-any-return,operator]
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                eos_token_id=self.model.eoc_token_id,
+                use_cache=True,
+                **{self.model.cache_kwarg: cache},
+                **options,
+            )
+        finally:
+            self.model.media_state.clear()
 
     @staticmethod
     def _conditioning(media: torch.Tensor, shared: MediaKV | None) -> torch.Tensor:
@@ -307,7 +351,7 @@ class OpenFlamingoAdapter:
                 clear_conditioned_layers=False,
                 **self._positions(attention_mask, input_ids.shape[1]),
             )
-            prompt = _PromptState(prompt_out.cache, attention_mask, state.last_time, state.media)
+            prompt = _PromptState(output_cache(prompt_out), attention_mask, state.last_time, state.media)
             first_logprobs = torch.log_softmax(prompt_out.logits[:, -1].float(), dim=-1)
             del prompt_out
             try:
@@ -372,8 +416,10 @@ class OpenFlamingoAdapter:
         prompt_length = prompt.mask.shape[1]
         vocab = first_logprobs.shape[-1]
 
+        pass_tokens = self.rank_chunk_tokens or self._auto_pass_tokens(prompt.cache)
+
         def rows_limit(width: int) -> int:
-            limit = min(self.rank_chunk_tokens // (prompt_length + width), _LOGIT_BUDGET // (width * vocab)) or 1
+            limit = min(pass_tokens // (prompt_length + width), _LOGIT_BUDGET // (width * vocab)) or 1
             return min(limit, self.rank_batch_size) if self.rank_batch_size else limit
 
         start = 0
@@ -386,7 +432,7 @@ class OpenFlamingoAdapter:
             except RuntimeError as error:  # halve the pass on CUDA out-of-memory, keep the smaller size
                 if not is_out_of_memory(error) or len(chunk) == 1:
                     raise
-                self.rank_chunk_tokens = max(1, len(chunk) // 2) * (prompt_length + width)
+                self.rank_chunk_tokens = pass_tokens = max(1, len(chunk) // 2) * (prompt_length + width)
                 if self.device.type == "cuda":
                     torch.cuda.empty_cache()
                 continue
@@ -398,6 +444,23 @@ class OpenFlamingoAdapter:
                 scores[i][j] += values[: len(t) - 1]
             start += len(chunk)
         return scores
+
+    def _auto_pass_tokens(self, cache: Any) -> int:
+        """Prompt-plus-candidate tokens per ranking pass when ``rank_chunk_tokens`` is None.
+
+        Each row of a pass holds its own copy of the prompt's keys/values: the pass gathers as many
+        as fit in a quarter of the GPU's free memory, or in 2 GiB on a CPU.
+        """
+        layers = getattr(cache, "layers", None) or []
+        per_token = sum(
+            2 * layer.keys[0, :, :1].numel() * layer.keys.element_size()
+            for layer in layers
+            if layer.keys is not None and layer.keys.numel()
+        )
+        budget = 2 << 30
+        if self.device.type == "cuda":
+            budget = torch.cuda.mem_get_info(self.device)[0] // 4
+        return max(1, budget // per_token) if per_token else 1 << 15
 
     @property
     def _pass_overhead_tokens(self) -> int:
@@ -486,6 +549,12 @@ class _PromptState:
 
     def __init__(self, cache: Any, mask: torch.Tensor, last_time: torch.Tensor | None, media: Any) -> None:
         self.cache, self.mask, self.last_time, self.media = cache, mask, last_time, media
+
+
+def output_cache(output: Any) -> Any:
+    """The key/value cache of an LM output (``cache`` in recent transformers, ``past_key_values`` before)."""
+    cache = getattr(output, "cache", None)
+    return cache if cache is not None else output.past_key_values
 
 
 def _select_rows(cache: Any, rows: torch.Tensor, width: int) -> Any:

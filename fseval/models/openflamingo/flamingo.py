@@ -103,7 +103,8 @@ class Flamingo(nn.Module):
             layers.append(layer)
         _set_path(lang_encoder, self.decoder_layers_attr_name, nn.ModuleList(layers))
         forward_params = inspect.signature(lang_encoder.forward).parameters
-        self._cache_kwarg = "cache" if "cache" in forward_params else "past_key_values"
+        # The LM's name for its key/value cache argument (transformers renamed past_key_values to cache).
+        self.cache_kwarg = "cache" if "cache" in forward_params else "past_key_values"
         lang_encoder.register_forward_pre_hook(self._locate_media, with_kwargs=True)
 
     def _locate_media(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
@@ -167,7 +168,7 @@ class Flamingo(nn.Module):
                 attention_mask=attention_mask,
                 labels=labels,
                 use_cache=use_cache,
-                **{self._cache_kwarg: past_key_values},
+                **{self.cache_kwarg: past_key_values},
                 **lm_kwargs,
             )
         finally:

@@ -189,15 +189,16 @@ def load(
     media_cache: bool = True,
     media_cache_bytes: int = 2 << 30,
     shared_media_kv: bool = True,
+    beam_prefill_once: bool = True,
     rank_strategy: str = "packed",
-    rank_chunk_tokens: int = 1 << 15,
+    rank_chunk_tokens: int | str | None = None,
 ) -> OpenFlamingoAdapter:
     """Build an OpenFlamingo model and wrap it in the fseval adapter.
 
     ``frame_embeddings``: False (OpenFlamingo's default, no frame embeddings), an int (that many
     learned frame embeddings), or True (as many as the checkpoint's ``perceiver.frame_embs``).
     ``checkpoint=None`` leaves the Flamingo weights at their random initialisation (gates at 0).
-    The last five arguments switch the adapter's optimisations (all on by default; see
+    The last six arguments switch the adapter's optimisations (all on by default; see
     ``OpenFlamingoAdapter``), so they can be measured against the plain path.
     """
     if precision not in PRECISIONS:
@@ -256,8 +257,9 @@ def load(
         media_cache=_flag(media_cache),
         media_cache_bytes=int(media_cache_bytes),
         shared_media_kv=_flag(shared_media_kv),
+        beam_prefill_once=_flag(beam_prefill_once),
         rank_strategy=rank_strategy,
-        rank_chunk_tokens=int(rank_chunk_tokens),
+        rank_chunk_tokens=int(rank_chunk_tokens) if rank_chunk_tokens not in (None, "", "auto") else None,
     )
 
 

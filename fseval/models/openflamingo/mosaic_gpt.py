@@ -216,4 +216,5 @@ class MosaicGPTForCausalLM(PreTrainedModel, GenerationMixin):
         loss = None
         if labels is not None:
             loss = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(), ignore_index=-100)
-        return CausalLMOutputWithPast(loss=loss, logits=logits, **{_CACHE_FIELD: cache if use_cache else None})
+        fields: dict[str, Any] = {"loss": loss, "logits": logits, _CACHE_FIELD: cache if use_cache else None}
+        return CausalLMOutputWithPast(**fields)

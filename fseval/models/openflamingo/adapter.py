@@ -305,7 +305,7 @@ class OpenFlamingoAdapter:
             clear_conditioned_layers=False,
             **self._positions(head_mask, head.shape[1]),
         )
-        cache = output_cache(out)
+        cache = out.cache
         del out
         cache.batch_repeat_interleave(options["num_beams"])  # the media and image positions follow by themselves
         try:
@@ -351,7 +351,7 @@ class OpenFlamingoAdapter:
                 clear_conditioned_layers=False,
                 **self._positions(attention_mask, input_ids.shape[1]),
             )
-            prompt = _PromptState(output_cache(prompt_out), attention_mask, state.last_time, state.media)
+            prompt = _PromptState(prompt_out.cache, attention_mask, state.last_time, state.media)
             first_logprobs = torch.log_softmax(prompt_out.logits[:, -1].float(), dim=-1)
             del prompt_out
             try:
@@ -549,12 +549,6 @@ class _PromptState:
 
     def __init__(self, cache: Any, mask: torch.Tensor, last_time: torch.Tensor | None, media: Any) -> None:
         self.cache, self.mask, self.last_time, self.media = cache, mask, last_time, media
-
-
-def output_cache(output: Any) -> Any:
-    """The key/value cache of an LM output (``cache`` in recent transformers, ``past_key_values`` before)."""
-    cache = getattr(output, "cache", None)
-    return cache if cache is not None else output.past_key_values
 
 
 def _select_rows(cache: Any, rows: torch.Tensor, width: int) -> Any:

@@ -22,9 +22,6 @@ from transformers import GenerationMixin, PretrainedConfig, PreTrainedModel
 from transformers.cache_utils import Cache, DynamicCache
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
-# transformers 5.2x renamed the output's past_key_values to cache; generate reads whichever it has.
-_CACHE_FIELD = "cache" if "cache" in CausalLMOutputWithPast.__dataclass_fields__ else "past_key_values"
-
 
 class MosaicGPTConfig(PretrainedConfig):
     """The fields of MosaicML's ``MosaicGPTConfig`` that change the computation; others are kept as given."""
@@ -216,5 +213,4 @@ class MosaicGPTForCausalLM(PreTrainedModel, GenerationMixin):
         loss = None
         if labels is not None:
             loss = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(), ignore_index=-100)
-        fields: dict[str, Any] = {"loss": loss, "logits": logits, _CACHE_FIELD: cache if use_cache else None}
-        return CausalLMOutputWithPast(**fields)
+        return CausalLMOutputWithPast(loss=loss, logits=logits, cache=cache if use_cache else None)

@@ -147,6 +147,41 @@ def test_rank_equals_a_manual_forward_pass(adapter: IdeficsAdapter) -> None:
         assert torch.allclose(torch.tensor(expected), log_probs, atol=1e-4)
 
 
+def full_forward_log_probs(adapter: IdeficsAdapter, prompt: Prompt, ids: list[int], count: int) -> torch.Tensor:
+    """The last ``count`` token log-probabilities of ``ids`` in one uncached forward pass."""
+    input_ids = torch.tensor([ids])
+    pixels = adapter.image_processor([m.frames[0] for m in prompt.media], return_tensors="pt")
+    mask = image_attention_mask(input_ids, adapter.tokens.image, adapter.tokens.eos, len(prompt.media))
+    with torch.no_grad():
+        logits = adapter.model(input_ids=input_ids, pixel_values=pixels.unsqueeze(0), image_attention_mask=mask).logits
+    return logits[0, :-1].log_softmax(-1).gather(-1, input_ids[0, 1:, None])[-count:, 0]
+
+
+def test_rank_feeds_a_token_merged_across_the_boundary(adapter: IdeficsAdapter, monkeypatch) -> None:
+    """A candidate whose first token merges with the prompt's last shortens the shared prompt pass."""
+    text = adapter.idefics_text(TWO_SHOT)
+    context = adapter._ids(text)
+    merged = adapter.tokenizer.convert_tokens_to_ids("x")  # stands in for ":" + "y" merged into one token
+    original_ids = adapter._ids
+
+    def ids(string: str) -> list[int]:
+        if string == text + "yes":
+            return [*context[:-1], merged, *original_ids("es")]
+        return original_ids(string)
+
+    monkeypatch.setattr(adapter, "_ids", ids)
+    eos = adapter.tokenizer.eos_token
+    scores = adapter.rank([TWO_SHOT], [["yes", "no way", f"no{eos}more"]])[0]
+    expected = [
+        full_forward_log_probs(adapter, TWO_SHOT, [*context[:-1], merged, *original_ids("es")], 4),
+        full_forward_log_probs(adapter, TWO_SHOT, original_ids(text + "no way"), 6),
+        full_forward_log_probs(adapter, TWO_SHOT, original_ids(f"{text}no{eos}more"), len(scores[2])),
+    ]
+    assert [len(s) for s in scores] == [4, 6, len(scores[2])]
+    for got, want in zip(scores, expected, strict=True):
+        assert torch.allclose(torch.tensor(got), want, atol=1e-4)
+
+
 def test_rank_batches_the_candidates(adapter: IdeficsAdapter) -> None:
     prompts = [TWO_SHOT, ONE_IMAGE, Prompt("Output:")]  # 3, 1 and no images in one forward pass
     candidates = [["yes", "no", "maybe"], ["a cat"], ["a dog"]]
@@ -154,7 +189,7 @@ def test_rank_batches_the_candidates(adapter: IdeficsAdapter) -> None:
     try:
         chunked = adapter.rank(prompts, candidates)
     finally:
-        adapter.rank_batch_size = 16
+        adapter.rank_batch_size = None
     whole = adapter.rank(prompts, candidates)
     for row_chunked, row_whole in zip(chunked, whole, strict=True):
         for a, b in zip(row_chunked, row_whole, strict=True):

@@ -44,6 +44,7 @@ from fseval.models.idefics.inputs import (
     prompt_images,
     to_idefics_text,
 )
+from fseval.models.kv_cache import gather_rows, pass_overhead_tokens, pass_token_budget, plan_passes, rows_per_pass
 
 PRESETS: dict[str, dict[str, str]] = {
     "idefics-9b": {"path": "HuggingFaceM4/idefics-9b"},
@@ -68,7 +69,7 @@ class IdeficsAdapter:
         *,
         name: str = "idefics",
         end_of_chunk: str = NEWLINE,
-        rank_batch_size: int = 16,
+        rank_batch_size: int | None = None,
         provenance: dict[str, Any] | None = None,
     ) -> None:
         self.model, self.name, self.end_of_chunk = model.eval(), name, end_of_chunk
@@ -146,24 +147,124 @@ class IdeficsAdapter:
 
     @torch.inference_mode()
     def rank(self, prompts: Sequence[Prompt], candidates: Sequence[Sequence[str]]) -> list[list[list[float]]]:
+        """Each prompt runs once; its candidates continue its key/value cache in length-sorted passes.
+
+        A candidate is tokenised together with its prompt (``split_continuation``); the prompt pass
+        covers what all candidates of a prompt share, so a token merged across the boundary is fed
+        with the candidate. Candidate tokens cross-attend to one image, the one they follow, so each
+        row carries that image's features alone.
+        """
         images = self._images(prompts)
-        rows: list[tuple[int, list[int], int]] = []  # (prompt index, token ids, candidate token count)
-        for index, (prompt, options) in enumerate(zip(prompts, candidates, strict=True)):
+        contexts: list[list[int]] = []
+        rows: list[tuple[int, int, list[int], int]] = []  # (prompt, candidate, full ids, scored tokens)
+        for i, (prompt, options) in enumerate(zip(prompts, candidates, strict=True)):
             text = self.idefics_text(prompt)
-            context = self._ids(text)
-            for option in options:
-                rows.append((index, *split_continuation(context, self._ids(text + option))))
+            contexts.append(self._ids(text))
+            rows += [(i, j, *split_continuation(contexts[i], self._ids(text + o))) for j, o in enumerate(options)]
+        scores: list[list[list[float]]] = [[[] for _ in options] for options in candidates]
+        if not rows:
+            return scores
+        shared = [len(context) for context in contexts]
+        for i, _, full, count in rows:
+            shared[i] = min(shared[i], len(full) - count)
         # Each prompt's images go through the vision tower once, not once per candidate (ImageNet has 1000).
         features = [self._image_features(row_images) for row_images in images]
-        scores: list[list[float]] = []
-        for start in range(0, len(rows), self.rank_batch_size):
-            chunk = rows[start : start + self.rank_batch_size]
-            scores += self._score(chunk, [features[index] for index, _, _ in chunk])
-        result: list[list[list[float]]] = []
-        flat = iter(scores)
-        for options in candidates:
-            result.append([next(flat) for _ in options])
-        return result
+        cache, prompt_mask, first = self._prompt_pass([c[:n] for c, n in zip(contexts, shared, strict=True)], features)
+        pending = []
+        for i, j, full, count in rows:
+            if len(full) - shared[i] == 1:  # scored from the prompt pass alone
+                scores[i][j] = [first[i, full[-1]].item()]
+            else:
+                pending.append((i, j, full, count))
+        pending.sort(key=lambda row: -(len(row[2]) - shared[row[0]]))
+        pass_tokens = pass_token_budget(cache, self.device)
+        prompt_length, vocab = prompt_mask.shape[1], first.shape[-1]
+        start = 0
+        while start < len(pending):
+            widths = [len(full) - shared[i] - 1 for i, _, full, _ in pending[start:]]
+            take = plan_passes(
+                widths,
+                lambda width: rows_per_pass(width, prompt_length, pass_tokens, vocab, self.rank_batch_size),
+                pass_overhead_tokens(self.device),
+            )
+            chunk = pending[start : start + take]
+            fed = [(i, full, shared[i]) for i, _, full, _ in chunk]
+            logprobs = self._continue(cache, prompt_mask, fed, features)
+            for row, (i, j, full, count) in enumerate(chunk):
+                rest = full[shared[i] :]
+                targets = torch.tensor(rest[1:], device=logprobs.device)
+                later = logprobs[row, : len(rest) - 1].gather(-1, targets[:, None])[:, 0].tolist()
+                scores[i][j] = [first[i, rest[0]].item(), *later][-count:]
+            start += len(chunk)
+        return scores
+
+    def _prompt_pass(
+        self, token_lists: list[list[int]], features: list[torch.Tensor]
+    ) -> tuple[Any, torch.Tensor, torch.Tensor]:
+        """The prompts, left-padded, through the model once: (cache, padding mask, last log-probabilities)."""
+        length = max(len(ids) for ids in token_lists)
+        pad = self.tokenizer.pad_token_id
+        input_ids = torch.tensor([[pad] * (length - len(ids)) + ids for ids in token_lists])
+        attention_mask = torch.tensor([[0] * (length - len(ids)) + [1] * len(ids) for ids in token_lists])
+        num_images = max(len(f) for f in features)
+        # Unused image slots only need the right shape: the image attention mask never selects them.
+        slots = torch.stack([torch.cat([f, f[:1].expand(num_images - len(f), -1, -1)]) for f in features])
+        mask = image_attention_mask(input_ids, self.tokens.image, self.tokens.eos, num_images)
+        out = self.model(
+            input_ids=input_ids.to(self.device),
+            attention_mask=attention_mask.to(self.device),
+            image_attention_mask=mask.to(self.device),
+            use_cache=True,
+            logits_to_keep=1,
+            **{self._embeddings_name: slots.flatten(0, 1)},
+        )
+        return out.cache, attention_mask.to(self.device), out.logits[:, -1].float().log_softmax(dim=-1)
+
+    def _continue(
+        self,
+        cache: Any,
+        prompt_mask: torch.Tensor,
+        rows: list[tuple[int, list[int], int]],
+        features: list[torch.Tensor],
+    ) -> torch.Tensor:
+        """Log-probabilities (rows, width, vocab) after each fed token of ``rows`` (prompt, full ids, cached).
+
+        A row feeds ``full[cached:-1]``; its tokens cross-attend to the image that the full sequence's
+        mask gives them, so that image's features are the row's only image slot.
+        """
+        width = max(len(full) - cached - 1 for _, full, cached in rows)
+        pad = self.tokenizer.pad_token_id
+        tokens = torch.full((len(rows), width), pad, dtype=torch.long)
+        token_mask = torch.zeros((len(rows), width), dtype=torch.long)
+        slot_mask = torch.zeros((len(rows), width, 1), dtype=torch.long)
+        slots = []
+        for row, (i, full, cached) in enumerate(rows):
+            fed = full[cached:-1]
+            tokens[row, : len(fed)] = torch.tensor(fed)
+            token_mask[row, : len(fed)] = 1
+            one_hot = image_attention_mask(
+                torch.tensor([full[:-1]]), self.tokens.image, self.tokens.eos, len(features[i])
+            )[0, cached:]
+            attends = one_hot.any(dim=-1)
+            images = one_hot.argmax(dim=-1)[attends].unique().tolist()
+            if len(images) > 1:  # an <image> inside a candidate; generation forbids it, ranking cannot score it
+                raise FsevalError("A ranking candidate contains an image placeholder.", hint="Remove it.")
+            slots.append(features[i][images[0] if images else 0])
+            slot_mask[row, : len(fed), 0] = attends.long()
+        index = torch.tensor([i for i, _, _ in rows], device=self.device)
+        out = self.model(
+            input_ids=tokens.to(self.device),
+            attention_mask=torch.cat([prompt_mask[index], token_mask.to(self.device)], dim=1),
+            cache=gather_rows(cache, index, width),
+            image_attention_mask=slot_mask.to(self.device),
+            use_cache=True,
+            **{self._embeddings_name: torch.stack(slots)},
+        )
+        return out.logits.float().log_softmax(dim=-1)
+
+    @property
+    def _embeddings_name(self) -> str:
+        return "perceiver_embeddings" if self.model.config.use_resampler else "image_encoder_embeddings"
 
     def _ids(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -183,33 +284,6 @@ class IdeficsAdapter:
         pixels = pixels.to(device=self.device, dtype=self.model.dtype)
         features = inner.vision_model(pixel_values=pixels).last_hidden_state
         return inner.perceiver_resampler(features) if self.model.config.use_resampler else features
-
-    def _score(self, rows: list[tuple[int, list[int], int]], features: list[torch.Tensor]) -> list[list[float]]:
-        """Log-probabilities of the last ``count`` tokens of each row, in one left-padded forward pass."""
-        length = max(len(ids) for _, ids, _ in rows)
-        input_ids = torch.full((len(rows), length), self.tokenizer.pad_token_id, dtype=torch.long)
-        attention_mask = torch.zeros((len(rows), length), dtype=torch.long)
-        for row, (_, ids, _) in enumerate(rows):
-            input_ids[row, length - len(ids) :] = torch.tensor(ids)
-            attention_mask[row, length - len(ids) :] = 1
-        num_images = max(len(f) for f in features)
-        # Unused image slots only need the right shape: the image attention mask never selects them.
-        slots = torch.stack([torch.cat([f, f[:1].expand(num_images - len(f), -1, -1)]) for f in features])
-        mask = image_attention_mask(input_ids, self.tokens.image, self.tokens.eos, num_images)
-        name = "perceiver_embeddings" if self.model.config.use_resampler else "image_encoder_embeddings"
-        batch = {
-            "input_ids": input_ids.to(self.device),
-            "attention_mask": attention_mask.to(self.device),
-            "image_attention_mask": mask.to(self.device),
-            name: slots.flatten(0, 1),
-        }
-        # Only the last positions are scored; keeping their logits alone saves a (batch, seq, 32k) tensor.
-        keep = max(count for _, _, count in rows) + 1
-        logits = self.model(**batch, logits_to_keep=keep).logits.float()
-        log_probs = logits[:, :-1].log_softmax(dim=-1)
-        targets = batch["input_ids"][:, -(keep - 1) :]
-        token_log_probs = log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1).cpu()
-        return [token_log_probs[row, keep - 1 - count :].tolist() for row, (_, _, count) in enumerate(rows)]
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -274,7 +348,7 @@ def load(
     precision: str = "fp32",
     *,
     end_of_chunk: str | None = None,
-    rank_batch_size: int | str = 16,
+    rank_batch_size: int | str | None = None,
     **kwargs: Any,
 ) -> IdeficsAdapter:
     """Load an IDEFICS model and processor from a directory, a preset name or a cached Hub repo id.
@@ -309,6 +383,6 @@ def load(
         processor,
         name=path if preset else "idefics",
         end_of_chunk=END_OF_CHUNK_CHOICES[chunk_name],
-        rank_batch_size=int(rank_batch_size),
+        rank_batch_size=int(rank_batch_size) if rank_batch_size not in (None, "") else None,
         provenance=provenance,
     )

@@ -36,28 +36,32 @@ With ``profile = True`` the adapter adds the seconds of each stage to ``stage_se
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import inspect
 import threading
 import time
 import weakref
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
 from PIL import Image
-from transformers.cache_utils import DynamicLayer
 
 from fseval.models.base import GenerationSettings, Media, Prompt
+from fseval.models.kv_cache import (
+    gather_rows,
+    pass_overhead_tokens,
+    pass_token_budget,
+    plan_passes,
+    rows_per_pass,
+)
 from fseval.models.openflamingo.flamingo import Flamingo
 from fseval.models.openflamingo.media_kv import MediaKV, shared_media_kv
 
 RANK_STRATEGIES = ("packed", "chunked")
-_LOGIT_BUDGET = 1 << 27  # candidate logits per ranking pass (512 MiB in fp32)
 
 
 def is_out_of_memory(error: BaseException) -> bool:
@@ -416,16 +420,15 @@ class OpenFlamingoAdapter:
         prompt_length = prompt.mask.shape[1]
         vocab = first_logprobs.shape[-1]
 
-        pass_tokens = self.rank_chunk_tokens or self._auto_pass_tokens(prompt.cache)
+        pass_tokens = self.rank_chunk_tokens or pass_token_budget(prompt.cache, self.device)
 
         def rows_limit(width: int) -> int:
-            limit = min(pass_tokens // (prompt_length + width), _LOGIT_BUDGET // (width * vocab)) or 1
-            return min(limit, self.rank_batch_size) if self.rank_batch_size else limit
+            return rows_per_pass(width, prompt_length, pass_tokens, vocab, self.rank_batch_size)
 
         start = 0
         while start < len(pending):
             widths = [len(t) - 1 for _, _, t in pending[start:]]
-            chunk = pending[start : start + plan_passes(widths, rows_limit, self._pass_overhead_tokens)]
+            chunk = pending[start : start + plan_passes(widths, rows_limit, pass_overhead_tokens(self.device))]
             width = len(chunk[0][2]) - 1
             try:
                 logprobs = self._continue(prompt, [i for i, _, _ in chunk], [t[:-1] for _, _, t in chunk], shared)
@@ -444,28 +447,6 @@ class OpenFlamingoAdapter:
                 scores[i][j] += values[: len(t) - 1]
             start += len(chunk)
         return scores
-
-    def _auto_pass_tokens(self, cache: Any) -> int:
-        """Prompt-plus-candidate tokens per ranking pass when ``rank_chunk_tokens`` is None.
-
-        Each row of a pass holds its own copy of the prompt's keys/values: the pass gathers as many
-        as fit in a quarter of the GPU's free memory, or in 2 GiB on a CPU.
-        """
-        layers = getattr(cache, "layers", None) or []
-        per_token = sum(
-            2 * layer.keys[0, :, :1].numel() * layer.keys.element_size()
-            for layer in layers
-            if layer.keys is not None and layer.keys.numel()
-        )
-        budget = 2 << 30
-        if self.device.type == "cuda":
-            budget = torch.cuda.mem_get_info(self.device)[0] // 4
-        return max(1, budget // per_token) if per_token else 1 << 15
-
-    @property
-    def _pass_overhead_tokens(self) -> int:
-        """What one extra ranking pass costs, in padding tokens: launches dominate on a GPU, FLOPs on a CPU."""
-        return 1024 if self.device.type == "cuda" else 64
 
     def _continue(
         self, prompt: _PromptState, rows: list[int], token_lists: list[list[int]], shared: MediaKV | None
@@ -486,7 +467,7 @@ class OpenFlamingoAdapter:
             None,
             tokens,
             attention_mask=mask,
-            past_key_values=_select_rows(prompt.cache, row_index, width),
+            past_key_values=gather_rows(prompt.cache, row_index, width),
             use_cache=True,
             clear_conditioned_layers=False,
             **self._positions(mask, width),
@@ -521,81 +502,8 @@ class OpenFlamingoAdapter:
         }
 
 
-def plan_passes(widths: Sequence[int], rows_limit: Callable[[int], int], overhead: int) -> int:
-    """How many rows the next ranking pass takes, from rows sorted by decreasing ``widths``.
-
-    Every row of a pass is padded to its first (widest) row, and every pass costs ``overhead``
-    padding tokens' worth of time. Over the distinct widths (a few dozen at most) a dynamic
-    programme picks where passes start so that padded tokens plus pass overheads are fewest,
-    each pass holding at most ``rows_limit(width)`` rows.
-    """
-    distinct = sorted(set(widths), reverse=True)
-    counts = [widths.count(w) for w in distinct]
-    best = [0.0] + [float("inf")] * len(distinct)  # best[j]: cost of the rows of the first j widths
-    first_cut = [0] * (len(distinct) + 1)
-    for j in range(1, len(distinct) + 1):
-        for i in range(j):
-            rows = sum(counts[i:j])
-            passes = -(-rows // rows_limit(distinct[i]))
-            cost = best[i] + rows * distinct[i] + passes * overhead
-            if cost < best[j]:
-                best[j], first_cut[j] = cost, (first_cut[i] if i else j)
-    group_rows = sum(counts[: first_cut[len(distinct)]])
-    return min(group_rows, rows_limit(distinct[0]))
-
-
 class _PromptState:
     """The prompt pass of a ranking call: its key/value cache, padding mask and media conditioning."""
 
     def __init__(self, cache: Any, mask: torch.Tensor, last_time: torch.Tensor | None, media: Any) -> None:
         self.cache, self.mask, self.last_time, self.media = cache, mask, last_time, media
-
-
-def _select_rows(cache: Any, rows: torch.Tensor, width: int) -> Any:
-    """The cache for continuing prompt ``rows`` by ``width`` tokens; the prompt cache itself stays intact."""
-    if not hasattr(cache, "layers"):
-        cache = copy.deepcopy(cache)
-        cache.batch_select_indices(rows)
-        return cache
-    selected = copy.copy(cache)
-    selected.layers = []
-    for layer in cache.layers:
-        if type(layer) is DynamicLayer and layer.is_initialized:
-            selected.layers.append(_GatheredLayer(layer, rows, width))
-        else:
-            layer = copy.copy(layer)
-            layer.batch_select_indices(rows)
-            selected.layers.append(layer)
-    return selected
-
-
-class _GatheredLayer(DynamicLayer):
-    """One layer's prompt keys/values gathered per row into a buffer with room for ``width`` more tokens.
-
-    ``DynamicLayer`` would copy the gathered prompt again on every update (``torch.cat``); with
-    hundreds of candidate rows over a long prompt those two copies cost more than the candidates'
-    own compute on a CPU. Here the new keys/values are written into the buffer in place.
-    """
-
-    def __init__(self, layer: DynamicLayer, rows: torch.Tensor, width: int) -> None:
-        super().__init__()
-        assert layer.keys is not None and layer.values is not None
-        self.lazy_initialization(layer.keys, layer.values)
-        self.length = layer.keys.shape[-2]
-
-        def gathered(states: torch.Tensor) -> torch.Tensor:
-            room = states.new_zeros(*states.shape[:-2], width, states.shape[-1])
-            return torch.cat([states, room], dim=-2)[rows]
-
-        self._keys, self._values = gathered(layer.keys), gathered(layer.values)
-        self.keys, self.values = self._keys[..., : self.length, :], self._values[..., : self.length, :]
-
-    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
-        end = self.length + key_states.shape[-2]
-        if end > self._keys.shape[-2]:
-            raise ValueError(f"a continuation of {end - self.length} tokens does not fit the gathered cache")
-        self._keys[..., self.length : end, :] = key_states
-        self._values[..., self.length : end, :] = value_states
-        self.length = end
-        self.keys, self.values = self._keys[..., :end, :], self._values[..., :end, :]
-        return self.keys, self.values

@@ -83,3 +83,10 @@ class ModelAdapter(Protocol):
     def describe(self) -> dict[str, Any]:
         """Provenance recorded in results.json (family, paths, checkpoint hash, precision...)."""
         ...
+
+
+def flag_argument(value: bool | str) -> bool:
+    """A switch given as ``--model-arg name=false``: values that did not parse as JSON arrive as strings."""
+    if isinstance(value, str):
+        return value.strip().lower() not in ("false", "0", "no", "off", "")
+    return bool(value)

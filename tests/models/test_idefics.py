@@ -114,6 +114,25 @@ def test_greedy_output_does_not_depend_on_batch(adapter: IdeficsAdapter) -> None
     assert batched[0] != batched[1]  # the prompts (and images) matter
 
 
+def test_beam_search_runs_each_prompt_once_with_the_same_result(adapter: IdeficsAdapter) -> None:
+    prompts = [TWO_SHOT, ONE_IMAGE, ZERO_SHOT, Prompt("Output:a cat<|endofchunk|>\nOutput:")]
+    beams = GenerationSettings(max_new_tokens=6, num_beams=3, length_penalty=0.0)
+    rows: list[int] = []
+    handle = adapter.model.register_forward_pre_hook(
+        lambda module, args, kwargs: rows.append(kwargs["input_ids"].shape[0]), with_kwargs=True
+    )
+    try:
+        adapter.beam_prefill_once = False
+        plain = adapter.generate_ids(prompts, beams)
+        assert rows[0] == 3 * len(prompts)  # generate alone: the prompt once per beam
+        rows.clear()
+        adapter.beam_prefill_once = True
+        assert adapter.generate_ids(prompts, beams) == plain
+        assert rows[0] == len(prompts) and rows[1] == 3 * len(prompts)
+    finally:
+        handle.remove()
+
+
 def test_stops_at_end_of_chunk(adapter: IdeficsAdapter) -> None:
     assert adapter.tokens.stop == adapter.tokenizer("a\n", add_special_tokens=False)["input_ids"][-1]
     assert adapter._cut([5, 6, adapter.tokens.stop, 7]) == [5, 6]

@@ -32,7 +32,7 @@ import transformers
 from transformers import IdeficsForVisionText2Text, IdeficsProcessor
 
 from fseval.errors import FsevalError
-from fseval.models.base import GenerationSettings, Prompt
+from fseval.models.base import GenerationSettings, Prompt, flag_argument
 from fseval.models.idefics.checkpoint import WEIGHT_FILES, check_files, resolve_checkpoint
 from fseval.models.idefics.inputs import (
     END_OF_UTTERANCE,
@@ -70,6 +70,7 @@ class IdeficsAdapter:
         name: str = "idefics",
         end_of_chunk: str = NEWLINE,
         rank_batch_size: int | None = None,
+        beam_prefill_once: bool = True,
         provenance: dict[str, Any] | None = None,
     ) -> None:
         self.model, self.name, self.end_of_chunk = model.eval(), name, end_of_chunk
@@ -78,6 +79,7 @@ class IdeficsAdapter:
         if self.tokenizer.pad_token is None:  # IDEFICS's config pads with id 0, <unk>
             self.tokenizer.pad_token = self.tokenizer.unk_token
         self.rank_batch_size = rank_batch_size
+        self.beam_prefill_once = beam_prefill_once
         self.provenance = provenance or {}
         self.tokens = IdeficsTokens(
             image=self.tokenizer.convert_tokens_to_ids("<image>"),
@@ -123,21 +125,50 @@ class IdeficsAdapter:
         texts = [self.idefics_text(p) for p in prompts]
         batch = build_batch(texts, images, self.tokenizer, self.image_processor, self.tokens)
         batch = {key: value.to(self.device) for key, value in batch.items()}
-        output = self.model.generate(
-            **batch,
-            max_new_tokens=settings.max_new_tokens,
-            min_new_tokens=settings.min_new_tokens,
-            num_beams=settings.num_beams,
-            do_sample=False,
-            use_cache=True,
-            eos_token_id=[self.tokens.stop, self.tokens.eos],
-            pad_token_id=self.tokenizer.pad_token_id,
+        options = {
+            "max_new_tokens": settings.max_new_tokens,
+            "min_new_tokens": settings.min_new_tokens,
+            "num_beams": settings.num_beams,
+            "do_sample": False,
+            "use_cache": True,
+            "eos_token_id": [self.tokens.stop, self.tokens.eos],
+            "pad_token_id": self.tokenizer.pad_token_id,
             # Image placeholders inside an answer would only corrupt the cross-attention mask.
-            bad_words_ids=[[self.tokens.image], [self.tokens.fake]],
+            "bad_words_ids": [[self.tokens.image], [self.tokens.fake]],
             # transformers warns about (and ignores) a length penalty without beams.
             **({"length_penalty": settings.length_penalty} if settings.num_beams > 1 else {}),
-        )
+        }
+        if settings.num_beams > 1 and self.beam_prefill_once and batch["input_ids"].shape[1] > 1:
+            batch = self._prefill(batch, settings.num_beams)
+        output = self.model.generate(**batch, **options)
         return [self._cut(row) for row in output[:, batch["input_ids"].shape[1] :].tolist()]
+
+    def _prefill(self, batch: dict[str, torch.Tensor], num_beams: int) -> dict[str, Any]:
+        """``generate``'s inputs with all but the last prompt token already run, once per prompt.
+
+        ``generate`` copies each prompt ``num_beams`` times before its first forward pass; here the
+        prompt runs once, its key/value cache is repeated per beam, and ``generate`` continues with
+        the full ids (so lengths, scores and stopping are those of the plain call) and the images'
+        encoder outputs in place of their pixels (``generate`` repeats those per beam itself).
+        """
+        out = self.model(
+            input_ids=batch["input_ids"][:, :-1],
+            attention_mask=batch["attention_mask"][:, :-1],
+            pixel_values=batch["pixel_values"],
+            image_attention_mask=batch["image_attention_mask"][:, :-1],
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        out.cache.batch_repeat_interleave(num_beams)
+        encoded = out.image_outputs.last_hidden_state
+        images = batch["pixel_values"].shape[:2]
+        return {
+            "input_ids": batch["input_ids"],
+            "attention_mask": batch["attention_mask"],
+            "image_attention_mask": batch["image_attention_mask"],
+            "image_hidden_states": encoded.view(*images, *encoded.shape[1:]),  # (batch, images, tokens, width)
+            "cache": out.cache,
+        }
 
     def _cut(self, ids: list[int]) -> list[int]:
         for position, token in enumerate(ids):
@@ -349,6 +380,7 @@ def load(
     *,
     end_of_chunk: str | None = None,
     rank_batch_size: int | str | None = None,
+    beam_prefill_once: bool | str = True,
     **kwargs: Any,
 ) -> IdeficsAdapter:
     """Load an IDEFICS model and processor from a directory, a preset name or a cached Hub repo id.
@@ -384,5 +416,6 @@ def load(
         name=path if preset else "idefics",
         end_of_chunk=END_OF_CHUNK_CHOICES[chunk_name],
         rank_batch_size=int(rank_batch_size) if rank_batch_size not in (None, "") else None,
+        beam_prefill_once=flag_argument(beam_prefill_once),
         provenance=provenance,
     )

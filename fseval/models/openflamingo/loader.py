@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from fseval.errors import FsevalError
-from fseval.models.base import END_OF_CHUNK, IMAGE_TOKEN
+from fseval.models.base import END_OF_CHUNK, IMAGE_TOKEN, flag_argument
 from fseval.models.openflamingo.adapter import OpenFlamingoAdapter
 from fseval.models.openflamingo.flamingo import Flamingo
 from fseval.models.openflamingo.mosaic_gpt import MosaicGPTForCausalLM
@@ -254,17 +254,10 @@ def load(
         precision=precision,
         device=device,
         name=name,
-        media_cache=_flag(media_cache),
+        media_cache=flag_argument(media_cache),
         media_cache_bytes=int(media_cache_bytes),
-        shared_media_kv=_flag(shared_media_kv),
-        beam_prefill_once=_flag(beam_prefill_once),
+        shared_media_kv=flag_argument(shared_media_kv),
+        beam_prefill_once=flag_argument(beam_prefill_once),
         rank_strategy=rank_strategy,
         rank_chunk_tokens=int(rank_chunk_tokens) if rank_chunk_tokens not in (None, "", "auto") else None,
     )
-
-
-def _flag(value: bool | str) -> bool:
-    """--model-arg values that did not parse as JSON arrive as strings."""
-    if isinstance(value, str):
-        return value.strip().lower() not in ("false", "0", "no", "off", "")
-    return bool(value)

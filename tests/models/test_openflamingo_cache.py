@@ -27,6 +27,14 @@ PLAIN = {
 }  # fmt: skip
 
 
+def assert_same_scores(got: list[list[list[float]]], want: list[list[list[float]]]) -> None:
+    """Same candidates, same token counts, log-probabilities within float rounding."""
+    assert [[len(c) for c in row] for row in got] == [[len(c) for c in row] for row in want]
+    for got_row, want_row in zip(got, want, strict=True):
+        for x, y in zip(got_row, want_row, strict=True):
+            assert x == pytest.approx(y, abs=1e-4)
+
+
 @contextmanager
 def configured(adapter, **settings) -> Iterator:
     saved = {name: getattr(adapter, name) for name in settings}
@@ -106,10 +114,7 @@ def test_ranking_variants_match_one_candidate_at_a_time(of_tiny, prompts, varian
         plain = of_tiny.rank(prompts, CANDIDATES)
     with configured(of_tiny, **variant):
         fast = of_tiny.rank(prompts, CANDIDATES)
-    for got, want in zip(fast, plain, strict=True):
-        assert [len(x) for x in got] == [len(x) for x in want]
-        for x, y in zip(got, want, strict=True):
-            assert x == pytest.approx(y, abs=1e-4)
+    assert_same_scores(fast, plain)
     assert fast[0][3] == []  # an empty candidate has no tokens to score
 
 
@@ -118,9 +123,7 @@ def test_rank_chunks_of_any_size_agree(of_tiny, prompts) -> None:
         whole = of_tiny.rank(prompts, CANDIDATES)
     with configured(of_tiny, **FAST, rank_chunk_tokens=1):  # one candidate per pass
         single = of_tiny.rank(prompts, CANDIDATES)
-    for got, want in zip(single, whole, strict=True):
-        for x, y in zip(got, want, strict=True):
-            assert x == pytest.approx(y, abs=1e-4)
+    assert_same_scores(single, whole)
 
 
 def counting_vision(adapter, monkeypatch) -> list[int]:
@@ -214,9 +217,7 @@ def test_rank_backs_off_on_cuda_out_of_memory(of_tiny, prompts, monkeypatch) -> 
         got = of_tiny.rank(prompts, CANDIDATES)
         assert of_tiny.rank_chunk_tokens < 1 << 15  # the smaller pass is kept
     assert max(sizes) > 2 and sizes[-1] <= 2
-    for a, b in zip(got, expected, strict=True):
-        for x, y in zip(a, b, strict=True):
-            assert x == pytest.approx(y, abs=1e-4)
+    assert_same_scores(got, expected)
 
 
 def test_other_errors_are_not_retried(of_tiny, prompts, monkeypatch) -> None:
@@ -257,7 +258,4 @@ def test_fast_paths_match_the_plain_ones_for_every_lm(tmp_path, prompts, lm_fami
         fast = adapter.rank(prompts, CANDIDATES)
     with configured(adapter, **PLAIN):
         plain = adapter.rank(prompts, CANDIDATES)
-    for got, want in zip(fast, plain, strict=True):
-        assert [len(x) for x in got] == [len(x) for x in want]
-        for x, y in zip(got, want, strict=True):
-            assert x == pytest.approx(y, abs=1e-4)
+    assert_same_scores(fast, plain)

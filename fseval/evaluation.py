@@ -27,7 +27,7 @@ from fseval.distributed import Dist
 from fseval.media import MediaError, load_media
 from fseval.metrics import get_metric
 from fseval.metrics.classification import Ranked
-from fseval.models.base import GenerationSettings, Media, ModelAdapter, Prompt
+from fseval.models.base import GenerationSettings, Media, ModelAdapter, Prompt, is_out_of_memory
 from fseval.postprocess import get_postprocessor
 from fseval.prefetch import PipelineOptions, Prefetcher, group_by_length, pipeline_options
 from fseval.prompts import render
@@ -209,11 +209,6 @@ def run_batch(
 _batch_limits: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
 
 
-def _is_out_of_memory(error: BaseException) -> bool:
-    name = type(error).__name__
-    return name == "OutOfMemoryError" or (isinstance(error, RuntimeError) and "out of memory" in str(error).lower())
-
-
 def _release_accelerator_memory() -> None:
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_available():
@@ -237,7 +232,7 @@ def with_oom_backoff(model: ModelAdapter, items: Sequence[T], call: Callable[[Se
         try:
             results.extend(call(part))
         except Exception as error:
-            if not _is_out_of_memory(error) or len(part) == 1:
+            if not is_out_of_memory(error) or len(part) == 1:
                 raise
             _release_accelerator_memory()
             size = max(1, len(part) // 2)

@@ -90,3 +90,13 @@ def flag_argument(value: bool | str) -> bool:
     if isinstance(value, str):
         return value.strip().lower() not in ("false", "0", "no", "off", "")
     return bool(value)
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """An accelerator out-of-memory error: ``torch.OutOfMemoryError``, or a RuntimeError saying so.
+
+    Matched by name, so that callers need not import torch.
+    """
+    return type(error).__name__ == "OutOfMemoryError" or (
+        isinstance(error, RuntimeError) and "out of memory" in str(error).lower()
+    )

@@ -215,6 +215,25 @@ def test_rank_batches_the_candidates(adapter: IdeficsAdapter) -> None:
             assert a == pytest.approx(b, abs=1e-4)
 
 
+def test_rank_halves_its_pass_on_out_of_memory(adapter: IdeficsAdapter, monkeypatch) -> None:
+    prompts, candidates = [TWO_SHOT, ONE_IMAGE], [["yes", "no", "maybe so"], ["a cat", "two dogs"]]
+    expected = adapter.rank(prompts, candidates)
+    original, sizes = adapter._continue, []
+
+    def small_memory(cache, prompt_mask, rows, features):
+        sizes.append(len(rows))
+        if len(rows) > 2:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return original(cache, prompt_mask, rows, features)
+
+    monkeypatch.setattr(adapter, "_continue", small_memory)
+    got = adapter.rank(prompts, candidates)
+    assert sizes[0] > 2 and max(sizes[1:]) <= 2
+    for got_row, want_row in zip(got, expected, strict=True):
+        for x, y in zip(got_row, want_row, strict=True):
+            assert x == pytest.approx(y, abs=1e-4)
+
+
 def test_refuses_video(adapter: IdeficsAdapter) -> None:
     clip = Media("clip.mp4", RED.frames + BLUE.frames)
     with pytest.raises(FsevalError, match="2 frames"):

@@ -22,6 +22,7 @@ frame only. That would be a silently different task, so a media item with severa
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,7 +33,7 @@ import transformers
 from transformers import IdeficsForVisionText2Text, IdeficsProcessor
 
 from fseval.errors import FsevalError
-from fseval.models.base import GenerationSettings, Prompt, flag_argument
+from fseval.models.base import GenerationSettings, Prompt, flag_argument, is_out_of_memory
 from fseval.models.idefics.checkpoint import WEIGHT_FILES, check_files, resolve_checkpoint
 from fseval.models.idefics.inputs import (
     END_OF_UTTERANCE,
@@ -213,14 +214,24 @@ class IdeficsAdapter:
         start = 0
         while start < len(pending):
             widths = [len(full) - shared[i] - 1 for i, _, full, _ in pending[start:]]
-            take = plan_passes(
-                widths,
-                lambda width: rows_per_pass(width, prompt_length, pass_tokens, vocab, self.rank_batch_size),
-                pass_overhead_tokens(self.device),
+            limit = functools.partial(
+                rows_per_pass,
+                prompt_length=prompt_length,
+                pass_tokens=pass_tokens,
+                vocab=vocab,
+                cap=self.rank_batch_size,
             )
-            chunk = pending[start : start + take]
+            chunk = pending[start : start + plan_passes(widths, limit, pass_overhead_tokens(self.device))]
             fed = [(i, full, shared[i]) for i, _, full, _ in chunk]
-            logprobs = self._continue(cache, prompt_mask, fed, features)
+            try:
+                logprobs = self._continue(cache, prompt_mask, fed, features)
+            except RuntimeError as error:  # halve the pass on CUDA out-of-memory for the rest of the call
+                if not is_out_of_memory(error) or len(chunk) == 1:
+                    raise
+                pass_tokens = max(1, len(chunk) // 2) * (prompt_length + widths[0])
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()
+                continue
             for row, (i, j, full, count) in enumerate(chunk):
                 rest = full[shared[i] :]
                 targets = torch.tensor(rest[1:], device=logprobs.device)

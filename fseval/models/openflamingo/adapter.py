@@ -50,7 +50,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from fseval.models.base import GenerationSettings, Media, Prompt
+from fseval.models.base import GenerationSettings, Media, Prompt, is_out_of_memory
 from fseval.models.kv_cache import (
     gather_rows,
     pass_overhead_tokens,
@@ -62,13 +62,6 @@ from fseval.models.openflamingo.flamingo import Flamingo
 from fseval.models.openflamingo.media_kv import MediaKV, shared_media_kv
 
 RANK_STRATEGIES = ("packed", "chunked")
-
-
-def is_out_of_memory(error: BaseException) -> bool:
-    """CUDA (or other accelerator) out-of-memory, raised as ``torch.OutOfMemoryError`` or a RuntimeError."""
-    return isinstance(error, torch.OutOfMemoryError) or (
-        isinstance(error, RuntimeError) and "out of memory" in str(error).lower()
-    )
 
 
 class OpenFlamingoAdapter:

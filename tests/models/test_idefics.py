@@ -133,6 +133,30 @@ def test_beam_search_runs_each_prompt_once_with_the_same_result(adapter: Idefics
         handle.remove()
 
 
+@pytest.mark.parametrize("num_beams", [1, 3])
+def test_images_are_resampled_once_per_generation(adapter: IdeficsAdapter, monkeypatch, num_beams: int) -> None:
+    """transformers re-runs the resampler (and the image key/value projections) at every decoding step."""
+    prompts = [TWO_SHOT, ONE_IMAGE, ZERO_SHOT]
+    settings = GenerationSettings(max_new_tokens=5, min_new_tokens=5, num_beams=num_beams, length_penalty=0.0)
+    resampler = type(adapter.model.model.perceiver_resampler)
+    original, runs = resampler.forward, []
+
+    def counting(module, context):
+        runs.append(context.shape[0])
+        return original(module, context)
+
+    monkeypatch.setattr(resampler, "forward", counting)
+    adapter.reuse_image_states = False
+    try:
+        plain = adapter.generate_ids(prompts, settings)
+    finally:
+        adapter.reuse_image_states = True
+    assert len(runs) >= 5  # the prompt pass and every decoding step
+    runs.clear()
+    assert adapter.generate_ids(prompts, settings) == plain
+    assert len(runs) == (1 if num_beams == 1 else 2)  # beams: the prompt pass, then the images repeated per beam
+
+
 def test_stops_at_end_of_chunk(adapter: IdeficsAdapter) -> None:
     assert adapter.tokens.stop == adapter.tokenizer("a\n", add_special_tokens=False)["input_ids"][-1]
     assert adapter._cut([5, 6, adapter.tokens.stop, 7]) == [5, 6]

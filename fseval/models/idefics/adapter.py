@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,7 @@ class IdeficsAdapter:
         end_of_chunk: str = NEWLINE,
         rank_batch_size: int | None = None,
         beam_prefill_once: bool = True,
+        reuse_image_states: bool = True,
         provenance: dict[str, Any] | None = None,
     ) -> None:
         self.model, self.name, self.end_of_chunk = model.eval(), name, end_of_chunk
@@ -81,6 +83,7 @@ class IdeficsAdapter:
             self.tokenizer.pad_token = self.tokenizer.unk_token
         self.rank_batch_size = rank_batch_size
         self.beam_prefill_once = beam_prefill_once
+        self.reuse_image_states = reuse_image_states
         self.provenance = provenance or {}
         self.tokens = IdeficsTokens(
             image=self.tokenizer.convert_tokens_to_ids("<image>"),
@@ -139,10 +142,36 @@ class IdeficsAdapter:
             # transformers warns about (and ignores) a length penalty without beams.
             **({"length_penalty": settings.length_penalty} if settings.num_beams > 1 else {}),
         }
-        if settings.num_beams > 1 and self.beam_prefill_once and batch["input_ids"].shape[1] > 1:
-            batch = self._prefill(batch, settings.num_beams)
-        output = self.model.generate(**batch, **options)
+        with self._image_states_reused():
+            if settings.num_beams > 1 and self.beam_prefill_once and batch["input_ids"].shape[1] > 1:
+                batch = self._prefill(batch, settings.num_beams)
+            output = self.model.generate(**batch, **options)
         return [self._cut(row) for row in output[:, batch["input_ids"].shape[1] :].tolist()]
+
+    @contextmanager
+    def _image_states_reused(self) -> Iterator[None]:
+        """During one generation, resample the images and project them to keys/values once.
+
+        transformers' IDEFICS hands the vision encoder's output on from step to step and runs the
+        perceiver resampler and every cross-attention key/value projection on it again at each
+        decoding step, for every beam: at a few shots, more work than the language model's step.
+        The same tensor (storage, shape and strides) comes back each step, so each of those modules
+        returns its last result while its input is that tensor.
+        """
+        if not self.reuse_image_states:
+            yield
+            return
+        inner = self.model.model
+        modules = [inner.perceiver_resampler] if self.model.config.use_resampler else []
+        for layer in inner.gated_cross_attn_layers:
+            modules += [layer.cross_attn.k_proj, layer.cross_attn.v_proj]
+        for module in modules:
+            module.forward = _last_result_reused(module.forward)
+        try:
+            yield
+        finally:
+            for module in modules:
+                del module.forward
 
     def _prefill(self, batch: dict[str, torch.Tensor], num_beams: int) -> dict[str, Any]:
         """``generate``'s inputs with all but the last prompt token already run, once per prompt.
@@ -340,6 +369,23 @@ class IdeficsAdapter:
         }
 
 
+def _last_result_reused(forward: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``forward`` that returns its previous result when called again on the same tensor.
+
+    "Same" is the same storage, offset, shape, strides and dtype; the previous input is kept alive,
+    so no other tensor can take its memory in the meantime. Inference never writes to it in place.
+    """
+    last: list[Any] = []
+
+    def reused(x: torch.Tensor) -> torch.Tensor:
+        key = (x.data_ptr(), x.shape, x.stride(), x.dtype, x.device)
+        if not last or last[0] != key:
+            last[:] = [key, x, forward(x)]
+        return last[2]  # type: ignore[no-any-return]
+
+    return reused
+
+
 def first_token_id(tokenizer: Any, text: str) -> int:
     """The id a text starts with when it follows other text (no SentencePiece word-start marker)."""
     if text in tokenizer.get_vocab():
@@ -392,6 +438,7 @@ def load(
     end_of_chunk: str | None = None,
     rank_batch_size: int | str | None = None,
     beam_prefill_once: bool | str = True,
+    reuse_image_states: bool | str = True,
     **kwargs: Any,
 ) -> IdeficsAdapter:
     """Load an IDEFICS model and processor from a directory, a preset name or a cached Hub repo id.
@@ -428,5 +475,6 @@ def load(
         end_of_chunk=END_OF_CHUNK_CHOICES[chunk_name],
         rank_batch_size=int(rank_batch_size) if rank_batch_size not in (None, "") else None,
         beam_prefill_once=flag_argument(beam_prefill_once),
+        reuse_image_states=flag_argument(reuse_image_states),
         provenance=provenance,
     )

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 from PIL import Image
+from score_checks import assert_same_scores
 
 from fseval.errors import FsevalError
 from fseval.models.base import GenerationSettings, Media, ModelAdapter, Prompt
@@ -234,9 +235,7 @@ def test_rank_batches_the_candidates(adapter: IdeficsAdapter) -> None:
     finally:
         adapter.rank_batch_size = None
     whole = adapter.rank(prompts, candidates)
-    for row_chunked, row_whole in zip(chunked, whole, strict=True):
-        for a, b in zip(row_chunked, row_whole, strict=True):
-            assert a == pytest.approx(b, abs=1e-4)
+    assert_same_scores(chunked, whole)
 
 
 def test_rank_halves_its_pass_on_out_of_memory(adapter: IdeficsAdapter, monkeypatch) -> None:
@@ -253,9 +252,7 @@ def test_rank_halves_its_pass_on_out_of_memory(adapter: IdeficsAdapter, monkeypa
     monkeypatch.setattr(adapter, "_continue", small_memory)
     got = adapter.rank(prompts, candidates)
     assert sizes[0] > 2 and max(sizes[1:]) <= 2
-    for got_row, want_row in zip(got, expected, strict=True):
-        for x, y in zip(got_row, want_row, strict=True):
-            assert x == pytest.approx(y, abs=1e-4)
+    assert_same_scores(got, expected)
 
 
 def test_refuses_video(adapter: IdeficsAdapter) -> None:

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 
 import pytest
 import torch
+from score_checks import assert_same_scores
 
 from fseval.models.base import GenerationSettings, Media, Prompt
 
@@ -25,14 +26,6 @@ PLAIN = {
     "media_cache": False, "shared_media_kv": False, "beam_prefill_once": False, "rank_strategy": "chunked",
     "rank_batch_size": 1,
 }  # fmt: skip
-
-
-def assert_same_scores(got: list[list[list[float]]], want: list[list[list[float]]]) -> None:
-    """Same candidates, same token counts, log-probabilities within float rounding."""
-    assert [[len(c) for c in row] for row in got] == [[len(c) for c in row] for row in want]
-    for got_row, want_row in zip(got, want, strict=True):
-        for x, y in zip(got_row, want_row, strict=True):
-            assert x == pytest.approx(y, abs=1e-4)
 
 
 @contextmanager

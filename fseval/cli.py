@@ -78,6 +78,15 @@ def parse_model_args(values: list[str] | None) -> dict[str, Any]:
     return parsed
 
 
+def device_callback(value: str) -> str:
+    from fseval.devices import check_device_name
+
+    try:
+        return check_device_name(value)
+    except FsevalError as e:
+        raise typer.BadParameter(f"{e.message} {e.hint}") from None
+
+
 def version_callback(value: bool) -> None:
     if value:
         typer.echo(f"fseval {__version__}")
@@ -112,7 +121,7 @@ def run(
     seed: Annotated[int, typer.Option(help="Seed of the first trial; trial i uses seed + i.")] = 42,
     trials: Annotated[int, typer.Option(min=1, help="Trials (demo draws) per shot count.")] = 1,
     batch_size: Annotated[int, typer.Option(min=1)] = 8,
-    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or auto.")] = "auto",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.", callback=device_callback)] = "auto",
     precision: Annotated[str, typer.Option(help="fp32, bf16 or fp16 (weights are cast).")] = "fp32",
     metric_variant: Annotated[
         str | None, typer.Option(help="Metric variant, e.g. openflamingo (default: the task's).")
@@ -346,7 +355,7 @@ def cache_features(
     rices_model: Annotated[str, typer.Option(help="open_clip model name or config JSON.")] = "ViT-L-14",
     rices_pretrained: Annotated[str, typer.Option(help="open_clip tag or weights file.")] = "openai",
     cache_dir: Annotated[Path | None, typer.Option(help="Feature cache folder.")] = None,
-    device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "auto",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.", callback=device_callback)] = "auto",
     tasks_dir: TasksDir = None,
 ) -> None:
     """Precompute the CLIP image features --demos rices uses (demo split and evaluation split)."""

@@ -28,12 +28,15 @@ def _fmt(value: float) -> str:
 def results_table(results: dict[str, list[dict[str, Any]]], title: str = "Results") -> Table:
     """One row per (task, shots): mean ± population std over trials, bootstrap 95% CI over samples."""
     # ``n`` is the number of samples scored per trial; ``failed`` counts samples over all trials.
+    # With one trial per row there is no spread to show: the column is the score alone.
+    trials = sorted({len(row["trials"]) for rows in results.values() for row in rows})
+    spread = trials != [1]
     table = Table(title=title)
     table.add_column("task", no_wrap=True)
     table.add_column("shots", justify="right", no_wrap=True, min_width=5)
     table.add_column("metric", no_wrap=True)
-    for column in ("mean ± std", "95% CI", "n", "failed"):
-        table.add_column(column, justify="right", no_wrap=True)
+    for column in ("mean ± std" if spread else "score", "95% CI", "n", "failed"):
+        table.add_column(column, justify="right", no_wrap=True, min_width=len(column))
     variants = set()
     for task, rows in results.items():
         for row in rows:
@@ -44,12 +47,11 @@ def results_table(results: dict[str, list[dict[str, Any]]], title: str = "Result
                 task,
                 str(row["shots"]),
                 row["metric"],
-                f"{_fmt(row['mean'])} ± {_fmt(row['stddev'])}",
+                f"{_fmt(row['mean'])} ± {_fmt(row['stddev'])}" if spread else _fmt(row["mean"]),
                 f"{_fmt(low)}–{_fmt(high)}",
                 str(row["n"]),
                 failed,
             )
-    trials = sorted({len(row["trials"]) for rows in results.values() for row in rows})
     table.caption = f"trials: {', '.join(map(str, trials))}; metric variants: {', '.join(sorted(variants))}"
     return table
 

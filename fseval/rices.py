@@ -21,6 +21,7 @@ import numpy as np
 from fseval.config import RunConfig
 from fseval.data.base import Sample
 from fseval.demos import DemoPlan
+from fseval.devices import resolve_device
 from fseval.errors import FsevalError
 from fseval.media import MediaError, load_media
 from fseval.taskdata import TaskData
@@ -115,11 +116,7 @@ def most_similar(
 
 
 def rices_device(config: RunConfig) -> str:
-    if config.device != "auto":
-        return config.device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return resolve_device(config.device)
 
 
 def plan_rices(task: Task, data: TaskData, k: int, config: RunConfig) -> DemoPlan:

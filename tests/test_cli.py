@@ -106,6 +106,22 @@ def test_limit_and_trials(tmp_path: Path, vqav2_dir: Path) -> None:
     assert row["stddev"] == pytest.approx(statistics.pstdev(row["trials"]))
 
 
+def test_table_shows_spread_only_over_several_trials() -> None:
+    from rich.console import Console
+
+    from fseval.display import results_table
+
+    def shown(trials: list[float]) -> str:
+        row = {"shots": 4, "metric": "vqa_accuracy", "metric_variant": "vqav2", "mean": statistics.mean(trials)}
+        row |= {"stddev": statistics.pstdev(trials), "ci95": [40.0, 60.0], "n": 9, "failed": 0, "trials": trials}
+        console = Console(width=80, record=True)
+        console.print(results_table({"vqav2": [row]}))
+        return console.export_text()
+
+    assert "score" in shown([50.0]) and "±" not in shown([50.0])
+    assert "mean ± std" in shown([40.0, 60.0]) and "50.00 ± 10.00" in shown([40.0, 60.0])
+
+
 def test_corrupt_image_is_recorded_and_the_run_goes_on(tmp_path: Path) -> None:
     data = write_vqav2(tmp_path / "data", corrupt_image_id=1001)
     out = run_dir(tmp_path, data, "--shots", "0")
@@ -125,6 +141,18 @@ def test_user_errors_are_one_panel_and_exit_1(tmp_path: Path) -> None:
     result = fseval("run", "--task", "vqa2")
     assert result.exit_code == 1 and "Did you mean 'vqav2'" in result.output
     assert fseval("run", "--task", "vqav2", "--shots", "four").exit_code == 2
+
+
+def test_device_is_checked_before_any_weights_move(tmp_path: Path) -> None:
+    result = fseval("run", "--task", "shapes_vqa", "--device", "gpu")
+    assert result.exit_code == 2 and "'gpu' is not a device" in result.output
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this check is about a machine without CUDA")
+    result = fseval("run", "--task", "shapes_vqa", "--device", "cuda:0", "--output", str(tmp_path / "o"))
+    assert result.exit_code == 1 and "torch sees no CUDA device" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "o").exists()
 
 
 def test_score_matches_per_sample_metric(tmp_path: Path, vqav2_dir: Path) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fseval.devices import resolve_device
 from fseval.errors import FsevalError, UnknownNameError
 from fseval.models.base import ModelAdapter
 from fseval.resources import ASSETS_DIR
@@ -77,10 +78,8 @@ PRESETS: dict[str, Preset] = {
 
 def _load_family(family: Family, args: dict[str, Any], device: str, precision: str) -> ModelAdapter:
     module = importlib.import_module(family.module)
-    if family.takes_device and device == "auto":
-        import torch
-
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if family.takes_device:
+        device = resolve_device(device)
     try:
         if family.takes_device:
             return module.load(**args, device=device, precision=precision)  # type: ignore[no-any-return]

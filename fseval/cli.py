@@ -7,6 +7,7 @@ import functools
 import json
 import os
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -154,7 +155,7 @@ def run(
     from fseval.config import RunConfig, config_from_run
     from fseval.display import console, progress_bars, results_table
     from fseval.models.registry import load_model
-    from fseval.runner import no_progress
+    from fseval.runner import RunInterrupted, no_progress
     from fseval.runner import run as run_tasks
 
     if precision not in ("fp32", "bf16", "fp16"):
@@ -199,11 +200,19 @@ def run(
     def build(c: RunConfig, device: str) -> Any:
         return load_model(c.model, c.model_args, device, c.precision)
 
-    if os.environ.get("RANK", "0") != "0":  # a torchrun worker: rank 0 shows progress and results
-        run_tasks(config, no_progress, build)
+    worker = os.environ.get("RANK", "0") != "0"  # a torchrun worker: rank 0 shows progress and results
+    try:
+        with nullcontext(no_progress) if worker else progress_bars() as progress:
+            run_dir = run_tasks(config, progress, build, resume=resume is not None)
+    except RunInterrupted as stop:
+        if not worker:
+            console.print(
+                f"[yellow]Interrupted.[/yellow] {stop.saved} finished samples are saved in {stop.output}; "
+                f"finish the run with: fseval run --resume {stop.output}"
+            )
+        raise typer.Exit(130) from None
+    if worker:
         return
-    with progress_bars() as progress:
-        run_dir = run_tasks(config, progress, build)
     results = json.loads((run_dir / "results.json").read_text())
     console.print(results_table(results["results"], title=f"fseval {config.model}"))
     console.print(f"Run directory: {run_dir}")

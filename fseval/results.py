@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from fseval import __version__
+from fseval.errors import FsevalError
 from fseval.metrics.stats import Resampler, bootstrap_ci
 
 
@@ -104,6 +105,40 @@ def package_versions() -> dict[str, str]:
         except PackageNotFoundError:
             continue
     return found
+
+
+class RunDirClaim:
+    """Holds a run directory for one process: refuses a directory another run is writing, and a fresh
+    run into a directory that already holds one (its stored samples would be taken as this run's)."""
+
+    def __init__(self, directory: Path, resume: bool) -> None:
+        self.directory, self._fd = directory, -1
+        if not resume and ((directory / "results.json").exists() or (directory / "store.sqlite").exists()):
+            raise FsevalError(
+                f"{directory} already holds a run.",
+                hint=f"Finish it with fseval run --resume {directory}, or pick another --output.",
+            )
+        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            import fcntl
+        except ImportError:  # Windows: no advisory locks, no check
+            return
+        self._fd = os.open(directory, os.O_RDONLY)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._fd)
+            raise FsevalError(
+                f"{directory} is being written by another fseval run.",
+                hint="Wait for it to finish (or stop it), then fseval run --resume it; or pick another --output.",
+            ) from None
+
+    def release(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)  # closing the descriptor drops the lock
+            self._fd = -1
+        if self.directory.is_dir() and not any(self.directory.iterdir()):
+            self.directory.rmdir()  # the run stopped before writing anything (a model that failed to load)
 
 
 class RunWriter:

@@ -18,7 +18,7 @@ from fseval.evaluation import evaluate
 from fseval.metrics import get_metric
 from fseval.models.base import ModelAdapter
 from fseval.prefetch import pipeline_options, use_pipeline
-from fseval.results import RunWriter, ShotResult, TrialResult
+from fseval.results import RunDirClaim, RunWriter, ShotResult, TrialResult
 from fseval.store import STORE_FILE, SampleStore
 from fseval.taskdata import TaskData, load_task_data
 from fseval.tasks import Task, load_tasks
@@ -28,6 +28,14 @@ Progress = Callable[[str, int], Callable[[int], None]]
 
 LoadModel = Callable[[RunConfig, str], ModelAdapter]
 """Builds the model from the run's options on the given device."""
+
+
+class RunInterrupted(Exception):
+    """Ctrl-C during a run: every finished sample is in the store, and ``--resume`` finishes the rest."""
+
+    def __init__(self, output: Path, saved: int) -> None:
+        super().__init__(f"interrupted; {saved} samples saved in {output}")
+        self.output, self.saved = output, saved
 
 
 def default_output(config: RunConfig) -> Path:
@@ -40,32 +48,39 @@ def no_progress(description: str, total: int) -> Callable[[int], None]:
     return lambda n: None
 
 
-def run(config: RunConfig, progress: Progress, load_model: LoadModel, dist: Dist | None = None) -> Path:
-    """Evaluate every (task, shots, seed); return the run directory."""
+def run(
+    config: RunConfig, progress: Progress, load_model: LoadModel, dist: Dist | None = None, resume: bool = False
+) -> Path:
+    """Evaluate every (task, shots, seed); return the run directory (``resume``: one that holds this run)."""
     dist = dist or init_from_env()
     tasks = load_tasks(config.tasks, config.tasks_dirs)
     for task in tasks:
         get_metric(task.spec.metric).check_variant(config.metric_variant or task.spec.metric_variant)
     data = {task.name: load_task_data(task, config.data_dir) for task in tasks}
-    model = load_model(config, dist.device(config.device))
     output = dist.broadcast(config.output or default_output(config))
+    claim = RunDirClaim(output, resume) if dist.is_main else None  # before the model load, which can take minutes
     writer = store = None
-    if dist.is_main:
-        writer = RunWriter(output, model.describe(), config.record(output), world_size=dist.world_size)
-        writer.save()  # the config is on disk before any work, so even a run killed at once can resume
-        store = SampleStore(output / STORE_FILE)
-    progress = progress if dist.is_main else no_progress
-    # The run's switches over whatever else the caller set (a benchmark's stopwatch, worker counts).
-    options = replace(pipeline_options(), group_by_length=config.group_by_length, prefetch=config.prefetch)
     try:
+        model = load_model(config, dist.device(config.device))
+        if dist.is_main:
+            writer = RunWriter(output, model.describe(), config.record(output), world_size=dist.world_size)
+            writer.save()  # the config is on disk before any work, so even a run killed at once can resume
+            store = SampleStore(output / STORE_FILE)
+        progress = progress if dist.is_main else no_progress
+        # The run's switches over whatever else the caller set (a benchmark's stopwatch, worker counts).
+        options = replace(pipeline_options(), group_by_length=config.group_by_length, prefetch=config.prefetch)
         with use_pipeline(options):
             for task in tasks:
                 run_task(task, data[task.name], model, config, progress, writer, store, dist)
+    except KeyboardInterrupt:
+        raise RunInterrupted(output, store.count() if store is not None else 0) from None
     finally:
         if store is not None:
             store.close()
         if writer is not None:
             writer.close()
+        if claim is not None:
+            claim.release()
         dist.close()
     return output
 

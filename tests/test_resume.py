@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -66,6 +67,60 @@ def test_kill_9_then_resume(tmp_path: Path, vqav2_dir: Path) -> None:
     lines = [json.loads(line) for line in (killed / "samples.jsonl").read_text().splitlines()]
     keys = [(line["shots"], line["seed"], line["id"]) for line in lines]
     assert len(keys) == len(set(keys)) == 2 * 2 * 6  # no sample lost or counted twice
+
+
+def test_ctrl_c_says_how_to_resume(tmp_path: Path, vqav2_dir: Path) -> None:
+    data = ["--data-dir", str(vqav2_dir)]
+    whole = tmp_path / "whole"
+    assert runner.invoke(app, ["run", *ARGS, *data, "-o", str(whole)]).exit_code == 0
+
+    stopped = tmp_path / "stopped"
+    command = [
+        sys.executable,
+        "-m",
+        "fseval",
+        "run",
+        *ARGS,
+        *data,
+        "-o",
+        str(stopped),
+        "--model-arg",
+        "interrupt_after=7",
+    ]
+    process = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "COLUMNS": "300"})
+    assert process.returncode == 130, process.stderr
+    assert f"14 finished samples are saved in {stopped}" in process.stdout
+    assert f"fseval run --resume {stopped}" in process.stdout and "Traceback" not in process.stderr
+    result = runner.invoke(app, ["run", "--resume", str(stopped), "--model-arg", "interrupt_after=0"])
+    assert result.exit_code == 0, result.output
+    assert run_outputs(stopped) == run_outputs(whole)
+
+
+def test_a_fresh_run_never_takes_over_a_run_directory(tmp_path: Path, vqav2_dir: Path) -> None:
+    out = tmp_path / "run"
+    assert runner.invoke(app, ["run", *ARGS, "--data-dir", str(vqav2_dir), "-o", str(out)]).exit_code == 0
+    before = run_outputs(out)
+    # Another model into the same directory would otherwise be scored on the first run's stored samples.
+    other = [*ARGS[:-1], "mode=majority"]
+    result = runner.invoke(app, ["run", *other, "--data-dir", str(vqav2_dir), "-o", str(out)])
+    assert result.exit_code == 1 and "already holds a run" in flat(result.output)
+    assert f"--resume {out}" in flat(result.output) and run_outputs(out) == before
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="flock")
+def test_a_directory_being_written_is_refused(tmp_path: Path, vqav2_dir: Path) -> None:
+    from fseval.results import RunDirClaim
+
+    out = tmp_path / "run"
+    claim = RunDirClaim(out, resume=False)  # as a run in another process holds it
+    try:
+        result = runner.invoke(app, ["run", *ARGS, "--data-dir", str(vqav2_dir), "-o", str(out)])
+        assert result.exit_code == 1 and "being written by another fseval run" in flat(result.output)
+        assert out.is_dir()
+    finally:
+        claim.release()
+    assert not out.exists()  # a claim that wrote nothing leaves nothing behind
+    assert runner.invoke(app, ["run", *ARGS, "--data-dir", str(vqav2_dir), "-o", str(out)]).exit_code == 0
 
 
 def test_resume_needs_a_run_directory(tmp_path: Path) -> None:

@@ -338,7 +338,9 @@ def check(
     console.print(check_table(verdicts))
     failed = [v for v in verdicts if not v.passed]
     if failed:
-        console.print(f"[red]{len(failed)} of {len(verdicts)} scores fell below the baseline.[/red]")
+        missing = sum(v.score is None for v in failed)
+        below = f"{len(failed) - missing} of {len(verdicts)} scores fell below the baseline"
+        console.print(f"[red]{below}{f'; {missing} are missing from the run' if missing else ''}.[/red]")
         raise typer.Exit(1)
     console.print(f"[green]All {len(verdicts)} scores meet the baseline.[/green]")
 

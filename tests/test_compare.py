@@ -82,6 +82,11 @@ def test_check_passes_on_the_same_run_and_fails_on_a_worse_one(tmp_path: Path, r
     assert failed.exit_code == 1 and "FAIL" in failed.output and "fell below the baseline" in flat(failed.output)
     lenient = runner.invoke(app, ["check", str(worse), "--baseline", str(baseline), "--tolerance", "100"])
     assert lenient.exit_code == 0
+    wider = json.loads(baseline.read_text())
+    wider["tasks"]["okvqa"] = wider["tasks"]["vqav2"]
+    baseline.write_text(json.dumps(wider))
+    missing = runner.invoke(app, ["check", str(good), "--baseline", str(baseline)])
+    assert missing.exit_code == 1 and "0 of 4 scores fell below the baseline; 2 are missing" in flat(missing.output)
 
 
 def test_plot_writes_a_png(tmp_path: Path, runs: tuple[Path, Path]) -> None:

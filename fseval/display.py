@@ -91,6 +91,7 @@ def tasks_table(tasks: list[Any]) -> Table:
 
 
 def task_details(task: Any) -> Table:
+    from fseval.data.classification import class_names
     from fseval.metrics import get_metric
 
     spec = task.spec
@@ -108,10 +109,20 @@ def task_details(task: Any) -> Table:
         "metric variant", f"{metric.check_variant(spec.metric_variant)} (choices: {', '.join(metric.variants)})"
     )
     table.add_row("post-processing", spec.postprocess)
-    table.add_row(
-        "generation",
-        f"max_new_tokens={gen.max_new_tokens} num_beams={gen.num_beams} length_penalty={gen.length_penalty}",
-    )
+    if spec.rank is not None:
+        rank = spec.rank
+        if rank.candidates is not None:
+            source = ", ".join(map(repr, rank.candidates))
+        elif rank.candidates_file is not None:
+            source = f"{len(class_names(rank.candidates_file))} names from {rank.candidates_file}"
+        else:
+            source = f"each sample's {rank.candidates_field!r} field"
+        table.add_row("ranking", f"candidates: {source}; score: {rank.normalize} token log-likelihood")
+    else:
+        table.add_row(
+            "generation",
+            f"max_new_tokens={gen.max_new_tokens} num_beams={gen.num_beams} length_penalty={gen.length_penalty}",
+        )
     table.add_row("shots", ", ".join(map(str, spec.shots)))
     table.add_row("0-shot text demos", str(spec.zero_shot_text_demos))
     table.add_row("prompt: demo", repr(task.prompt.demo))

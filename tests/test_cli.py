@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from data_writers import VAL_QA, write_vqav2
+from data_writers import VAL_QA, flat, write_vqav2
 from typer.testing import CliRunner
 
 from fseval.cli import app
@@ -212,6 +212,10 @@ def test_tasks_models_and_version() -> None:
     assert "vqav2" in fseval("tasks").output
     shown = fseval("tasks", "show", "textvqa").output
     assert "TextVQA_0.5.1_val.json" in shown and "val_questions_vqa_format.json" in shown
+    assert "num_beams=3" in shown and "ranking" not in shown
+    shown = flat(fseval("tasks", "show", "imagenet").output)
+    assert "candidates: 1000 names from imagenet_classnames.txt; score: mean token" in shown
+    assert "num_beams" not in shown  # a rank task generates nothing
     assert "mock" in fseval("models").output
     assert fseval("--version").output.startswith("fseval ")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -253,6 +254,67 @@ def test_rank_halves_its_pass_on_out_of_memory(adapter: IdeficsAdapter, monkeypa
     got = adapter.rank(prompts, candidates)
     assert sizes[0] > 2 and max(sizes[1:]) <= 2
     assert_same_scores(got, expected)
+
+
+@pytest.fixture
+def cache_off(adapter: IdeficsAdapter) -> Iterator[IdeficsAdapter]:
+    adapter.media_cache = False
+    adapter.clear_media_cache()
+    try:
+        yield adapter
+    finally:
+        adapter.media_cache = True
+        adapter.clear_media_cache()
+
+
+def test_media_cache_gives_the_results_of_pixels_through_the_model(cache_off: IdeficsAdapter) -> None:
+    adapter = cache_off
+    prompts = [TWO_SHOT, ONE_IMAGE, ZERO_SHOT, Prompt("Output:a cat<|endofchunk|>\nOutput:")]
+    beams = GenerationSettings(max_new_tokens=6, num_beams=3, length_penalty=0.0)
+    candidates = [["yes", "no way"], ["a cat"], ["red", "blue"], ["a dog"]]
+    plain = (
+        adapter.generate_ids(prompts, GREEDY),
+        adapter.generate_ids(prompts, beams),
+        adapter.rank(prompts, candidates),
+    )
+    assert not adapter.features.entries
+    adapter.media_cache = True
+    cached = (
+        adapter.generate_ids(prompts, GREEDY),
+        adapter.generate_ids(prompts, beams),
+        adapter.rank(prompts, candidates),
+    )
+    assert len(adapter.features.entries) == 3  # red, blue, green
+    assert cached[:2] == plain[:2]
+    assert_same_scores(cached[2], plain[2])
+
+
+def test_each_image_is_encoded_once_per_run(cache_off: IdeficsAdapter) -> None:
+    adapter = cache_off
+    adapter.media_cache = True
+    encoded = adapter.counters["vision_images"]
+    first = adapter.generate_ids([TWO_SHOT, ONE_IMAGE], GREEDY)
+    assert adapter.counters["vision_images"] - encoded == 3  # blue is in both prompts
+    red_again = Media("copy/of/red.jpg", (Image.new("RGB", (40, 30), (255, 0, 0)),))  # same pixels, other path
+    assert adapter.content_key(red_again) == adapter.content_key(RED)
+    again = adapter.generate_ids([Prompt(TWO_SHOT.text, (red_again, BLUE, GREEN)), ONE_IMAGE], GREEDY)
+    adapter.rank([ZERO_SHOT], [["yes", "no"]])
+    assert adapter.counters["vision_images"] - encoded == 3 and again == first
+
+
+def test_prepared_media_are_not_preprocessed_again(cache_off: IdeficsAdapter, monkeypatch) -> None:
+    adapter = cache_off
+    expected = adapter.generate_ids([TWO_SHOT], GREEDY)
+    adapter.media_cache = True
+    adapter.prepare_media(TWO_SHOT.media)
+    assert len(adapter.features.staged) == 3
+
+    def no_preprocessing(item: Media) -> torch.Tensor:
+        raise AssertionError("preprocessed again")
+
+    monkeypatch.setattr(adapter, "_pixels", no_preprocessing)
+    assert adapter.generate_ids([TWO_SHOT], GREEDY) == expected
+    assert not adapter.features.staged
 
 
 def test_refuses_video(adapter: IdeficsAdapter) -> None:

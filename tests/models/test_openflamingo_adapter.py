@@ -125,7 +125,7 @@ def test_rank_is_batch_invariant(of_tiny, prompts) -> None:
 
 
 def test_each_media_key_encoded_once(of_tiny, prompts, monkeypatch) -> None:
-    of_tiny._media_cache.clear()
+    of_tiny.clear_media_cache()
     calls: list[int] = []
     original = of_tiny.model.encode_vision_x
 

@@ -154,7 +154,7 @@ def test_media_cache_is_bounded_in_bytes(of_tiny, make_media, monkeypatch) -> No
     with configured(of_tiny, **FAST, media_cache_bytes=2 * entry):
         for item in items:
             of_tiny.generate([Prompt("<image>Output:", (item,))], GREEDY)
-        assert len(of_tiny._media_cache) == 2 and of_tiny._media_cache_used == 2 * entry
+        assert len(of_tiny.features.entries) == 2 and of_tiny.features.used_bytes == 2 * entry
         of_tiny.generate([Prompt("<image>Output:", (items[-1],))], GREEDY)  # still cached
         assert sum(calls) == 4
         of_tiny.generate([Prompt("<image>Output:", (items[0],))], GREEDY)  # evicted (least recently used)
@@ -166,7 +166,7 @@ def test_prepared_media_skip_preprocessing_on_the_main_thread(of_tiny, prompts, 
         expected = of_tiny.generate(prompts, GREEDY)
     with configured(of_tiny, **FAST):
         of_tiny.prepare_media([m for p in prompts for m in p.media])
-        staged = len(of_tiny._staged)
+        staged = len(of_tiny.features.staged)
         assert staged == 4  # a, b, c and the clip
 
         def no_preprocessing(item: Media) -> torch.Tensor:
@@ -174,7 +174,7 @@ def test_prepared_media_skip_preprocessing_on_the_main_thread(of_tiny, prompts, 
 
         monkeypatch.setattr(of_tiny, "_pixels", no_preprocessing)
         assert of_tiny.generate(prompts, GREEDY) == expected
-        assert not of_tiny._staged
+        assert not of_tiny.features.staged
 
 
 def test_bf16_cache_and_shared_kv_keep_generations(of_tiny_dir, prompts) -> None:
@@ -186,7 +186,7 @@ def test_bf16_cache_and_shared_kv_keep_generations(of_tiny_dir, prompts) -> None
         plain_scores = adapter.rank(prompts[:2], CANDIDATES[:2])
     with configured(adapter, **FAST):
         assert adapter.generate(prompts[:3], GREEDY) == plain
-        assert next(iter(adapter._media_cache.values())).dtype == torch.bfloat16
+        assert next(iter(adapter.features.entries.values())).dtype == torch.bfloat16
         fast_scores = adapter.rank(prompts[:2], CANDIDATES[:2])
     for got, want in zip(fast_scores, plain_scores, strict=True):
         for x, y in zip(got, want, strict=True):

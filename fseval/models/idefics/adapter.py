@@ -18,12 +18,19 @@ in their ``...<end_of_utterance>\\nUser:`` dialogue format) and stop there. Eith
 Video. IDEFICS has no frame axis: each ``<image>`` slot holds one image and a text token attends only
 to the latest image, so frames fed as an image sequence would leave the question seeing the last
 frame only. That would be a silently different task, so a media item with several frames raises.
+
+Speed (each switchable with ``--model-arg NAME=false``, all on by default): ``media_cache`` keeps
+each image's vision-encoder output for the run under a hash of its pixels (``media_cache.py``), so a
+demo image is encoded once, not once per query; ``beam_prefill_once`` runs a prompt once, not once
+per beam; ``reuse_image_states`` resamples and projects the images once per generation, not at
+every decoding step; ranking continues one prompt pass per prompt for all its candidates.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,7 +41,7 @@ import transformers
 from transformers import IdeficsForVisionText2Text, IdeficsProcessor
 
 from fseval.errors import FsevalError
-from fseval.models.base import GenerationSettings, Prompt, flag_argument, is_out_of_memory
+from fseval.models.base import GenerationSettings, Media, Prompt, flag_argument, is_out_of_memory
 from fseval.models.idefics.checkpoint import WEIGHT_FILES, check_files, resolve_checkpoint
 from fseval.models.idefics.inputs import (
     END_OF_UTTERANCE,
@@ -47,6 +54,7 @@ from fseval.models.idefics.inputs import (
     to_idefics_text,
 )
 from fseval.models.kv_cache import gather_rows, pass_overhead_tokens, pass_token_budget, plan_passes, rows_per_pass
+from fseval.models.media_cache import MediaFeatureCache
 
 PRESETS: dict[str, dict[str, str]] = {
     "idefics-9b": {"path": "HuggingFaceM4/idefics-9b"},
@@ -74,6 +82,9 @@ class IdeficsAdapter:
         rank_batch_size: int | None = None,
         beam_prefill_once: bool = True,
         reuse_image_states: bool = True,
+        media_cache: bool = True,
+        media_cache_bytes: int = 2 << 30,
+        vision_batch_size: int = 64,
         provenance: dict[str, Any] | None = None,
     ) -> None:
         self.model, self.name, self.end_of_chunk = model.eval(), name, end_of_chunk
@@ -84,6 +95,10 @@ class IdeficsAdapter:
         self.rank_batch_size = rank_batch_size
         self.beam_prefill_once = beam_prefill_once
         self.reuse_image_states = reuse_image_states
+        self.media_cache, self.vision_batch_size = media_cache, vision_batch_size
+        # Vision-encoder outputs by pixel hash; late-bound preprocessing, so a patched ``_pixels`` is used.
+        self.features = MediaFeatureCache(lambda item: self._pixels(item), media_cache_bytes)
+        self.counters: defaultdict[str, int] = defaultdict(int)
         self.provenance = provenance or {}
         self.tokens = IdeficsTokens(
             image=self.tokenizer.convert_tokens_to_ids("<image>"),
@@ -107,7 +122,7 @@ class IdeficsAdapter:
         """The prompt as IDEFICS sees it (BOS, image placeholders, demo delimiters)."""
         return to_idefics_text(prompt.text, self.tokenizer.bos_token, self.end_of_chunk)
 
-    def _images(self, prompts: Sequence[Prompt]) -> list[list[Any]]:
+    def _check_single_images(self, prompts: Sequence[Prompt]) -> None:
         for prompt in prompts:
             for media in prompt.media:
                 if len(media.frames) != 1:
@@ -115,7 +130,79 @@ class IdeficsAdapter:
                         f"IDEFICS takes single images; media {media.key!r} has {len(media.frames)} frames.",
                         hint="Video tasks need a model with a frame axis (the openflamingo family).",
                     )
-        return [prompt_images(prompt) for prompt in prompts]
+
+    # -- media: vision-encoder outputs, cached for the run by pixel hash ----------------------
+    def _pixels(self, item: Media) -> torch.Tensor:
+        return self.image_processor([item.frames[0].convert("RGB")], return_tensors="pt")[0]
+
+    def content_key(self, item: Media) -> str:
+        return self.features.key(item)
+
+    def prepare_media(self, items: Sequence[Media]) -> None:
+        """Hash and preprocess items whose encodings are not cached yet (thread-safe; for prefetching)."""
+        if self.media_cache:
+            self.features.prepare(items)
+
+    def clear_media_cache(self) -> None:
+        self.features.clear()
+
+    def _encode(self, items: Sequence[Media], keys: Sequence[str] | None = None) -> list[torch.Tensor]:
+        """The vision encoder's output (tokens, width) for each item, ``vision_batch_size`` at a time."""
+        out: list[torch.Tensor] = []
+        for start in range(0, len(items), self.vision_batch_size):
+            chunk = range(start, min(start + self.vision_batch_size, len(items)))
+            pixels = torch.stack([self.features.pixels(items[i], keys[i] if keys else None) for i in chunk])
+            self.counters["vision_images"] += len(chunk)
+            out += self._vision(pixels)
+        return out
+
+    def _vision(self, pixels: torch.Tensor) -> list[torch.Tensor]:
+        pixels = pixels.to(device=self.device, dtype=self.model.dtype)
+        return list(self.model.model.vision_model(pixel_values=pixels).last_hidden_state)
+
+    def _encoder_states(self, prompts: Sequence[Prompt]) -> list[torch.Tensor]:
+        """Each prompt's images through the vision encoder: (images, tokens, width), at least one image.
+
+        A prompt without images gets one placeholder image that the image attention mask never
+        selects (cross-attention output is gated to zero for tokens attending to no image).
+        """
+        items = [media for prompt in prompts for media in prompt.media]
+        if not items:
+            size, channels = self.image_processor.image_size, self.image_processor.image_num_channels
+            blank = self._vision(torch.zeros(1, channels, size, size))[0]
+            return [blank[None] for _ in prompts]
+        if self.media_cache:
+            encoded = self.features.get([self.features.key(item) for item in items], items, self._encode)
+        else:
+            encoded = self._encode(items)
+        states, start = [], 0
+        for prompt in prompts:
+            count = len(prompt.media)
+            states.append(torch.stack(encoded[start : start + count]) if count else encoded[0][None])
+            start += count
+        return states
+
+    def _batch(self, prompts: Sequence[Prompt]) -> dict[str, torch.Tensor]:
+        """Left-padded model inputs; the images as cached encoder outputs, or as pixels without the cache."""
+        self._check_single_images(prompts)
+        texts = [self.idefics_text(p) for p in prompts]
+        if not self.media_cache:  # pixels through the whole model at every call, as transformers runs it
+            images = [prompt_images(prompt) for prompt in prompts]
+            batch = build_batch(texts, images, self.tokenizer, self.image_processor, self.tokens)
+            self.counters["vision_images"] += batch["pixel_values"].shape[:2].numel()  # padding slots included
+            return {key: value.to(self.device) for key, value in batch.items()}
+        encoded = self.tokenizer(texts, add_special_tokens=False, padding="longest", return_tensors="pt")
+        states = self._encoder_states(prompts)
+        slots = max(len(s) for s in states)
+        # Unused image slots only need the right shape: the image attention mask never selects them.
+        stacked = torch.stack([torch.cat([s, s[:1].expand(slots - len(s), -1, -1)]) for s in states])
+        mask = image_attention_mask(encoded["input_ids"], self.tokens.image, self.tokens.eos, slots)
+        return {
+            "input_ids": encoded["input_ids"].to(self.device),
+            "attention_mask": encoded["attention_mask"].to(self.device),
+            "image_attention_mask": mask.to(self.device),
+            "image_hidden_states": stacked,  # what generate hands on between steps, from the first step
+        }
 
     def generate(self, prompts: Sequence[Prompt], settings: GenerationSettings) -> list[str]:
         return [
@@ -125,10 +212,7 @@ class IdeficsAdapter:
     @torch.inference_mode()
     def generate_ids(self, prompts: Sequence[Prompt], settings: GenerationSettings) -> list[list[int]]:
         """The continuation token ids of each prompt, cut before the end-of-chunk or EOS token."""
-        images = self._images(prompts)
-        texts = [self.idefics_text(p) for p in prompts]
-        batch = build_batch(texts, images, self.tokenizer, self.image_processor, self.tokens)
-        batch = {key: value.to(self.device) for key, value in batch.items()}
+        batch = self._batch(prompts)
         options = {
             "max_new_tokens": settings.max_new_tokens,
             "min_new_tokens": settings.min_new_tokens,
@@ -181,22 +265,26 @@ class IdeficsAdapter:
         the full ids (so lengths, scores and stopping are those of the plain call) and the images'
         encoder outputs in place of their pixels (``generate`` repeats those per beam itself).
         """
+        if "pixel_values" in batch:
+            images = {"pixel_values": batch["pixel_values"]}
+        else:
+            images = {"image_encoder_embeddings": batch["image_hidden_states"]}
         out = self.model(
             input_ids=batch["input_ids"][:, :-1],
             attention_mask=batch["attention_mask"][:, :-1],
-            pixel_values=batch["pixel_values"],
             image_attention_mask=batch["image_attention_mask"][:, :-1],
             use_cache=True,
             logits_to_keep=1,
+            **images,
         )
         out.cache.batch_repeat_interleave(num_beams)
         encoded = out.image_outputs.last_hidden_state
-        images = batch["pixel_values"].shape[:2]
+        shape = next(iter(images.values())).shape[:2]
         return {
             "input_ids": batch["input_ids"],
             "attention_mask": batch["attention_mask"],
             "image_attention_mask": batch["image_attention_mask"],
-            "image_hidden_states": encoded.view(*images, *encoded.shape[1:]),  # (batch, images, tokens, width)
+            "image_hidden_states": encoded.view(*shape, *encoded.shape[1:]),  # (batch, images, tokens, width)
             "cache": out.cache,
         }
 
@@ -215,7 +303,7 @@ class IdeficsAdapter:
         with the candidate. Candidate tokens cross-attend to one image, the one they follow, so each
         row carries that image's features alone.
         """
-        images = self._images(prompts)
+        self._check_single_images(prompts)
         contexts: list[list[int]] = []
         rows: list[tuple[int, int, list[int], int]] = []  # (prompt, candidate, full ids, scored tokens)
         for i, (prompt, options) in enumerate(zip(prompts, candidates, strict=True)):
@@ -229,7 +317,7 @@ class IdeficsAdapter:
         for i, _, full, count in rows:
             shared[i] = min(shared[i], len(full) - count)
         # Each prompt's images go through the vision tower once, not once per candidate (ImageNet has 1000).
-        features = [self._image_features(row_images) for row_images in images]
+        features = [self._resampled(states) for states in self._encoder_states(prompts)]
         cache, prompt_mask, first = self._prompt_pass([c[:n] for c, n in zip(contexts, shared, strict=True)], features)
         pending = []
         for i, j, full, count in rows:
@@ -340,21 +428,9 @@ class IdeficsAdapter:
     def _ids(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def _image_features(self, images: Sequence[Any]) -> torch.Tensor:
-        """What the cross-attention reads for these images: (images, tokens, width), at least one image.
-
-        A prompt without images gets the features of one all-zero image, as the processor's zero-filled
-        ``pixel_values`` would produce; the image attention mask keeps text from attending to it.
-        """
-        size, channels = self.image_processor.image_size, self.image_processor.image_num_channels
-        if images:
-            pixels = self.image_processor(list(images), return_tensors="pt")
-        else:
-            pixels = torch.zeros(1, channels, size, size)
-        inner = self.model.model
-        pixels = pixels.to(device=self.device, dtype=self.model.dtype)
-        features = inner.vision_model(pixel_values=pixels).last_hidden_state
-        return inner.perceiver_resampler(features) if self.model.config.use_resampler else features
+    def _resampled(self, states: torch.Tensor) -> torch.Tensor:
+        """What the cross-attention reads for one prompt's encoder outputs: (images, tokens, width)."""
+        return self.model.model.perceiver_resampler(states) if self.model.config.use_resampler else states
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -439,6 +515,8 @@ def load(
     rank_batch_size: int | str | None = None,
     beam_prefill_once: bool | str = True,
     reuse_image_states: bool | str = True,
+    media_cache: bool | str = True,
+    media_cache_bytes: int | str = 2 << 30,
     **kwargs: Any,
 ) -> IdeficsAdapter:
     """Load an IDEFICS model and processor from a directory, a preset name or a cached Hub repo id.
@@ -476,5 +554,7 @@ def load(
         rank_batch_size=int(rank_batch_size) if rank_batch_size not in (None, "") else None,
         beam_prefill_once=flag_argument(beam_prefill_once),
         reuse_image_states=flag_argument(reuse_image_states),
+        media_cache=flag_argument(media_cache),
+        media_cache_bytes=int(media_cache_bytes),
         provenance=provenance,
     )

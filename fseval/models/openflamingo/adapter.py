@@ -38,17 +38,14 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import threading
 import time
-import weakref
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
-from PIL import Image
 
 from fseval.models.base import GenerationSettings, Media, Prompt, is_out_of_memory
 from fseval.models.kv_cache import (
@@ -58,6 +55,7 @@ from fseval.models.kv_cache import (
     plan_passes,
     rows_per_pass,
 )
+from fseval.models.media_cache import MediaFeatureCache
 from fseval.models.openflamingo.flamingo import Flamingo
 from fseval.models.openflamingo.media_kv import MediaKV, shared_media_kv
 
@@ -96,7 +94,6 @@ class OpenFlamingoAdapter:
         self.name = name
         self.rank_batch_size = rank_batch_size
         self.media_cache = media_cache
-        self.media_cache_bytes = media_cache_bytes
         self.shared_media_kv = shared_media_kv
         self.beam_prefill_once = beam_prefill_once
         self.rank_strategy = rank_strategy
@@ -105,11 +102,8 @@ class OpenFlamingoAdapter:
         self.profile = False
         self.stage_seconds: defaultdict[str, float] = defaultdict(float)
         self.counters: defaultdict[str, int] = defaultdict(int)
-        self._media_cache: OrderedDict[str, torch.Tensor] = OrderedDict()
-        self._media_cache_used = 0
-        self._staged: OrderedDict[str, torch.Tensor] = OrderedDict()  # preprocessed by prepare_media
-        self._digests: OrderedDict[int, tuple[weakref.ref[Image.Image], bytes]] = OrderedDict()
-        self._lock = threading.Lock()
+        # Late-bound preprocessing, so that a patched ``_pixels`` is what the cache calls.
+        self.features = MediaFeatureCache(lambda item: self._pixels(item), media_cache_bytes)
         self._checkpoint_sha256: str | None = None
         self._prefill_started: float | None = None
         model.lang_encoder.register_forward_pre_hook(self._lm_started, with_kwargs=True)
@@ -150,45 +144,22 @@ class OpenFlamingoAdapter:
     def _pixels(self, item: Media) -> torch.Tensor:
         return torch.stack([self.image_processor(frame.convert("RGB")) for frame in item.frames])
 
-    def _frame_digest(self, frame: Image.Image) -> bytes:
-        """blake2b of a frame's pixels, remembered per image object (the media loader reuses them)."""
-        with self._lock:
-            known = self._digests.get(id(frame))
-            if known is not None and known[0]() is frame:
-                self._digests.move_to_end(id(frame))
-                return known[1]
-        digest = hashlib.blake2b(f"{frame.mode}{frame.size}".encode(), digest_size=16)
-        digest.update(frame.tobytes())
-        value = digest.digest()
-        with self._lock:
-            self._digests[id(frame)] = (weakref.ref(frame), value)
-            while len(self._digests) > 16384:
-                self._digests.popitem(last=False)
-        return value
+    @property
+    def media_cache_bytes(self) -> int:
+        return self.features.max_bytes
+
+    @media_cache_bytes.setter
+    def media_cache_bytes(self, value: int) -> None:
+        self.features.max_bytes = value
 
     def content_key(self, item: Media) -> str:
         """The cache key of a media item: a hash of its frames' pixels, whatever its path."""
-        if len(item.frames) == 1:
-            return "px:" + self._frame_digest(item.frames[0]).hex()
-        digest = hashlib.blake2b(digest_size=16)
-        for frame in item.frames:
-            digest.update(self._frame_digest(frame))
-        return f"px{len(item.frames)}:" + digest.hexdigest()
+        return self.features.key(item)
 
     def prepare_media(self, items: Sequence[Media]) -> None:
         """Hash and preprocess items whose features are not cached yet (thread-safe; for prefetching)."""
-        if not self.media_cache:
-            return
-        for item in items:
-            key = self.content_key(item)
-            with self._lock:
-                if key in self._media_cache or key in self._staged:
-                    continue
-            pixels = self._pixels(item)
-            with self._lock:
-                self._staged[key] = pixels
-                while len(self._staged) > 512:
-                    self._staged.popitem(last=False)
+        if self.media_cache:
+            self.features.prepare(items)
 
     def _encode_items(self, items: Sequence[Media], keys: Sequence[str] | None = None) -> list[torch.Tensor]:
         """Resampled latents (n, D) of each item; items with the same frame count are encoded together."""
@@ -201,10 +172,9 @@ class OpenFlamingoAdapter:
             for start in range(0, len(indices), self.vision_batch_size):
                 chunk = indices[start : start + self.vision_batch_size]
                 with self._stage("preprocess"):
-                    staged = [self._staged.pop(keys[i], None) if keys else None for i in chunk]
-                    pixels = torch.stack(
-                        [s if s is not None else self._pixels(items[i]) for s, i in zip(staged, chunk, strict=True)]
-                    )[:, None]  # (N, 1, F, C, H, W)
+                    pixels = torch.stack([self.features.pixels(items[i], keys[i] if keys else None) for i in chunk])[
+                        :, None
+                    ]  # (N, 1, F, C, H, W)
                 with self._stage("vision"):
                     latents = self.model.encode_vision_x(pixels.to(self.device, dtype))[:, 0]
                 self.counters["vision_images"] += len(chunk)
@@ -221,34 +191,19 @@ class OpenFlamingoAdapter:
         slots = [(i, j, item) for i, prompt in enumerate(prompts) for j, item in enumerate(prompt.media)]
         if not slots:
             return media
-        if not self.media_cache:  # every image of every prompt, as OpenFlamingo's evaluation does
-            for (i, j, _), value in zip(slots, self._encode_items([item for *_, item in slots]), strict=True):
-                media[i, j] = value
-            return media
-        with self._stage("preprocess"):
-            keys = [self.content_key(item) for *_, item in slots]
-        with self._lock:
-            found = {key: self._media_cache[key] for key in keys if key in self._media_cache}
-        todo = {key: item for key, (*_, item) in zip(keys, slots, strict=True) if key not in found}
-        found.update(zip(todo, self._encode_items(list(todo.values()), list(todo)), strict=True))
-        for (i, j, _), key in zip(slots, keys, strict=True):
-            media[i, j] = found[key]
-        with self._lock:
-            for key in keys:
-                if key in self._media_cache:
-                    self._media_cache.move_to_end(key)
-                else:
-                    self._media_cache[key] = found[key]
-                    self._media_cache_used += found[key].nbytes
-            while self._media_cache_used > self.media_cache_bytes and self._media_cache:
-                self._media_cache_used -= self._media_cache.popitem(last=False)[1].nbytes
+        items = [item for *_, item in slots]
+        if self.media_cache:
+            with self._stage("preprocess"):
+                keys = [self.features.key(item) for item in items]
+            encoded = self.features.get(keys, items, self._encode_items)
+        else:  # every image of every prompt, as OpenFlamingo's evaluation does
+            encoded = self._encode_items(items)
+        for (i, j, _), value in zip(slots, encoded, strict=True):
+            media[i, j] = value
         return media
 
     def clear_media_cache(self) -> None:
-        with self._lock:
-            self._media_cache.clear()
-            self._staged.clear()
-            self._media_cache_used = 0
+        self.features.clear()
 
     # -- ModelAdapter -------------------------------------------------------------------------
     @torch.inference_mode()

@@ -29,11 +29,9 @@ every decoding step; ranking continues one prompt pass per prompt for all its ca
 from __future__ import annotations
 
 import functools
-import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -41,10 +39,8 @@ import transformers
 from transformers import IdeficsForVisionText2Text, IdeficsProcessor
 
 from fseval.errors import FsevalError
-from fseval.models.base import GenerationSettings, Media, Prompt, flag_argument, is_out_of_memory
-from fseval.models.idefics.checkpoint import WEIGHT_FILES, check_files, resolve_checkpoint
+from fseval.models.base import GenerationSettings, Media, Prompt, is_out_of_memory
 from fseval.models.idefics.inputs import (
-    END_OF_UTTERANCE,
     FAKE_TOKEN,
     NEWLINE,
     IdeficsTokens,
@@ -55,18 +51,6 @@ from fseval.models.idefics.inputs import (
 )
 from fseval.models.kv_cache import gather_rows, pass_overhead_tokens, pass_token_budget, plan_passes, rows_per_pass
 from fseval.models.media_cache import MediaFeatureCache
-
-PRESETS: dict[str, dict[str, str]] = {
-    "idefics-9b": {"path": "HuggingFaceM4/idefics-9b"},
-    "idefics-9b-instruct": {"path": "HuggingFaceM4/idefics-9b-instruct", "end_of_chunk": "end_of_utterance"},
-    "idefics-80b": {"path": "HuggingFaceM4/idefics-80b"},
-    "idefics-80b-instruct": {
-        "path": "HuggingFaceM4/idefics-80b-instruct",
-        "end_of_chunk": "end_of_utterance",
-    },
-}
-END_OF_CHUNK_CHOICES = {"newline": NEWLINE, "end_of_utterance": END_OF_UTTERANCE}
-PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class IdeficsAdapter:
@@ -486,75 +470,3 @@ def split_continuation(context: list[int], full: list[int]) -> tuple[list[int], 
     if common == len(full):
         raise FsevalError("A ranking candidate is empty.", hint="Check the task's candidate list.")
     return full, len(full) - common
-
-
-def fingerprint(directory: Path) -> str:
-    """sha256 over config.json and each weight file's name, size, first and last MiB.
-
-    Hashing every byte of an 18-160 GB checkpoint would take minutes; this changes whenever a file is
-    replaced, resized or re-saved, and the Hub revision (recorded beside it) pins the exact release.
-    """
-    digest = hashlib.sha256((directory / "config.json").read_bytes())
-    for path in sorted(directory.glob("*")):
-        if path.suffix in (".safetensors", ".bin") or path.name in WEIGHT_FILES:
-            size = path.stat().st_size
-            digest.update(f"{path.name}:{size}".encode())
-            with path.open("rb") as handle:
-                digest.update(handle.read(1 << 20))
-                handle.seek(max(0, size - (1 << 20)))
-                digest.update(handle.read(1 << 20))
-    return digest.hexdigest()
-
-
-def load(
-    path: str,
-    device: str = "cpu",
-    precision: str = "fp32",
-    *,
-    end_of_chunk: str | None = None,
-    rank_batch_size: int | str | None = None,
-    beam_prefill_once: bool | str = True,
-    reuse_image_states: bool | str = True,
-    media_cache: bool | str = True,
-    media_cache_bytes: int | str = 2 << 30,
-    **kwargs: Any,
-) -> IdeficsAdapter:
-    """Load an IDEFICS model and processor from a directory, a preset name or a cached Hub repo id.
-
-    ``precision`` casts the weights (fp32, bf16, fp16); other keyword arguments go to
-    ``from_pretrained`` (e.g. ``device_map="auto"`` for the 80B models, which then ignores ``device``).
-    """
-    preset = PRESETS.get(path, {})
-    chunk_name = end_of_chunk or preset.get("end_of_chunk", "newline")
-    if chunk_name not in END_OF_CHUNK_CHOICES:
-        raise FsevalError(f"Unknown end_of_chunk {chunk_name!r}.", hint=f"Use one of {sorted(END_OF_CHUNK_CHOICES)}.")
-    if precision not in PRECISIONS:
-        raise FsevalError(f"Unknown precision {precision!r}.", hint=f"Use one of {', '.join(PRECISIONS)}.")
-    directory, repo_id = resolve_checkpoint(preset.get("path", path))
-    check_files(directory, repo_id)
-    processor = IdeficsProcessor.from_pretrained(directory, local_files_only=True)
-    model = IdeficsForVisionText2Text.from_pretrained(
-        directory, dtype=PRECISIONS[precision], local_files_only=True, **kwargs
-    )
-    if "device_map" not in kwargs:
-        model.to(device)  # type: ignore[arg-type]  # transformers' wrapper of .to() is typed as unbound
-    provenance = {
-        "path": str(directory),
-        "repo_id": repo_id,
-        # Cached Hub snapshots live in snapshots/<commit>: the exact revision of the release.
-        "revision": directory.name if directory.parent.name == "snapshots" else None,
-        "checkpoint_fingerprint": fingerprint(directory),
-        "precision": precision,
-    }
-    return IdeficsAdapter(
-        model,
-        processor,
-        name=path if preset else "idefics",
-        end_of_chunk=END_OF_CHUNK_CHOICES[chunk_name],
-        rank_batch_size=int(rank_batch_size) if rank_batch_size not in (None, "") else None,
-        beam_prefill_once=flag_argument(beam_prefill_once),
-        reuse_image_states=flag_argument(reuse_image_states),
-        media_cache=flag_argument(media_cache),
-        media_cache_bytes=int(media_cache_bytes),
-        provenance=provenance,
-    )

@@ -9,6 +9,7 @@ import torch
 
 from fseval.models.base import GenerationSettings, ModelAdapter, Prompt
 from fseval.models.openflamingo import load_model_dir
+from fseval.models.openflamingo.tiny import LM_FAMILIES
 
 GREEDY = GenerationSettings(max_new_tokens=6, num_beams=1)
 BEAMS = GenerationSettings(max_new_tokens=6, num_beams=3, length_penalty=0.0)
@@ -60,6 +61,29 @@ def test_decoding_steps_continue_the_cache(tmp_path: Path, make_media, lm_family
     prompt = Prompt("<image>Question:What color is the cat? Short answer:", (make_media("a", 0),))
     adapter.generate([prompt], GenerationSettings(max_new_tokens=4, min_new_tokens=4, num_beams=1))
     assert fed[0] > 1 and fed[1:] == [1, 1, 1]
+
+
+@pytest.mark.parametrize("lm_family", LM_FAMILIES)
+def test_prompt_passes_project_only_the_last_position_to_the_vocabulary(
+    tmp_path: Path, make_media, lm_family: str
+) -> None:
+    """A prompt's logits are read at its last position only; the others would cost B x L x V floats."""
+    from fseval.models.openflamingo import make_tiny
+
+    adapter = load_model_dir(make_tiny(tmp_path / lm_family, lm_family=lm_family), device="cpu", precision="fp32")
+    calls: list[tuple[int, int]] = []  # (tokens fed, positions projected to the vocabulary)
+    adapter.model.lang_encoder.register_forward_hook(
+        lambda module, args, kwargs, out: calls.append((kwargs["input_ids"].shape[1], out.logits.shape[1])),
+        with_kwargs=True,
+    )
+    prompt = Prompt("<image>Question:What color is the cat? Short answer:", (make_media("a", 0),))
+    for settings in (GREEDY, BEAMS):
+        adapter.generate([prompt], settings)
+        assert calls[0][0] > 1 and all(projected == 1 for _, projected in calls), calls
+        calls.clear()
+    adapter.rank([prompt], [["a black cat", "white"]])
+    assert calls[0][0] > 1 and calls[0][1] == 1
+    assert all(fed == projected for fed, projected in calls[1:]), calls  # candidates: every fed token
 
 
 def test_images_change_generations(of_tiny, prompts, make_media) -> None:

@@ -255,6 +255,7 @@ class OpenFlamingoAdapter:
             media=media,
             use_cache=True,
             clear_conditioned_layers=False,
+            logits_to_keep=1,  # the cache is what this pass is for: no vocabulary projection of the prompt
             **self._positions(head_mask, head.shape[1]),
         )
         cache = out.cache
@@ -301,6 +302,7 @@ class OpenFlamingoAdapter:
                 media=self._conditioning(media, shared),
                 use_cache=True,
                 clear_conditioned_layers=False,
+                logits_to_keep=1,  # only the last position predicts a candidate token
                 **self._positions(attention_mask, input_ids.shape[1]),
             )
             prompt = _PromptState(prompt_out.cache, attention_mask, state.last_time, state.media)

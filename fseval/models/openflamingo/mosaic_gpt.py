@@ -188,6 +188,7 @@ class MosaicGPTForCausalLM(PreTrainedModel, GenerationMixin):
         labels: torch.Tensor | None = None,
         use_cache: bool | None = None,
         past_key_values: Cache | None = None,
+        logits_to_keep: int = 0,
         **kwargs: Any,
     ) -> CausalLMOutputWithPast:
         cache = cache if cache is not None else past_key_values
@@ -206,6 +207,8 @@ class MosaicGPTForCausalLM(PreTrainedModel, GenerationMixin):
         for block in self.transformer["blocks"]:  # type: ignore[attr-defined]
             x = block(x, attention_mask=bias, cache=cache)
         x = self.transformer["ln_f"](x)
+        if logits_to_keep:  # as transformers' models: only the last positions' logits (generate asks for 1)
+            x = x[:, -logits_to_keep:]
         logits = F.linear(x, self.transformer["wte"].weight)  # type: ignore[arg-type]
         if self.config.logit_scale is not None:
             scale = self.config.logit_scale

@@ -13,6 +13,7 @@ from score_checks import assert_same_scores
 from fseval.errors import FsevalError
 from fseval.models.base import GenerationSettings, Media, ModelAdapter, Prompt
 from fseval.models.idefics import IdeficsAdapter, load, make_tiny_idefics, to_idefics_text
+from fseval.models.idefics.adapter import split_continuation
 from fseval.models.idefics.inputs import build_batch, image_attention_mask
 
 RED = Media("red.jpg", (Image.new("RGB", (40, 30), (255, 0, 0)),))
@@ -205,14 +206,15 @@ def full_forward_log_probs(adapter: IdeficsAdapter, prompt: Prompt, ids: list[in
 def test_rank_feeds_a_token_merged_across_the_boundary(adapter: IdeficsAdapter, monkeypatch) -> None:
     """A candidate whose first token merges with the prompt's last shortens the shared prompt pass."""
     text = adapter.idefics_text(TWO_SHOT)
-    context = adapter._ids(text)
+    (context,) = adapter._ids([text])
     merged = adapter.tokenizer.convert_tokens_to_ids("x")  # stands in for ":" + "y" merged into one token
-    original_ids = adapter._ids
+    batched_ids = adapter._ids
 
-    def ids(string: str) -> list[int]:
-        if string == text + "yes":
-            return [*context[:-1], merged, *original_ids("es")]
-        return original_ids(string)
+    def original_ids(string: str) -> list[int]:
+        return batched_ids([string])[0]
+
+    def ids(strings: list[str]) -> list[list[int]]:
+        return [[*context[:-1], merged, *original_ids("es")] if s == text + "yes" else original_ids(s) for s in strings]
 
     monkeypatch.setattr(adapter, "_ids", ids)
     eos = adapter.tokenizer.eos_token
@@ -225,6 +227,17 @@ def test_rank_feeds_a_token_merged_across_the_boundary(adapter: IdeficsAdapter, 
     assert [len(s) for s in scores] == [4, 6, len(scores[2])]
     for got, want in zip(scores, expected, strict=True):
         assert torch.allclose(torch.tensor(got), want, atol=1e-4)
+
+
+def test_split_continuation_finds_the_first_difference_anywhere() -> None:
+    context = list(range(40))
+    assert split_continuation(context, [*context, 7, 8]) == ([*context, 7, 8], 2)
+    assert split_continuation(context, [*context[:-1], 99, 8])[1] == 2  # a merge at the boundary
+    early = [*context[:3], 99, *context[4:], 7]
+    assert split_continuation(context, early)[1] == len(early) - 3  # a difference far from the boundary
+    assert split_continuation([1, 2], [1, 5])[1] == 1
+    with pytest.raises(FsevalError, match="empty"):
+        split_continuation(context, context)
 
 
 def test_rank_batches_the_candidates(adapter: IdeficsAdapter) -> None:

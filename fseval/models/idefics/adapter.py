@@ -29,6 +29,7 @@ every decoding step; ranking continues one prompt pass per prompt for all its ca
 from __future__ import annotations
 
 import functools
+import itertools
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -292,8 +293,9 @@ class IdeficsAdapter:
         rows: list[tuple[int, int, list[int], int]] = []  # (prompt, candidate, full ids, scored tokens)
         for i, (prompt, options) in enumerate(zip(prompts, candidates, strict=True)):
             text = self.idefics_text(prompt)
-            contexts.append(self._ids(text))
-            rows += [(i, j, *split_continuation(contexts[i], self._ids(text + o))) for j, o in enumerate(options)]
+            context, *fulls = self._ids([text, *(text + option for option in options)])
+            contexts.append(context)
+            rows += [(i, j, *split_continuation(context, full)) for j, full in enumerate(fulls)]
         scores: list[list[list[float]]] = [[[] for _ in options] for options in candidates]
         if not rows:
             return scores
@@ -333,11 +335,13 @@ class IdeficsAdapter:
                 if self.device.type == "cuda":
                     torch.cuda.empty_cache()
                 continue
-            for row, (i, j, full, count) in enumerate(chunk):
-                rest = full[shared[i] :]
-                targets = torch.tensor(rest[1:], device=logprobs.device)
-                later = logprobs[row, : len(rest) - 1].gather(-1, targets[:, None])[:, 0].tolist()
-                scores[i][j] = [first[i, rest[0]].item(), *later][-count:]
+            rests = [full[shared[i] :] for i, _, full, _ in chunk]
+            width = logprobs.shape[1]
+            targets = torch.tensor([rest[1:] + [0] * (width + 1 - len(rest)) for rest in rests], device=first.device)
+            later = logprobs.gather(-1, targets[..., None])[..., 0].tolist()
+            heads = first[[i for i, *_ in chunk], [rest[0] for rest in rests]].tolist()
+            for (i, j, _, count), rest, head, tail in zip(chunk, rests, heads, later, strict=True):
+                scores[i][j] = [head, *tail[: len(rest) - 1]][-count:]
             start += len(chunk)
         return scores
 
@@ -377,23 +381,29 @@ class IdeficsAdapter:
         """
         width = max(len(full) - cached - 1 for _, full, cached in rows)
         pad = self.tokenizer.pad_token_id
-        tokens = torch.full((len(rows), width), pad, dtype=torch.long)
-        token_mask = torch.zeros((len(rows), width), dtype=torch.long)
-        slot_mask = torch.zeros((len(rows), width, 1), dtype=torch.long)
-        slots = []
-        for row, (i, full, cached) in enumerate(rows):
-            fed = full[cached:-1]
-            tokens[row, : len(fed)] = torch.tensor(fed)
-            token_mask[row, : len(fed)] = 1
-            one_hot = image_attention_mask(
-                torch.tensor([full[:-1]]), self.tokens.image, self.tokens.eos, len(features[i])
-            )[0, cached:]
-            attends = one_hot.any(dim=-1)
-            images = one_hot.argmax(dim=-1)[attends].unique().tolist()
-            if len(images) > 1:  # an <image> inside a candidate; generation forbids it, ranking cannot score it
-                raise FsevalError("A ranking candidate contains an image placeholder.", hint="Remove it.")
-            slots.append(features[i][images[0] if images else 0])
-            slot_mask[row, : len(fed), 0] = attends.long()
+        fed = [full[cached:-1] for _, full, cached in rows]
+        tokens = torch.tensor([ids + [pad] * (width - len(ids)) for ids in fed])
+        lengths = torch.tensor([len(ids) for ids in fed])
+        token_mask = (torch.arange(width) < lengths[:, None]).long()
+        # Which image each fed token attends to, all rows at once: the rows' sequences right-aligned (the
+        # padding is neither an image nor an EOS, so it changes nothing), fed tokens in their last columns.
+        length = max(len(full) - 1 for _, full, _ in rows)
+        sequences = torch.tensor([[pad] * (length - len(full) + 1) + full[:-1] for _, full, _ in rows])
+        num_images = max(len(features[i]) for i, _, _ in rows)
+        one_hot = image_attention_mask(sequences, self.tokens.image, self.tokens.eos, num_images)
+        columns = (length - lengths[:, None] + torch.arange(width)).clamp(max=length - 1)
+        one_hot = one_hot.gather(1, columns[..., None].expand(-1, -1, num_images))  # (rows, width, images)
+        attends = one_hot.any(dim=-1) & token_mask.bool()
+        image = one_hot.argmax(dim=-1)
+        first = torch.where(attends, image, num_images).min(dim=1).values
+        last = torch.where(attends, image, -1).max(dim=1).values
+        if bool(((last >= 0) & (first != last)).any()):  # an <image> inside a candidate: ranking cannot score it
+            raise FsevalError("A ranking candidate contains an image placeholder.", hint="Remove it.")
+        # Each row's one image slot: the image its tokens attend to (any image of its prompt if none).
+        offsets = torch.tensor([0, *itertools.accumulate(len(f) for f in features)][:-1])
+        prompt_of_row = torch.tensor([i for i, _, _ in rows])
+        slots = torch.cat(features).index_select(0, (offsets[prompt_of_row] + last.clamp(min=0)).to(self.device))
+        slot_mask = attends[..., None].long()
         index = torch.tensor([i for i, _, _ in rows], device=self.device)
         out = self.model(
             input_ids=tokens.to(self.device),
@@ -401,7 +411,7 @@ class IdeficsAdapter:
             cache=gather_rows(cache, index, width),
             image_attention_mask=slot_mask.to(self.device),
             use_cache=True,
-            **{self._embeddings_name: torch.stack(slots)},
+            **{self._embeddings_name: slots},
         )
         return out.logits.float().log_softmax(dim=-1)
 
@@ -409,8 +419,9 @@ class IdeficsAdapter:
     def _embeddings_name(self) -> str:
         return "perceiver_embeddings" if self.model.config.use_resampler else "image_encoder_embeddings"
 
-    def _ids(self, text: str) -> list[int]:
-        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+    def _ids(self, texts: list[str]) -> list[list[int]]:
+        """Token ids of each text, in one batched call of the (Rust) tokenizer."""
+        return [list(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
 
     def _resampled(self, states: torch.Tensor) -> torch.Tensor:
         """What the cross-attention reads for one prompt's encoder outputs: (images, tokens, width)."""
@@ -464,8 +475,11 @@ def split_continuation(context: list[int], full: list[int]) -> tuple[list[int], 
     token merges across the boundary, the context shrinks to the common prefix, so the merged token
     is scored as part of the continuation rather than dropped.
     """
-    common = 0
-    while common < min(len(context), len(full)) and context[common] == full[common]:
+    n = min(len(context), len(full))
+    # A merge only touches the last few context tokens: compare the rest at C speed, then step.
+    skip = max(0, n - 16)
+    common = skip if full[:skip] == context[:skip] else 0
+    while common < n and context[common] == full[common]:
         common += 1
     if common == len(full):
         raise FsevalError("A ranking candidate is empty.", hint="Check the task's candidate list.")

@@ -215,7 +215,22 @@ def run(
         return
     results = json.loads((run_dir / "results.json").read_text())
     console.print(results_table(results["results"], title=f"fseval {config.model}"))
+    for task_name, shot_count, error in unscored(results, run_dir / "samples.jsonl"):
+        message = f"{task_name} at {shot_count} shots: every sample failed, so there is no score. First error: {error}"
+        console.print(message, style="red", markup=False)
     console.print(f"Run directory: {run_dir}")
+
+
+def unscored(results: dict[str, Any], samples: Path) -> list[tuple[str, int, str]]:
+    """(task, shots, first error) of every row in which no sample could be scored."""
+    empty = {(task, row["shots"]) for task, rows in results["results"].items() for row in rows if row["n"] == 0}
+    errors: dict[tuple[str, int], str] = {}
+    if empty:
+        with samples.open(encoding="utf-8") as lines:
+            for line in lines:
+                record = json.loads(line)
+                errors.setdefault((record["task"], record["shots"]), record["error"] or "")
+    return [(task, shots, errors.get((task, shots), "")) for task, shots in sorted(empty)]
 
 
 @app.command()

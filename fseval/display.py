@@ -29,6 +29,13 @@ def _fmt(value: float) -> str:
     return "nan" if math.isnan(value) else f"{value:.2f}"
 
 
+def _count(row: dict[str, Any], key: str) -> str:
+    """A per-trial count, or its range where the trials differ."""
+    values = row.get(f"{key}_per_trial", [row[key]])
+    low, high = min(values), max(values)
+    return str(low) if low == high else f"{low}–{high}"
+
+
 def results_table(results: dict[str, list[dict[str, Any]]], title: str = "Results") -> Table:
     """One row per (task, shots): mean ± population std over trials, bootstrap 95% CI over samples."""
     # ``n`` is the number of samples scored per trial; ``failed`` counts samples over all trials.
@@ -46,14 +53,15 @@ def results_table(results: dict[str, list[dict[str, Any]]], title: str = "Result
         for row in rows:
             variants.add(f"{row['metric']}: {row['metric_variant']}")
             low, high = row.get("ci95", [math.nan, math.nan])
-            failed = str(row["failed"]) if row["failed"] == 0 else f"[red]{row['failed']}[/red]"
+            failed = _count(row, "failed")
+            failed = failed if row["failed"] == 0 else f"[red]{failed}[/red]"
             table.add_row(
                 task,
                 str(row["shots"]),
                 row["metric"],
                 f"{_fmt(row['mean'])} ± {_fmt(row['stddev'])}" if spread else _fmt(row["mean"]),
                 f"{_fmt(low)}–{_fmt(high)}",
-                str(row["n"]),
+                _count(row, "n") if row["n"] else "[red]0[/red]",
                 failed,
             )
     table.caption = f"trials: {', '.join(map(str, trials))}; metric variants: {', '.join(sorted(variants))}"

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
+import numpy as np
+
 from fseval import demos as demo_strategies
 from fseval.config import RunConfig
 from fseval.data.base import MediaRef, Sample
@@ -309,10 +311,12 @@ def evaluate(
 
 def score_trial(task: Task, queries: list[Query], seed: int, config: RunConfig) -> TrialResult:
     scored = [q for q in queries if q.record.error is None]
+    failed = len(queries) - len(scored)
+    if not scored:  # every sample failed (a wrong image folder, say): no score, and the run goes on
+        return TrialResult(seed, math.nan, {}, 0, failed, lambda idx: np.full(len(idx), np.nan))
     metric = get_metric(task.spec.metric)
     variant = metric.check_variant(config.metric_variant or task.spec.metric_variant)
     outcome = metric.score([q.prediction for q in scored], [q.sample.fields for q in scored], variant)
     for query, value in zip(scored, outcome.per_sample, strict=True):
         query.record.score = value
-    failed = len(queries) - len(scored)
     return TrialResult(seed, outcome.value, outcome.extra, len(scored), failed, outcome.resampler())

@@ -9,6 +9,7 @@ The ``results`` block keeps OpenFlamingo's results-file shape (task -> list of
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import statistics
@@ -67,17 +68,22 @@ class ShotResult:
 
     def as_dict(self) -> dict[str, Any]:
         values = [t.value for t in self.trials]
+        scored = [v for v in values if not math.isnan(v)]  # a trial whose every sample failed has no score
         low, high = bootstrap_ci([(t.resampler, t.n) for t in self.trials])
         extra_keys = sorted({k for t in self.trials for k in t.extra})
+        n, failed = [t.n for t in self.trials], [t.failed for t in self.trials]
         return {
             "shots": self.shots,
             "trials": values,
-            "mean": statistics.fmean(values),
+            "mean": statistics.fmean(scored) if scored else math.nan,
             # Population standard deviation over trials, as OpenFlamingo reports (np.nanstd).
-            "stddev": statistics.pstdev(values),
+            "stddev": statistics.pstdev(scored) if scored else math.nan,
             "ci95": [low, high],
-            "n": self.trials[0].n,
-            "failed": sum(t.failed for t in self.trials),
+            # Per trial: they differ only when a demo fails to load in some trials and not in others.
+            "n": min(n),
+            "failed": max(failed),
+            "n_per_trial": n,
+            "failed_per_trial": failed,
             "metric": self.metric,
             "metric_variant": self.metric_variant,
             "seeds": [t.seed for t in self.trials],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import statistics
 import subprocess
 import sys
@@ -131,6 +132,26 @@ def test_corrupt_image_is_recorded_and_the_run_goes_on(tmp_path: Path) -> None:
     assert all(line["score"] is None for line in failed)
     (row,) = json.loads((out / "results.json").read_text())["results"]["vqav2"]
     assert row["failed"] == 3 and row["n"] == len(VAL_QA) - 3
+
+    trials = run_dir(tmp_path, data, "--shots", "0", "--trials", "3", name="trials")
+    (row,) = json.loads((trials / "results.json").read_text())["results"]["vqav2"]
+    assert (row["n"], row["failed"]) == (len(VAL_QA) - 3, 3)  # per trial, not summed over the trials
+    assert row["n_per_trial"] == [len(VAL_QA) - 3] * 3 and row["failed_per_trial"] == [3] * 3
+
+
+def test_a_shot_count_whose_every_sample_fails_is_reported_and_the_run_goes_on(tmp_path: Path) -> None:
+    data = write_vqav2(tmp_path / "data")
+    for image in (data / "val2014").iterdir():
+        image.write_bytes(b"not a jpeg")
+    out = tmp_path / "run"
+    result = fseval(
+        "run", "--model", "mock", "--task", "vqav2", "--data-dir", str(data), "-o", str(out), "--shots", "0,2"
+    )
+    assert result.exit_code == 0, result.output
+    rows = json.loads((out / "results.json").read_text())["results"]["vqav2"]
+    assert [(r["n"], r["failed"]) for r in rows] == [(0, len(VAL_QA))] * 2
+    assert all(math.isnan(r["mean"]) and math.isnan(r["stddev"]) for r in rows)
+    assert "vqav2 at 2 shots: every sample failed" in flat(result.output) and "cannot decode image" in result.output
 
 
 def test_user_errors_are_one_panel_and_exit_1(tmp_path: Path) -> None:

@@ -106,6 +106,7 @@ def root(
 @app.command()
 @user_errors
 def run(
+    ctx: typer.Context,
     task: Annotated[
         list[str] | None, typer.Option("--task", "-t", help="Task name(s), repeated or comma-separated.")
     ] = None,
@@ -167,6 +168,18 @@ def run(
     if (demos == "fixed") != (demos_file is not None):
         raise typer.BadParameter("--demos fixed needs --demos-file FILE (and --demos-file needs --demos fixed).")
     if resume is not None:
+        # (Typer ships its own copy of click, so the source is matched by name.)
+        given = [
+            f"--{name.replace('_', '-')}"
+            for name in ctx.params
+            if name not in ("resume", "model_arg")
+            and getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"
+        ]
+        if given:
+            raise typer.BadParameter(
+                f"{', '.join(given)} cannot be combined with --resume: a run resumes with its own options "
+                "(only --model-arg may change, e.g. a moved checkpoint)."
+            )
         # Only model arguments may change on resume (a moved checkpoint); everything else is the run's own.
         saved = config_from_run(resume)
         config = dataclasses.replace(saved, model_args={**saved.model_args, **parse_model_args(model_arg)})

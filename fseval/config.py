@@ -43,6 +43,7 @@ class RunConfig:
         """JSON-ready, as stored under ``config`` in results.json."""
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values.update(tasks=list(self.tasks), tasks_dirs=[str(p) for p in self.tasks_dirs], output=str(output))
+        values["cwd"] = str(Path.cwd())  # what relative paths were relative to, for --resume from elsewhere
         for name in ("demos_file", "cache_dir"):
             values[name] = str(values[name]) if values[name] is not None else None
         return values
@@ -54,6 +55,19 @@ def config_from_run(run_dir: Path) -> RunConfig:
     if not path.is_file():
         raise DataError(f"{run_dir} is not a run directory: it has no results.json.")
     saved = json.loads(path.read_text(encoding="utf-8"))["config"]
+    origin = Path(saved.get("cwd") or ".")
+
+    def located(value: str) -> str:
+        """A path the run was given, relative to where it was started."""
+        if value.startswith("hf:") or Path(value).is_absolute() or not (origin / value).exists():
+            return value
+        return str(origin / value)
+
+    for name in ("data_dir", "demos_file", "cache_dir", "model"):
+        if isinstance(saved.get(name), str):
+            saved[name] = located(saved[name])
+    saved["tasks_dirs"] = [located(p) for p in saved.get("tasks_dirs", ())]
+    saved["model_args"] = {k: located(v) if isinstance(v, str) else v for k, v in saved.get("model_args", {}).items()}
     saved["tasks"] = tuple(saved["tasks"])
     saved["shots"] = tuple(saved["shots"]) if saved.get("shots") is not None else None
     saved["tasks_dirs"] = tuple(Path(p) for p in saved.get("tasks_dirs", ()))

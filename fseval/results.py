@@ -8,10 +8,12 @@ The ``results`` block keeps OpenFlamingo's results-file shape (task -> list of
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import platform
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -113,16 +115,61 @@ def package_versions() -> dict[str, str]:
     return found
 
 
+def stored_samples(directory: Path) -> int:
+    """Samples in a run directory's store (0 for none, or no store): a run that stored none holds nothing."""
+    path = directory / "store.sqlite"
+    if not path.is_file():
+        return 0
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            return int(db.execute("SELECT COUNT(*) FROM samples").fetchone()[0])
+    except sqlite3.Error:
+        return 1  # unreadable: treat as a run rather than overwrite it
+
+
+def model_changes(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """How the model resuming a run differs from the one that made its stored samples.
+
+    Where files live may change (a moved checkpoint), and so may the device and library versions;
+    anything else (weights' hash, LM type, precision, the mock's mode ...) means another model.
+    """
+    volatile = {"arguments", "path", "device", "repo_id", "revision", "transformers_version", "torch_version"}
+
+    def identity(description: dict[str, Any]) -> dict[str, Any]:
+        arguments = {
+            key: value
+            for key, value in description.get("arguments", {}).items()
+            if not (isinstance(value, str) and (os.sep in value or Path(value).exists()))
+        }
+        return {
+            **{k: v for k, v in description.items() if k not in volatile},
+            **{f"--model-arg {k}": v for k, v in arguments.items()},
+        }
+
+    before, after = identity(saved), identity(current)
+    return [
+        f"{key}: {before.get(key)!r} -> {after.get(key)!r}"
+        for key in sorted(before.keys() | after.keys())
+        if before.get(key) != after.get(key)
+    ]
+
+
 class RunDirClaim:
     """Holds a run directory for one process: refuses a directory another run is writing, and a fresh
     run into a directory that already holds one (its stored samples would be taken as this run's)."""
 
     def __init__(self, directory: Path, resume: bool) -> None:
         self.directory, self._fd = directory, -1
-        if not resume and ((directory / "results.json").exists() or (directory / "store.sqlite").exists()):
+        if directory.exists() and not directory.is_dir():
+            raise FsevalError(f"--output {directory} is a file.", hint="Give a new or empty folder.")
+        if not resume and stored_samples(directory) > 0:
             raise FsevalError(
                 f"{directory} already holds a run.",
                 hint=f"Finish it with fseval run --resume {directory}, or pick another --output.",
+            )
+        if not resume and directory.is_dir() and not (directory / "results.json").exists() and any(directory.iterdir()):
+            raise FsevalError(
+                f"--output {directory} is a folder with other files in it.", hint="Give a new or empty folder."
             )
         directory.mkdir(parents=True, exist_ok=True)
         try:

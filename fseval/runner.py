@@ -7,6 +7,7 @@ rank 0 writes the run directory.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -14,11 +15,12 @@ from pathlib import Path
 
 from fseval.config import RunConfig
 from fseval.distributed import Dist, init_from_env
+from fseval.errors import FsevalError
 from fseval.evaluation import evaluate
 from fseval.metrics import get_metric
 from fseval.models.base import ModelAdapter
 from fseval.prefetch import pipeline_options, use_pipeline
-from fseval.results import RunDirClaim, RunWriter, ShotResult, TrialResult
+from fseval.results import RunDirClaim, RunWriter, ShotResult, TrialResult, model_changes, stored_samples
 from fseval.store import STORE_FILE, SampleStore
 from fseval.taskdata import TaskData, load_task_data
 from fseval.tasks import Task, load_tasks
@@ -62,6 +64,15 @@ def run(
     writer = store = None
     try:
         model = load_model(config, dist.device(config.device))
+        if dist.is_main and resume and stored_samples(output) > 0:
+            saved = json.loads((output / "results.json").read_text(encoding="utf-8"))["model"]
+            changes = model_changes(saved, model.describe())
+            if changes:
+                raise FsevalError(
+                    f"{output} was made by another model than the one resuming it ({'; '.join(changes)}).",
+                    hint="Resume with the run's own model (only where its files live may change), "
+                    "or start a new run with another --output.",
+                )
         if dist.is_main:
             writer = RunWriter(output, model.describe(), config.record(output), world_size=dist.world_size)
             writer.save()  # the config is on disk before any work, so even a run killed at once can resume

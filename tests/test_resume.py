@@ -123,6 +123,48 @@ def test_a_directory_being_written_is_refused(tmp_path: Path, vqav2_dir: Path) -
     assert runner.invoke(app, ["run", *ARGS, "--data-dir", str(vqav2_dir), "-o", str(out)]).exit_code == 0
 
 
+def test_resume_refuses_another_model_and_other_options(tmp_path: Path, vqav2_dir: Path) -> None:
+    out = tmp_path / "run"
+    data = ["--data-dir", str(vqav2_dir)]
+    result = runner.invoke(app, ["run", *ARGS, *data, "-o", str(out), "--model-arg", "crash_after=3"])
+    assert isinstance(result.exception, SimulatedCrash)
+    other = runner.invoke(
+        app, ["run", "--resume", str(out), "--model-arg", "crash_after=0", "--model-arg", "mode=field"]
+    )
+    assert other.exit_code == 1 and "made by another model" in flat(other.output)
+    assert "mode: 'copy-demo' -> 'field'" in flat(other.output)
+    shots = runner.invoke(app, ["run", "--resume", str(out), "--shots", "4"])
+    assert shots.exit_code == 2 and "--shots cannot be combined with --resume" in flat(shots.output)
+    assert runner.invoke(app, ["run", "--resume", str(out), "--model-arg", "crash_after=0"]).exit_code == 0
+
+
+def test_resume_from_another_directory(tmp_path: Path, vqav2_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "data").symlink_to(vqav2_dir)
+    monkeypatch.chdir(tmp_path / "project")
+    result = runner.invoke(app, ["run", *ARGS, "--data-dir", "data", "-o", "run", "--model-arg", "crash_after=3"])
+    assert isinstance(result.exception, SimulatedCrash)
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["run", "--resume", "project/run", "--model-arg", "crash_after=0"])
+    assert result.exit_code == 0, result.output
+
+
+def test_a_run_that_stored_nothing_can_be_started_again(tmp_path: Path, vqav2_dir: Path) -> None:
+    out, data = tmp_path / "run", ["--data-dir", str(vqav2_dir)]
+    result = runner.invoke(app, ["run", *ARGS, *data, "-o", str(out), "--shots", "500"])  # more demos than the pool
+    assert result.exit_code == 1 and (out / "results.json").exists()
+    assert runner.invoke(app, ["run", *ARGS, *data, "-o", str(out)]).exit_code == 0
+
+
+def test_output_must_be_a_new_or_empty_folder(tmp_path: Path, vqav2_dir: Path) -> None:
+    data = ["--data-dir", str(vqav2_dir)]
+    (tmp_path / "file").write_text("x")
+    result = runner.invoke(app, ["run", *ARGS, *data, "-o", str(tmp_path / "file")])
+    assert result.exit_code == 1 and "is a file" in flat(result.output)
+    result = runner.invoke(app, ["run", *ARGS, *data, "-o", str(vqav2_dir)])
+    assert result.exit_code == 1 and "a folder with other files in it" in flat(result.output)
+
+
 def test_resume_needs_a_run_directory(tmp_path: Path) -> None:
     result = runner.invoke(app, ["run", "--resume", str(tmp_path)])
     assert result.exit_code == 1 and "not a run directory" in flat(result.output)

@@ -60,9 +60,11 @@ def parse_shots(value: str | None) -> tuple[int, ...] | None:
         shots = tuple(int(s) for s in split_list([value]))
     except ValueError:
         raise typer.BadParameter(f"{value!r} is not a comma-separated list of integers, e.g. 0,4,8.") from None
-    if not shots or any(s < 0 for s in shots):
+    if not shots:
+        raise typer.BadParameter("give at least one shot count, e.g. 0,4,8.")
+    if any(s < 0 for s in shots):
         raise typer.BadParameter("shot counts must be >= 0.")
-    return shots
+    return tuple(dict.fromkeys(shots))  # each once, in the order given
 
 
 def parse_model_args(values: list[str] | None) -> dict[str, Any]:
@@ -113,7 +115,9 @@ def run(
     model: Annotated[
         str, typer.Option(help="Preset, family (with --model-arg), model directory, or the bundled tiny-shapes.")
     ] = "tiny-shapes",
-    model_arg: Annotated[list[str] | None, typer.Option(help="key=value passed to the model family.")] = None,
+    model_arg: Annotated[
+        list[str] | None, typer.Option(help="key=value passed to the model family; repeat for each pair.")
+    ] = None,
     shots: Annotated[str | None, typer.Option(help="Shot counts, e.g. 0,4,8 (default: the task's).")] = None,
     data_dir: Annotated[
         str | None, typer.Option(help="Dataset folder (its files, or one sub-folder per task), or hf:REPO.")

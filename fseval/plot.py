@@ -18,6 +18,12 @@ def plot_runs(runs: list[Run], output: Path) -> Path:
     except ImportError as e:
         raise FsevalError("fseval plot needs matplotlib.", hint="pip install matplotlib") from e
 
+    formats = plt.gcf().canvas.get_supported_filetypes()
+    plt.close("all")
+    if output.suffix.lstrip(".").lower() not in formats:
+        raise FsevalError(
+            f"Cannot write a plot as {output.name!r}.", hint=f"End -o with one of: .{', .'.join(sorted(formats))}"
+        )
     tasks = sorted({task for run in runs for task in run.results["results"]})
     if not tasks:
         raise FsevalError("The runs have no results to plot.")

@@ -40,8 +40,10 @@ def cache_key(encoder: str, pretrained: str, files: Sequence[str], samples: Sequ
     """Encoder + dataset files (path, size, mtime) + the samples' ids: any change makes a new key."""
     digest = hashlib.sha256(json.dumps([encoder, pretrained]).encode())
     for name in files:
-        stat = Path(name).stat() if Path(name).exists() else None
-        digest.update(json.dumps([name, stat.st_size if stat else None, stat.st_mtime_ns if stat else None]).encode())
+        path = Path(name)
+        stat = path.stat() if path.exists() else None
+        where = str(path.resolve()) if stat else name  # however --data-dir was spelled
+        digest.update(json.dumps([where, stat.st_size if stat else None, stat.st_mtime_ns if stat else None]).encode())
     digest.update(json.dumps([str(s.id) for s in samples]).encode())
     return digest.hexdigest()[:24]
 

@@ -162,6 +162,13 @@ def test_user_errors_are_one_panel_and_exit_1(tmp_path: Path) -> None:
     result = fseval("run", "--task", "vqa2")
     assert result.exit_code == 1 and "Did you mean 'vqav2'" in result.output
     assert fseval("run", "--task", "vqav2", "--shots", "four").exit_code == 2
+    assert "at least one shot count" in flat(fseval("run", "--task", "vqav2", "--shots", "").output)
+
+
+def test_shot_counts_are_deduplicated() -> None:
+    from fseval.cli import parse_shots
+
+    assert parse_shots("4,0,4, 8,0") == (4, 0, 8)
 
 
 def test_device_is_checked_before_any_weights_move(tmp_path: Path) -> None:

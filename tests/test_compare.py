@@ -95,6 +95,8 @@ def test_plot_writes_a_png(tmp_path: Path, runs: tuple[Path, Path]) -> None:
     result = runner.invoke(app, ["plot", *map(str, runs), "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    wrong = runner.invoke(app, ["plot", *map(str, runs), "-o", str(tmp_path / "plot.xyz")])
+    assert wrong.exit_code == 1 and "Cannot write a plot as 'plot.xyz'" in flat(wrong.output)
 
 
 def test_paired_statistics_on_known_inputs() -> None:

@@ -88,7 +88,7 @@ TINY_CLIP = {
 }
 
 
-def test_rices_run_caches_features(tmp_path: Path, vqav2_dir: Path) -> None:
+def test_rices_run_caches_features(tmp_path: Path, vqav2_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = tmp_path / "fseval-rices-tiny.json"
     config.write_text(json.dumps(TINY_CLIP))
     cache = tmp_path / "cache"
@@ -125,3 +125,13 @@ def test_rices_run_caches_features(tmp_path: Path, vqav2_dir: Path) -> None:
     expected = most_similar(queries, pool, 2)
     assert [line["demo_ids"] for line in lines] == [[train_ids[i] for i in row] for row in expected]
     assert json.loads((out / "results.json").read_text())["config"]["demos"] == "rices"
+
+    monkeypatch.chdir(vqav2_dir.parent)  # the same files spelled as a relative path share the cache
+    relative = [
+        *run_args[: run_args.index("--data-dir") + 1],
+        vqav2_dir.name,
+        *run_args[run_args.index("--data-dir") + 2 :],
+    ]
+    relative[relative.index("-o") + 1] = str(tmp_path / "relative")
+    assert runner.invoke(app, [*relative, "--device", "cpu"]).exit_code == 0
+    assert sorted(cache.iterdir()) == cached

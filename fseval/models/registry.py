@@ -38,8 +38,8 @@ FAMILIES = {
         Family(
             "openflamingo",
             "fseval.models.openflamingo",
-            "OpenFlamingo: --model-arg vision_encoder= vision_pretrained= lm= tokenizer= checkpoint= "
-            "cross_attn_every_n_layers= [vision_config= frame_embeddings=]",
+            "OpenFlamingo: one --model-arg KEY=VALUE each for vision_encoder, vision_pretrained, lm, tokenizer, "
+            "checkpoint, cross_attn_every_n_layers [vision_config, frame_embeddings]",
         ),
         Family(
             "idefics",

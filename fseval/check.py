@@ -3,7 +3,8 @@
 A baseline records, per task and shot count, the metric, its mean and its bootstrap 95%
 interval. ``fseval check`` fails a (task, shots) whose mean falls below the baseline mean by more
 than the tolerance: ``--tolerance X`` (absolute points) or, by default, the half-width of the
-baseline's 95% interval (at least 0.01) — the noise the baseline itself carries.
+baseline's 95% interval (at least 0.01) — the noise the baseline itself carries. A score measured
+with another metric variant or over another number of samples fails as not comparable.
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ class Verdict:
     baseline: float
     score: float | None
     tolerance: float
+    mismatch: str | None = None  # why the run's score does not measure what the baseline did
 
     @property
     def passed(self) -> bool:
-        return self.score is not None and self.score >= self.baseline - self.tolerance
+        return self.score is not None and self.mismatch is None and self.score >= self.baseline - self.tolerance
 
 
 def baseline_from_run(run: Run) -> dict[str, Any]:
@@ -86,5 +88,16 @@ def check(run: Run, baseline: dict[str, Any], tolerance: float | None = None) ->
             row = run.row(task, int(shots))
             allowed = tolerance if tolerance is not None else default_tolerance(entry)
             score = row["mean"] if row is not None and row["metric"] == entry["metric"] else None
-            verdicts.append(Verdict(task, int(shots), entry["metric"], entry["mean"], score, allowed))
+            mismatch = differs(entry, row) if row is not None and score is not None else None
+            verdicts.append(Verdict(task, int(shots), entry["metric"], entry["mean"], score, allowed, mismatch))
     return verdicts
+
+
+def differs(entry: dict[str, Any], row: dict[str, Any]) -> str | None:
+    """A gate compares like with like: the same metric variant over the same number of samples."""
+    found = []
+    if entry.get("metric_variant") not in (None, row["metric_variant"]):
+        found.append(f"metric variant {row['metric_variant']} (baseline {entry['metric_variant']})")
+    if entry.get("n") not in (None, row["n"]):
+        found.append(f"n {row['n']} (baseline {entry['n']})")
+    return "; ".join(found) or None

@@ -371,8 +371,11 @@ def check(
     failed = [v for v in verdicts if not v.passed]
     if failed:
         missing = sum(v.score is None for v in failed)
-        below = f"{len(failed) - missing} of {len(verdicts)} scores fell below the baseline"
-        console.print(f"[red]{below}{f'; {missing} are missing from the run' if missing else ''}.[/red]")
+        unlike = sum(v.score is not None and v.mismatch is not None for v in failed)
+        parts = [f"{len(failed) - missing - unlike} of {len(verdicts)} scores fell below the baseline"]
+        parts += [f"{missing} are missing from the run"] if missing else []
+        parts += [f"{unlike} measure something else (metric variant or n)"] if unlike else []
+        console.print(f"[red]{'; '.join(parts)}.[/red]")
         raise typer.Exit(1)
     console.print(f"[green]All {len(verdicts)} scores meet the baseline.[/green]")
 

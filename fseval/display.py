@@ -194,6 +194,8 @@ def check_table(verdicts: list[Any]) -> Table:
         table.add_column(column, no_wrap=True)
     for v in verdicts:
         verdict = "[green]pass[/green]" if v.passed else "[red]FAIL[/red]"
+        if v.mismatch:
+            verdict = f"[red]FAIL: {v.mismatch}[/red]"
         score = _fmt(v.score) if v.score is not None else "missing"
         table.add_row(v.task, str(v.shots), v.metric, _fmt(v.baseline), score, _fmt(v.tolerance), verdict)
     return table

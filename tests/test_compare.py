@@ -71,7 +71,9 @@ def test_compare_warns_about_unfair_comparisons(tmp_path: Path, vqav2_dir: Path,
     assert any("metric variant differs" in w for w in warnings) and any("seed differs" in w for w in warnings)
 
 
-def test_check_passes_on_the_same_run_and_fails_on_a_worse_one(tmp_path: Path, runs: tuple[Path, Path]) -> None:
+def test_check_passes_on_the_same_run_and_fails_on_a_worse_one(
+    tmp_path: Path, vqav2_dir: Path, runs: tuple[Path, Path]
+) -> None:
     good, worse = runs
     baseline = tmp_path / "baseline.json"
     assert runner.invoke(app, ["check", str(good), "--write-baseline", str(baseline)]).exit_code == 0
@@ -85,6 +87,14 @@ def test_check_passes_on_the_same_run_and_fails_on_a_worse_one(tmp_path: Path, r
     wider = json.loads(baseline.read_text())
     wider["tasks"]["okvqa"] = wider["tasks"]["vqav2"]
     baseline.write_text(json.dumps(wider))
+    other_variant = make_run(tmp_path, vqav2_dir, "variant", "--metric-variant", "openflamingo")
+    unlike = runner.invoke(app, ["check", str(other_variant), "--baseline", str(baseline)])
+    assert unlike.exit_code == 1 and "FAIL: metric variant openflamingo (baseline vqav2)" in flat(unlike.output)
+    fewer = make_run(tmp_path, vqav2_dir, "fewer", "--limit", "2")
+    unlike = runner.invoke(app, ["check", str(fewer), "--baseline", str(baseline)])
+    assert (
+        unlike.exit_code == 1 and "n 2 (baseline" in flat(unlike.output) and "measure something else" in unlike.output
+    )
     missing = runner.invoke(app, ["check", str(good), "--baseline", str(baseline)])
     assert missing.exit_code == 1 and "0 of 4 scores fell below the baseline; 2 are missing" in flat(missing.output)
 

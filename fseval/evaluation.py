@@ -59,15 +59,19 @@ def batched(items: Sequence[Any], size: int) -> Iterator[list[Any]]:
 
 
 def demo_orders(demos: list[Sample], ensembles: int, seed: int, sample_id: int | str) -> list[list[Sample]]:
-    """The drawn order, then up to ``ensembles - 1`` reshuffles (OpenFlamingo: at most min(6, k!) orders)."""
+    """The drawn order, then reshuffles until there are ``min(ensembles, k!)`` different orders.
+
+    (OpenFlamingo reshuffles without checking, so two of its "orders" can be the same one.)
+    """
     count = min(ensembles, math.factorial(len(demos)))
     rng = random.Random(f"fseval-ensemble:{seed}:{sample_id}")
-    orders = [list(demos)]
-    for _ in range(count - 1):
-        order = list(demos)
+    orders = [tuple(range(len(demos)))]
+    while len(orders) < count:
+        order = list(range(len(demos)))
         rng.shuffle(order)
-        orders.append(order)
-    return orders
+        if tuple(order) not in orders:
+            orders.append(tuple(order))
+    return [[demos[i] for i in order] for order in orders]
 
 
 def plan_demos(task: Task, data: TaskData, n_demos: int, seed: int, config: RunConfig) -> demo_strategies.DemoPlan:

@@ -56,6 +56,11 @@ def run(
     """Evaluate every (task, shots, seed); return the run directory (``resume``: one that holds this run)."""
     dist = dist or init_from_env()
     tasks = load_tasks(config.tasks, config.tasks_dirs)
+    if config.prompt_ensembles > 1 and not any(task.spec.mode == "rank" for task in tasks):
+        raise FsevalError(
+            "--prompt-ensembles averages the candidates' scores over demo orders; it applies to rank tasks only.",
+            hint=f"{', '.join(config.tasks)} generate their answers: leave the option out.",
+        )
     for task in tasks:
         get_metric(task.spec.metric).check_variant(config.metric_variant or task.spec.metric_variant)
     data = {task.name: load_task_data(task, config.data_dir) for task in tasks}

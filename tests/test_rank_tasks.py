@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
-from data_writers import MEMES, write_hateful_memes, write_imagenet
+from data_writers import MEMES, flat, write_hateful_memes, write_imagenet
 from typer.testing import CliRunner
 
 from fseval.cli import app
@@ -83,6 +83,19 @@ def test_prompt_ensembling_averages_over_demo_orders(tmp_path: Path) -> None:
         order_sensitive += len(set(per_order)) > 1
         assert dict(record.ranking)["yes"] == pytest.approx(sum(per_order) / 4)
     assert order_sensitive > 0
+
+
+def test_prompt_ensembles_are_different_orders(tmp_path: Path) -> None:
+    from fseval.data.base import Sample
+    from fseval.evaluation import demo_orders
+
+    demos = [Sample(id=i, media=(), fields={}) for i in range(3)]
+    for seed in range(20):
+        orders = [[d.id for d in order] for order in demo_orders(demos, 6, seed, "q")]
+        assert orders[0] == [0, 1, 2] and len({tuple(o) for o in orders}) == 6  # all 3! of them
+    assert len(demo_orders(demos[:2], 5, 0, "q")) == 2
+    result = runner.invoke(app, ["run", "--model", "mock", "--task", "shapes_vqa", "--prompt-ensembles", "3"])
+    assert result.exit_code == 1 and "applies to rank tasks only" in flat(result.output)
 
 
 def test_prompt_ensembles_are_recorded(tmp_path: Path) -> None:

@@ -19,10 +19,15 @@ from fseval.tasks import PromptTemplate
 def fill(template: str, sample: Sample) -> str:
     try:
         return template.format_map(sample.fields)
-    except (KeyError, IndexError) as e:
+    except KeyError as e:
         raise DataError(
             f"Sample {sample.id!r} has no field {e} used by the prompt template {template!r}.",
             hint=f"Its fields are: {', '.join(sorted(sample.fields))}.",
+        ) from e
+    except IndexError as e:
+        raise DataError(
+            f"The prompt template {template!r} indexes past the end of a list field of sample {sample.id!r}.",
+            hint=f"Its fields are: {', '.join(f'{k}={v!r}' for k, v in sorted(sample.fields.items()))[:400]}.",
         ) from e
 
 

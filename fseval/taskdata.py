@@ -45,11 +45,49 @@ def load_task_data(task: Task, data_dir: str | None, limit: int | None = None, f
     else:
         demo = evaluation
     samples = evaluation.samples[:limit] if limit is not None else evaluation.samples
+    _check_fields(task, evaluation.samples[0] if evaluation.samples else None)
     if not for_scoring:
         for split in {id(evaluation): evaluation, id(demo): demo}.values():
             _check_images(task, split)
+        _check_prompt(task, demo.samples[0] if demo.samples else None, samples[0] if samples else None)
     files = {"eval": evaluation.files, "demo": demo.files}
     return TaskData(samples, demo.samples, demo is evaluation, files)
+
+
+def _check_fields(task: Task, sample: Sample | None) -> None:
+    """The fields the metric and the candidates read exist in the samples (checked on the first)."""
+    from fseval.metrics import get_metric
+
+    if sample is None:
+        return
+    needed = list(get_metric(task.spec.metric).target_fields)
+    if task.spec.rank is not None and task.spec.rank.candidates_field:
+        needed.append(task.spec.rank.candidates_field)
+    missing = [name for name in needed if name not in sample.fields]
+    if missing:
+        raise DataError(
+            f"Task {task.name!r} ({task.path}): metric {task.spec.metric!r} or its candidates read "
+            f"{', '.join(map(repr, missing))}, which the samples do not have "
+            f"(fields: {', '.join(sorted(sample.fields))}).",
+            hint="Pick a metric, candidates_field and data layout that go together.",
+        )
+
+
+def _check_prompt(task: Task, demo: Sample | None, query: Sample | None) -> None:
+    """Before any model is loaded: the templates' fields exist and each item has one <image> per media."""
+    from fseval.models.base import IMAGE_TOKEN
+    from fseval.prompts import fill
+
+    for role, template, sample in (("demo", task.prompt.demo, demo), ("query", task.prompt.query, query)):
+        if sample is None:
+            continue
+        fill(template, sample)
+        if template.count(IMAGE_TOKEN) != len(sample.media):
+            raise DataError(
+                f"Task {task.name!r}: its {role} template {template!r} has {template.count(IMAGE_TOKEN)} "
+                f"{IMAGE_TOKEN} markers, but each sample has {len(sample.media)} image or video.",
+                hint=f"Put one {IMAGE_TOKEN} per media item in the prompt's {role} template.",
+            )
 
 
 def _check_images(task: Task, split: LoadedSplit) -> None:

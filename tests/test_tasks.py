@@ -88,3 +88,34 @@ def test_all_problems_reported_at_once(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as info:
         load_tasks(["vqa2", "okvqa", "nope"])
     assert "'vqa2'" in str(info.value) and "'nope'" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("query", "metric", "message"),
+    [
+        ("Question:{question} Short answer:", "vqa_accuracy", "has 0 <image> markers, but each sample has 1"),
+        ("<image>Question:{answers[20]} Short answer:", "vqa_accuracy", "indexes past the end of a list field"),
+        ("<image>Question:{question} Short answer:", "exact_match", "read 'answer', which the samples do not have"),
+    ],
+)
+def test_task_and_data_mismatches_stop_the_run_before_the_model(
+    tmp_path: Path, vqav2_dir: Path, query: str, metric: str, message: str
+) -> None:
+    import yaml
+    from data_writers import flat
+    from typer.testing import CliRunner
+
+    from fseval.cli import app
+
+    tasks = tmp_path / "tasks"
+    (tasks / "prompts").mkdir(parents=True)
+    demo = "<image>Question:{question} Short answer:{answers[0]}<|endofchunk|>"
+    (tasks / "prompts" / "mine.yaml").write_text(yaml.safe_dump({"demo": demo, "query": query}))
+    spec = yaml.safe_load(load_tasks(["vqav2"])[0].path.read_text())
+    spec |= {"name": "mine", "prompt": "mine", "metric": metric}
+    spec.pop("metric_variant")
+    (tasks / "mine.yaml").write_text(yaml.safe_dump(spec))
+    args = ["run", "--task", "mine", "--tasks-dir", str(tasks), "--data-dir", str(vqav2_dir), "-o", str(tmp_path / "o")]
+    result = CliRunner().invoke(app, [*args, "--model", "mock"])
+    assert result.exit_code == 1 and message in flat(result.output), result.output
+    assert not (tmp_path / "o").exists()  # found before any model or run directory

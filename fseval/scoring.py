@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from fseval.data.base import read_json, require
+from fseval.data.classification import class_names
 from fseval.errors import DataError
 from fseval.metrics import get_metric
 from fseval.metrics.classification import Ranked
 from fseval.taskdata import load_task_data
-from fseval.tasks import load_tasks
+from fseval.tasks import Task, load_tasks
 
 
 def _text(key: str) -> Callable[[Mapping[str, Any], Path, str], Any]:
@@ -24,16 +26,25 @@ def _text(key: str) -> Callable[[Mapping[str, Any], Path, str], Any]:
     return read
 
 
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _label(record: Mapping[str, Any], path: Path, where: str) -> Ranked:
     if "scores" in record:
-        return Ranked.from_scores({str(k): float(v) for k, v in record["scores"].items()})
-    return Ranked((str(require(record, "label", path, where)),), (0.0,))
+        scores = record["scores"]
+        if not isinstance(scores, Mapping) or not scores or not all(map(_number, scores.values())):
+            raise DataError(f"{path}: {where} field 'scores' should map class names to finite numbers.")
+        return Ranked.from_scores({str(k): float(v) for k, v in scores.items()})
+    return Ranked((_text("label")(record, path, where),), (0.0,))
 
 
 def _probability(record: Mapping[str, Any], path: Path, where: str) -> Ranked:
     # Only the order of P(yes) matters for ROC AUC, so the two scores may be the probabilities themselves.
-    p = float(require(record, "score", path, where))
-    return Ranked.from_scores({"yes": p, "no": 1 - p})
+    p = require(record, "score", path, where)
+    if not _number(p) or not 0 <= p <= 1:
+        raise DataError(f"{path}: {where} field 'score' should be P(yes), a number from 0 to 1, not {p!r}.")
+    return Ranked.from_scores({"yes": float(p), "no": 1 - float(p)})
 
 
 # Each metric's standard results format: the id key, how to read one prediction, and its shape.
@@ -46,6 +57,17 @@ RESULT_FORMATS: dict[str, tuple[str, Callable[[Mapping[str, Any], Path, str], An
 }
 
 
+def candidate_names(task: Task) -> set[str]:
+    """The fixed candidates of a rank task (empty when each sample has its own)."""
+    rank = task.spec.rank
+    if rank is None or rank.candidates_field is not None:
+        return set()
+    if rank.candidates is not None:
+        return set(rank.candidates)
+    assert rank.candidates_file is not None
+    return set(class_names(rank.candidates_file))
+
+
 def read_predictions(path: Path, metric: str) -> dict[Any, Any]:
     id_key, read, shape = RESULT_FORMATS[metric]
     if not path.is_file():
@@ -53,9 +75,13 @@ def read_predictions(path: Path, metric: str) -> dict[Any, Any]:
     records = read_json(path)
     if not isinstance(records, list):
         raise DataError(f"{path} should be a JSON list: {shape}.")
+    if not records:
+        raise DataError(f"{path} holds no predictions.", hint=f"Its shape: {shape}.")
     predictions: dict[Any, Any] = {}
     for i, record in enumerate(records):
         key = require(record, id_key, path, f"item {i}")
+        if not isinstance(key, int | str) or isinstance(key, bool):
+            raise DataError(f"{path}: item {i} field {id_key!r} should be a number or a string, not {key!r}.")
         if key in predictions:
             raise DataError(f"{path}: {id_key} {key} appears more than once (item {i}).")
         predictions[key] = read(record, path, f"item {i}")
@@ -82,10 +108,22 @@ def score_file(
     samples = {s.id: s for s in load_task_data(task, data_dir, None, for_scoring=True).eval}
     unknown = [key for key in predictions if key not in samples]
     if unknown:
-        shown = ", ".join(map(str, unknown[:5]))
+        shown = ", ".join(map(repr, unknown[:5]))
+        kinds = {type(key).__name__ for key in samples}
+        hint = "Check that the predictions and --data-dir belong to the same split."
+        if type(unknown[0]).__name__ not in kinds:
+            hint = f"The split's {id_key}s are of type {', '.join(sorted(kinds))}, not {type(unknown[0]).__name__}."
         raise DataError(
             f"{predictions_path}: {len(unknown)} {id_key}s are not in {task.name}'s evaluation split (e.g. {shown}).",
-            hint="Check that the predictions and --data-dir belong to the same split.",
+            hint=hint,
+        )
+    known = candidate_names(task)
+    strangers = sorted({label for p in predictions.values() if isinstance(p, Ranked) for label in p.labels} - known)
+    if known and strangers:
+        raise DataError(
+            f"{predictions_path}: {len(strangers)} labels are not {task.name} candidates "
+            f"(e.g. {', '.join(map(repr, strangers[:5]))}).",
+            hint="Labels must be spelled exactly as the task's candidates (fseval tasks show NAME).",
         )
     keys = [key for key in samples if key in predictions]
     outcome = metric.score([predictions[k] for k in keys], [samples[k].fields for k in keys], variant)

@@ -171,8 +171,34 @@ def test_score_classification_predictions(tmp_path: Path) -> None:
     assert json.loads(result.output)["metrics"]["roc_auc"] == pytest.approx(100 * 5 / 6)
 
     imagenet = write_imagenet(tmp_path / "imagenet")
-    labels = {"n00000000/val_0_0.JPEG": "tench", "n00000001/val_1_0.JPEG": "tench", "n00000002/val_2_0.JPEG": "x"}
+    labels = {
+        "n00000000/val_0_0.JPEG": "tench",
+        "n00000001/val_1_0.JPEG": "tench",
+        "n00000002/val_2_0.JPEG": "goldfish",
+    }
     path.write_text(json.dumps([{"id": k, "label": v} for k, v in labels.items()]))
     args = ["score", "--task", "imagenet", "--predictions", str(path), "--data-dir", str(imagenet), "--json"]
     report = json.loads(runner.invoke(app, args).output)
     assert report["metrics"]["accuracy"] == pytest.approx(100 / 3) and report["n"] == 3
+
+
+@pytest.mark.parametrize(
+    ("task", "items", "message"),
+    [
+        ("imagenet", [{"id": "n00000000/val_0_0.JPEG", "label": "Tench"}], "1 labels are not imagenet candidates"),
+        ("imagenet", [{"id": "n00000000/val_0_0.JPEG", "scores": {}}], "should map class names to finite numbers"),
+        ("imagenet", [{"id": "n00000000/val_0_0.JPEG", "scores": [1, 2]}], "should map class names"),
+        ("hateful_memes", [{"id": 1, "score": "abc"}], "should be P(yes), a number from 0 to 1, not 'abc'"),
+        ("hateful_memes", [{"id": 1, "score": 1.5}], "a number from 0 to 1, not 1.5"),
+        ("hateful_memes", [{"id": [1], "score": 0.5}], "should be a number or a string, not [1]"),
+        ("hateful_memes", [{"id": "1", "score": 0.5}], "are of type int, not str"),
+        ("hateful_memes", [], "holds no predictions"),
+    ],
+)
+def test_score_rejects_malformed_predictions(tmp_path: Path, task: str, items: list, message: str) -> None:
+    data = write_hateful_memes(tmp_path / "hm") if task == "hateful_memes" else write_imagenet(tmp_path / "in")
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(items))
+    result = runner.invoke(app, ["score", "--task", task, "--predictions", str(path), "--data-dir", str(data)])
+    assert result.exit_code == 1 and message in flat(result.output), result.output
+    assert "Traceback" not in result.output

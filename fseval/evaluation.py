@@ -313,13 +313,23 @@ def evaluate(
     return [q.record for q in queries], result
 
 
+def metric_variant(task: Task, requested: str | None) -> str:
+    """The variant a task is scored with: ``--metric-variant`` where its metric has it, else the task's own.
+
+    (So ``--metric-variant openflamingo`` on VQA and captioning tasks applies to the VQA tasks; the
+    results record each task's variant.)
+    """
+    metric = get_metric(task.spec.metric)
+    return metric.check_variant(requested if requested in metric.variants else task.spec.metric_variant)
+
+
 def score_trial(task: Task, queries: list[Query], seed: int, config: RunConfig) -> TrialResult:
     scored = [q for q in queries if q.record.error is None]
     failed = len(queries) - len(scored)
     if not scored:  # every sample failed (a wrong image folder, say): no score, and the run goes on
         return TrialResult(seed, math.nan, {}, 0, failed, lambda idx: np.full(len(idx), np.nan))
     metric = get_metric(task.spec.metric)
-    variant = metric.check_variant(config.metric_variant or task.spec.metric_variant)
+    variant = metric_variant(task, config.metric_variant)
     outcome = metric.score([q.prediction for q in scored], [q.sample.fields for q in scored], variant)
     for query, value in zip(scored, outcome.per_sample, strict=True):
         query.record.score = value

@@ -16,7 +16,7 @@ from pathlib import Path
 from fseval.config import RunConfig
 from fseval.distributed import Dist, init_from_env
 from fseval.errors import FsevalError
-from fseval.evaluation import evaluate
+from fseval.evaluation import evaluate, metric_variant
 from fseval.metrics import get_metric
 from fseval.models.base import ModelAdapter
 from fseval.prefetch import pipeline_options, use_pipeline
@@ -61,8 +61,14 @@ def run(
             "--prompt-ensembles averages the candidates' scores over demo orders; it applies to rank tasks only.",
             hint=f"{', '.join(config.tasks)} generate their answers: leave the option out.",
         )
+    offered = {variant for task in tasks for variant in get_metric(task.spec.metric).variants}
+    if config.metric_variant is not None and config.metric_variant not in offered:
+        raise FsevalError(
+            f"No metric of {', '.join(config.tasks)} has a variant {config.metric_variant!r}.",
+            hint=f"Their variants: {', '.join(sorted(offered))}.",
+        )
     for task in tasks:
-        get_metric(task.spec.metric).check_variant(config.metric_variant or task.spec.metric_variant)
+        metric_variant(task, config.metric_variant)
     data = {task.name: load_task_data(task, config.data_dir) for task in tasks}
     output = dist.broadcast(config.output or default_output(config))
     claim = RunDirClaim(output, resume) if dist.is_main else None  # before the model load, which can take minutes
@@ -127,5 +133,5 @@ def run_task(
                 trials.append(result)
         if writer is not None:
             metric = get_metric(task.spec.metric)
-            variant = metric.check_variant(config.metric_variant or task.spec.metric_variant)
+            variant = metric_variant(task, config.metric_variant)
             writer.add_result(task.name, ShotResult(shots, metric.name, variant, trials))

@@ -253,3 +253,19 @@ def test_help_does_not_import_torch() -> None:
     code += "r = CliRunner().invoke(app, ['--help']); assert r.exit_code == 0; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_metric_variant_applies_to_the_tasks_whose_metric_has_it(tmp_path: Path) -> None:
+    from data_writers import write_hateful_memes
+
+    data = tmp_path / "data"
+    write_vqav2(data / "vqav2")
+    write_hateful_memes(data / "hateful_memes")
+    args = ["run", "--model", "mock", "--task", "vqav2,hateful_memes", "--data-dir", str(data), "--shots", "0"]
+    result = fseval(*args, "--metric-variant", "openflamingo", "-o", str(tmp_path / "run"))
+    assert result.exit_code == 0, result.output
+    results = json.loads((tmp_path / "run" / "results.json").read_text())["results"]
+    assert results["vqav2"][0]["metric_variant"] == "openflamingo"
+    assert results["hateful_memes"][0]["metric_variant"] == "default"
+    result = fseval(*args, "--metric-variant", "nope")
+    assert result.exit_code == 1 and "No metric of vqav2, hateful_memes has a variant 'nope'" in flat(result.output)

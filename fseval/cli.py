@@ -268,6 +268,7 @@ def score(
 ) -> None:
     """Score predictions made elsewhere with the task's official metric."""
     from fseval.display import console
+    from fseval.metrics import METRICS
     from fseval.scoring import score_file
 
     result = score_file(task, predictions, data_dir, metric_variant, tasks_dir or ())
@@ -275,11 +276,12 @@ def score(
         typer.echo(json.dumps(result))
         return
     for name, value in result["metrics"].items():
+        label = f"{name} [{METRICS[name].label}]" if name in METRICS and METRICS[name].headline else name
         console.print(
-            f"{result['task']} {name} ({result['metric_variant']}): [bold]{value:.2f}[/bold] (n={result['n']})"
+            f"{result['task']} {label} ({result['metric_variant']}): {value:.2f} (n={result['n']})", markup=False
         )
     if result["missing"]:
-        console.print(f"[yellow]{result['missing']} questions had no prediction and were not scored.[/yellow]")
+        console.print(f"[yellow]{result['missing']} evaluation samples had no prediction and were not scored.[/yellow]")
 
 
 @tasks_app.callback()
@@ -288,10 +290,13 @@ def tasks_list(ctx: typer.Context, tasks_dir: TasksDir = None) -> None:
     """List the available tasks."""
     if ctx.invoked_subcommand is not None:
         return
-    from fseval.display import console, tasks_table
-    from fseval.tasks import all_tasks
+    from fseval.display import console, err_console, tasks_table
+    from fseval.tasks import tasks_and_problems
 
-    console.print(tasks_table(all_tasks(tasks_dir or ())))
+    tasks, problems = tasks_and_problems(tasks_dir or ())
+    console.print(tasks_table(tasks))
+    for problem in problems:  # a broken file of one's own should not hide the other tasks
+        err_console.print(f"not listed: {problem}", style="yellow", markup=False)
 
 
 @tasks_app.command("show")

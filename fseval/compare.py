@@ -154,7 +154,9 @@ def compare(base: Run, other: Run) -> list[Paired]:
             paired = Paired(task, row["shots"], row["metric"], [row["mean"], other_row["mean"] if other_row else None])
             paired.warnings = list(warnings)
             if paired.metric not in PER_SAMPLE_MEAN_METRICS:
-                paired.note = f"paired statistics on per-sample scores, not on {paired.metric}"
+                paired.note = (
+                    f"B - A, its interval and p compare the per-sample scores (top-1 correctness), not {paired.metric}"
+                )
             a, b = shared_scores(base, other, task, row["shots"])
             paired.n_shared = len(a)
             if len(a):

@@ -64,12 +64,15 @@ def plan_fixed(samples: Sequence[Sample], pool: Sequence[Sample], k: int, path: 
         raise FsevalError(f"--demos-file {path}: {e}", hint=hint) from e
     position = {str(s.id): i for i, s in enumerate(pool)}
 
-    def lookup(ids: Sequence[object], owner: str) -> list[int]:
+    def lookup(ids: object, owner: str) -> list[int]:
+        if not isinstance(ids, list):
+            raise DataError(f"--demos-file {path}: {owner} should be a list of demo ids, not {ids!r}.")
         missing = [i for i in ids if str(i) not in position]
         if missing:
             raise DataError(f"--demos-file {path}: demo ids {missing[:5]} ({owner}) are not in the demo split.")
         if len(ids) < k:
-            raise DataError(f"--demos-file {path}: {owner} lists {len(ids)} demos but {k} are needed.")
+            hint = "At 0 shots the text of 2 demos is still used (--no-zero-shot-text-demos drops it)."
+            raise DataError(f"--demos-file {path}: {owner} lists {len(ids)} demos but {k} are needed.", hint=hint)
         return [position[str(i)] for i in ids[:k]]
 
     order = list(range(len(samples)))[:limit]

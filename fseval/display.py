@@ -29,6 +29,12 @@ def _fmt(value: float) -> str:
     return "nan" if math.isnan(value) else f"{value:.2f}"
 
 
+def _metric_label(name: str) -> str:
+    from fseval.metrics import METRICS
+
+    return METRICS[name].label if name in METRICS else name
+
+
 def _count(row: dict[str, Any], key: str) -> str:
     """A per-trial count, or its range where the trials differ."""
     values = row.get(f"{key}_per_trial", [row[key]])
@@ -58,7 +64,7 @@ def results_table(results: dict[str, list[dict[str, Any]]], title: str = "Result
             table.add_row(
                 task,
                 str(row["shots"]),
-                row["metric"],
+                _metric_label(row["metric"]),
                 f"{_fmt(row['mean'])} ± {_fmt(row['stddev'])}" if spread else _fmt(row["mean"]),
                 f"{_fmt(low)}–{_fmt(high)}",
                 _count(row, "n") if row["n"] else "[red]0[/red]",
@@ -169,7 +175,8 @@ def comparison_tables(base: str, other: str, comparisons: list[Any]) -> list[Tab
         if c.task not in tables:
             table = Table(title=f"{c.task} ({c.metric}): B = {other} vs A = {base}")
             table.add_column("shots", justify="right", no_wrap=True, min_width=5)
-            for column in (base, other, "B - A", "paired 95% CI", "p", "shared"):
+            difference = "B - A" if not c.note else "B - A (per sample)"  # ROC AUC is not a mean over samples
+            for column in (base, other, difference, "paired 95% CI", "p", "shared"):
                 table.add_column(column, justify="right", no_wrap=True)
             notes = [w for w in c.warnings] + ([c.note] if c.note else [])
             table.caption = "[yellow]" + "; ".join(notes) + "[/yellow]" if notes else None

@@ -163,8 +163,9 @@ def _parse(model: type[BaseModel], path: Path) -> Any:
         return model.model_validate(_read_yaml(path))
     except ValidationError as e:
         raise SpecError(_validation_message(path, e)) from None
-    except FsevalError as e:  # an unknown metric or post-processor named in the file
-        raise SpecError(f"{path}: {e.message}", e.hint) from None
+    except FsevalError as e:  # unreadable YAML, or an unknown metric or post-processor named in the file
+        message = e.message if e.message.startswith(str(path)) else f"{path}: {e.message}"
+        raise SpecError(message, e.hint) from None
 
 
 def load_prompt(name: str, prompts_dirs: Sequence[Path] = ()) -> PromptTemplate:
@@ -207,3 +208,14 @@ def load_tasks(names: Sequence[str], tasks_dirs: Sequence[Path] = ()) -> list[Ta
 
 def all_tasks(tasks_dirs: Sequence[Path] = ()) -> list[Task]:
     return load_tasks(sorted(discover(TASKS_ENV, "tasks", tasks_dirs)), tasks_dirs)
+
+
+def tasks_and_problems(tasks_dirs: Sequence[Path] = ()) -> tuple[list[Task], list[FsevalError]]:
+    """Every task that loads, and what is wrong with the others (``fseval tasks`` lists both)."""
+    tasks, problems = [], []
+    for name in sorted(discover(TASKS_ENV, "tasks", tasks_dirs)):
+        try:
+            tasks += load_tasks([name], tasks_dirs)
+        except FsevalError as e:
+            problems.append(e)
+    return tasks, problems

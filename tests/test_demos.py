@@ -72,6 +72,9 @@ def test_fixed_demos(tmp_path: Path) -> None:
     path.write_text(json.dumps([1003]))
     with pytest.raises(DataError, match="lists 1 demos but 2 are needed"):
         plan_fixed(samples(3), pool, 2, path, None)
+    path.write_text(json.dumps({"1000": "1009", "1001": [1000, 1001], "1002": [1002, 1002]}))
+    with pytest.raises(DataError, match="sample 1000 should be a list of demo ids, not '1009'"):
+        plan_fixed(samples(3), pool, 2, path, None)
 
 
 def test_rices_orders_most_similar_last() -> None:

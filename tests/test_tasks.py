@@ -119,3 +119,17 @@ def test_task_and_data_mismatches_stop_the_run_before_the_model(
     result = CliRunner().invoke(app, [*args, "--model", "mock"])
     assert result.exit_code == 1 and message in flat(result.output), result.output
     assert not (tmp_path / "o").exists()  # found before any model or run directory
+
+
+def test_a_broken_file_is_named_once_and_does_not_hide_the_other_tasks(tmp_path: Path) -> None:
+    from data_writers import flat
+    from typer.testing import CliRunner
+
+    from fseval.cli import app
+
+    directory = write_task(tmp_path, "broken", "name: broken\ndescription: [unclosed\n")
+    with pytest.raises(SpecError) as error:
+        load_tasks(["broken"], [directory])
+    assert str(error.value).count(str(directory / "broken.yaml")) == 1
+    result = CliRunner().invoke(app, ["tasks", "--tasks-dir", str(directory)])
+    assert result.exit_code == 0 and "vqav2" in result.output and "not listed:" in flat(result.output)

@@ -55,6 +55,7 @@ _LINE_BREAKS = re.compile("[\r\n\u000b\u000c\u2028\u2029]")
     variants=VARIANTS,
     default_variant="ptb",
     target_fields=("references",),
+    headline="CIDEr",
     description="COCO caption evaluation (pycocoevalcap): CIDEr-D x100; BLEU-1..4, METEOR, ROUGE-L in extra.",
 )
 def score_captions(predictions: Sequence[str], targets: Sequence[Mapping[str, Any]], variant: str) -> MetricResult:

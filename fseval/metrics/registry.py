@@ -40,6 +40,11 @@ class Metric:
     default_variant: str
     description: str
     target_fields: tuple[str, ...]
+    headline: str = ""  # what the value is, where the name does not say (caption: CIDEr)
+
+    @property
+    def label(self) -> str:
+        return self.headline or self.name
 
     def check_variant(self, variant: str | None) -> str:
         variant = variant or self.default_variant
@@ -55,12 +60,17 @@ METRICS: dict[str, Metric] = {}
 
 
 def register_metric(
-    name: str, variants: Sequence[str], default_variant: str, description: str, target_fields: Sequence[str] = ()
+    name: str,
+    variants: Sequence[str],
+    default_variant: str,
+    description: str,
+    target_fields: Sequence[str] = (),
+    headline: str = "",
 ) -> Callable[[ScoreFn], ScoreFn]:
     """Register ``fn`` under ``name``; ``target_fields`` are the sample fields it reads (recorded per sample)."""
 
     def decorator(fn: ScoreFn) -> ScoreFn:
-        METRICS[name] = Metric(name, fn, tuple(variants), default_variant, description, tuple(target_fields))
+        METRICS[name] = Metric(name, fn, tuple(variants), default_variant, description, tuple(target_fields), headline)
         return fn
 
     return decorator

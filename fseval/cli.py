@@ -231,7 +231,10 @@ def run(
     if worker:
         return
     results = json.loads((run_dir / "results.json").read_text())
-    console.print(results_table(results["results"], title=f"fseval {config.model}"))
+    notes = [f"demos: {config.demos}"]
+    notes += [f"prompt ensembles: {config.prompt_ensembles}"] if config.prompt_ensembles > 1 else []
+    notes += [] if config.zero_shot_text_demos else ["0 shots without text demos"]
+    console.print(results_table(results["results"], title=f"fseval {config.model}", notes=notes))
     for task_name, shot_count, error in unscored(results, run_dir / "samples.jsonl"):
         message = f"{task_name} at {shot_count} shots: every sample failed, so there is no score. First error: {error}"
         console.print(message, style="red", markup=False)

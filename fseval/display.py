@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -42,7 +42,7 @@ def _count(row: dict[str, Any], key: str) -> str:
     return str(low) if low == high else f"{low}–{high}"
 
 
-def results_table(results: dict[str, list[dict[str, Any]]], title: str = "Results") -> Table:
+def results_table(results: dict[str, list[dict[str, Any]]], title: str = "Results", notes: Sequence[str] = ()) -> Table:
     """One row per (task, shots): mean ± population std over trials, bootstrap 95% CI over samples."""
     # ``n`` is the number of samples scored per trial; ``failed`` counts samples over all trials.
     # With one trial per row there is no spread to show: the column is the score alone.
@@ -70,7 +70,9 @@ def results_table(results: dict[str, list[dict[str, Any]]], title: str = "Result
                 _count(row, "n") if row["n"] else "[red]0[/red]",
                 failed,
             )
-    table.caption = f"trials: {', '.join(map(str, trials))}; metric variants: {', '.join(sorted(variants))}"
+    table.caption = "; ".join(
+        [f"trials: {', '.join(map(str, trials))}", *notes, f"metric variants: {', '.join(sorted(variants))}"]
+    )
     return table
 
 

@@ -279,6 +279,10 @@ def evaluate(
     spec = task.spec
     settings = GenerationSettings(**spec.generation.model_dump())
     queries = plan_queries(task, data, shots, seed, trial, config)
+    model_text = getattr(model, "model_text", None)
+    if model_text is not None:  # a model that rewrites the prompt (IDEFICS): record what it was given too
+        for query in queries:
+            query.record.model_prompt = model_text(query.record.prompt)
     finished = store.finished(task.name, shots, seed) if store is not None else {}
     todo = restore_finished(queries, dist.broadcast(finished), spec.mode)
     advance(len(queries) - len(todo))

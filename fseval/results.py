@@ -45,6 +45,7 @@ class SampleRecord:
     score: float | None = None
     error: str | None = None
     ranking: list[list[Any]] | None = None
+    model_prompt: str | None = None  # the prompt as the model's tokenizer received it, where the model rewrites it
 
 
 @dataclass

@@ -49,6 +49,7 @@ def test_vqav2_four_shots_with_tiny_openflamingo_batch_invariant(
     assert [s["generation"] for s in one] == [s["generation"] for s in four]
     assert [s["demo_ids"] for s in one] == [s["demo_ids"] for s in four]
     assert all(s["prompt"].count("<image>") == 5 and len(s["media"]) == 5 for s in one)
+    assert all(s["model_prompt"] is None for s in one)  # OpenFlamingo reads fseval's prompt as it is
 
 
 def test_rank_task_with_tiny_openflamingo(tmp_path: Path, tiny_openflamingo: Path) -> None:
@@ -60,6 +61,9 @@ def test_rank_task_with_tiny_openflamingo(tmp_path: Path, tiny_openflamingo: Pat
 def test_embedded_default_with_tiny_idefics(tmp_path: Path, tiny_idefics: Path) -> None:
     lines = run(tiny_idefics, tmp_path / "i", "--task", "shapes_vqa", "--shots", "0,2", "--limit", "3")
     assert len(lines) == 6 and all(line["error"] is None for line in lines)
+    two_shot = lines[-1]  # what IDEFICS was given is recorded beside fseval's prompt
+    assert two_shot["model_prompt"].startswith("<s><fake_token_around_image><image><fake_token_around_image>")
+    assert two_shot["model_prompt"].count("<image>") == 3 and "<|endofchunk|>" not in two_shot["model_prompt"]
 
 
 def test_captions_and_imagenet_with_tiny_openflamingo(tmp_path: Path, tiny_openflamingo: Path) -> None:

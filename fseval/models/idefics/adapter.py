@@ -105,7 +105,11 @@ class IdeficsAdapter:
 
     def idefics_text(self, prompt: Prompt) -> str:
         """The prompt as IDEFICS sees it (BOS, image placeholders, demo delimiters)."""
-        return to_idefics_text(prompt.text, self.tokenizer.bos_token, self.end_of_chunk)
+        return self.model_text(prompt.text)
+
+    def model_text(self, text: str) -> str:
+        """An fseval prompt text as IDEFICS's tokenizer receives it (recorded in samples.jsonl)."""
+        return to_idefics_text(text, self.tokenizer.bos_token, self.end_of_chunk)
 
     def _check_single_images(self, prompts: Sequence[Prompt]) -> None:
         for prompt in prompts:

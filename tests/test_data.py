@@ -52,6 +52,7 @@ def test_missing_files_listed_with_expected_layout(tmp_path: Path, vqav2_dir: Pa
     assert "missing under" in message and "v2_mscoco_val2014_annotations.json" in message
     assert "v2_OpenEnded_mscoco_val2014_questions.json" in message
     assert "fseval tasks show vqav2" in message
+    assert f"missing under {vqav2_dir}:" in message  # the folder given, not a D/vqav2 that does not exist
 
 
 def test_missing_image_folder(vqav2_dir: Path) -> None:

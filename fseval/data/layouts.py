@@ -138,7 +138,8 @@ def load_split(task: str, split: str, layouts: Sequence[Layout], roots: Sequence
         for layout in layouts:
             if not layout.missing(root):
                 return LoadedSplit(layout.read(root), root, layout)
-    closest = min(roots, key=lambda r: min(len(layout.missing(r)) for layout in layouts))
+    # The folder nearest to holding the files; on a tie, one that exists (D rather than a missing D/<task>).
+    closest = min(roots, key=lambda r: (min(len(layout.missing(r)) for layout in layouts), not r.is_dir()))
     expected = "\n".join(
         f"  - {layout.describe()}; missing under {closest}: {', '.join(layout.missing(closest))}" for layout in layouts
     )

@@ -216,3 +216,16 @@ def test_without_java(monkeypatch: pytest.MonkeyPatch, result: Any) -> None:
 def test_bad_inputs(predictions: list[str], references: list[list[str]], message: str) -> None:
     with pytest.raises(FsevalError, match=message):
         score_captions(predictions, targets(references), "ptb")
+
+
+def test_java_tokenizer_output_is_kept_out_of_the_terminal_and_in_the_error(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from pycocoevalcap.tokenizer import ptbtokenizer
+
+    assert captioning.ptb_tokenize({1: ["A dog, running."]}) == {1: ["a dog running"]}
+    assert "PTBTokenizer" not in capfd.readouterr().err  # its progress line would cut into the progress bars
+    monkeypatch.setattr(ptbtokenizer, "STANFORD_CORENLP_3_4_1_JAR", "no-such.jar")
+    with pytest.raises(FsevalError, match="it said: Error: Could not find or load main class"):
+        captioning.ptb_tokenize({1: ["A dog."]})
+    assert ptbtokenizer.subprocess is subprocess  # put back

@@ -26,6 +26,7 @@ import atexit
 import os
 import re
 import shutil
+import subprocess
 import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -125,22 +126,57 @@ def coco_scores(
     return out
 
 
+class _JavaErrorKept:
+    """``subprocess`` as pycocoevalcap's tokenizer module sees it: the Java process's stderr is captured.
+
+    Unpiped, its progress line ("PTBTokenizer tokenized N tokens at ...") lands in the middle of the
+    progress bars, and its error, when there is one, cannot be put in fseval's message.
+    """
+
+    PIPE = subprocess.PIPE
+
+    def __init__(self) -> None:
+        self.stderr, self.returncode = "", 0
+
+    def Popen(self, *args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(*args, **{**kwargs, "stderr": subprocess.PIPE})
+        communicate = process.communicate
+
+        def kept(*a: Any, **k: Any) -> tuple[Any, Any]:
+            out, err = communicate(*a, **k)
+            self.stderr, self.returncode = (err or b"").decode(errors="replace"), process.returncode
+            return out, err
+
+        process.communicate = kept  # type: ignore[method-assign]
+        return process
+
+
+_PTB_LOCK = threading.Lock()
+
+
 def ptb_tokenize(captions: Mapping[int, list[str]]) -> dict[int, list[str]]:
     """pycocoevalcap's ``PTBTokenizer().tokenize`` (Java), with a check that every caption came back."""
-    from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
+    from pycocoevalcap.tokenizer import ptbtokenizer
 
     as_annotations = {k: [{"caption": _LINE_BREAKS.sub(" ", c)} for c in v] for k, v in captions.items()}
-    try:
-        tokenized: dict[int, list[str]] = PTBTokenizer().tokenize(as_annotations)
-    except OSError as e:
-        # It writes its input to a temporary file inside the installed pycocoevalcap package.
+    java = _JavaErrorKept()
+    with _PTB_LOCK:
+        ptbtokenizer.subprocess = java  # type: ignore[attr-defined]
+        try:
+            tokenized: dict[int, list[str]] = ptbtokenizer.PTBTokenizer().tokenize(as_annotations)
+        except OSError as e:
+            # It writes its input to a temporary file inside the installed pycocoevalcap package.
+            raise FsevalError(
+                f"pycocoevalcap's PTB tokenizer failed: {e}",
+                hint="It needs `java` on PATH and a writable pycocoevalcap/tokenizer folder.",
+            ) from e
+        finally:
+            ptbtokenizer.subprocess = subprocess  # type: ignore[attr-defined]
+    if java.returncode != 0 or any(len(tokenized.get(k, [])) != len(v) for k, v in captions.items()):
+        said = java.stderr.strip().splitlines()
         raise FsevalError(
-            f"pycocoevalcap's PTB tokenizer failed: {e}",
-            hint="It needs `java` on PATH and a writable pycocoevalcap/tokenizer folder.",
-        ) from e
-    if any(len(tokenized.get(k, [])) != len(v) for k, v in captions.items()):
-        raise FsevalError(
-            "The Java PTB tokenizer returned fewer captions than it was given (see its error above).",
+            f"The Java PTB tokenizer failed (exit code {java.returncode})"
+            + (f"; it said: {' / '.join(said[-3:])}" if said else "."),
             hint=f"Check that `java -version` works, or pass --metric-variant python ({PYTHON_CIDER_DEVIATION}).",
         )
     return tokenized

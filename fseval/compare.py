@@ -135,6 +135,8 @@ def fairness_warnings(a: Run, b: Run, task: str) -> list[str]:
         ("zero_shot_text_demos", "0-shot convention"),
         ("prompt_ensembles", "prompt ensembling"),
     ):
+        if key == "prompt_ensembles" and {info_a.get("mode"), info_b.get("mode")} == {"generate"}:
+            continue  # ensembling only touches rank tasks (a run from before modes were recorded still warns)
         if config_a.get(key) != config_b.get(key):
             warnings.append(f"{label} differs ({config_a.get(key)} vs {config_b.get(key)})")
     variants_a = {r["metric_variant"] for r in a.results["results"].get(task, [])}

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from fseval.config import RunConfig
 from fseval.distributed import Dist, init_from_env
@@ -119,7 +120,8 @@ def run_task(
 ) -> None:
     """Every shot count and trial of one task; rank 0 records them as each shot count finishes."""
     if writer is not None:
-        info = {"version": task.spec.version, "spec": str(task.path), "prompt": task.prompt.model_dump()}
+        info: dict[str, Any] = {"version": task.spec.version, "mode": task.spec.mode, "spec": str(task.path)}
+        info["prompt"] = task.prompt.model_dump()
         writer.add_task(task.name, {**info, "files": task_data.files})
     total = len(task_data.eval) if config.limit is None else min(config.limit, len(task_data.eval))
     for shots in config.shots or tuple(task.spec.shots):

@@ -117,3 +117,18 @@ def test_paired_statistics_on_known_inputs() -> None:
     diff, (low, high), p = paired_statistics(a, b)
     assert diff == 100 and low == high == 100
     assert p < 0.01  # only the two all-equal sign patterns of 2**12 reach the observed difference
+
+
+def test_ensembling_is_a_difference_only_for_rank_tasks(tmp_path: Path) -> None:
+    from data_writers import write_hateful_memes, write_vqav2
+
+    data = tmp_path / "data"
+    write_vqav2(data / "vqav2")
+    write_hateful_memes(data / "hateful_memes")
+    args = ["run", "--model", "mock", "--task", "vqav2,hateful_memes", "--data-dir", str(data), "--shots", "2"]
+    assert runner.invoke(app, [*args, "-o", str(tmp_path / "a")]).exit_code == 0
+    assert runner.invoke(app, [*args, "-o", str(tmp_path / "b"), "--prompt-ensembles", "2"]).exit_code == 0
+    report = json.loads(runner.invoke(app, ["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--json"]).output)
+    warned = {c["task"]: c["warnings"] for c in report[0]["comparisons"]}
+    assert not any("ensembling" in w for w in warned["vqav2"])
+    assert any("prompt ensembling differs (1 vs 2)" in w for w in warned["hateful_memes"])

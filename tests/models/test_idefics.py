@@ -240,6 +240,30 @@ def test_split_continuation_finds_the_first_difference_anywhere() -> None:
         split_continuation(context, context)
 
 
+def test_rank_projects_each_image_to_keys_and_values_once_per_pass(adapter: IdeficsAdapter, monkeypatch) -> None:
+    prompts, candidates = [TWO_SHOT, ONE_IMAGE], [["yes", "no way", "maybe so"], ["a cat", "two dogs"]]
+    k_proj = adapter.model.model.gated_cross_attn_layers[0].cross_attn.k_proj
+    linear, rows = type(k_proj).forward, []
+
+    def counting(module: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+        if module is k_proj:
+            rows.append(x.shape[0])
+        return linear(module, x)
+
+    monkeypatch.setattr(type(k_proj), "forward", counting)
+    try:
+        adapter.reuse_image_states = False
+        plain = adapter.rank(prompts, candidates)
+        assert max(rows) == 5  # every candidate row projects its own copy of its image
+        rows.clear()
+        adapter.reuse_image_states = True
+        shared = adapter.rank(prompts, candidates)
+        assert rows[0] == 2 and max(rows[1:]) == 2  # the prompt pass, then one image per prompt
+    finally:
+        adapter.reuse_image_states = True
+    assert_same_scores(shared, plain)
+
+
 def test_rank_batches_the_candidates(adapter: IdeficsAdapter) -> None:
     prompts = [TWO_SHOT, ONE_IMAGE, Prompt("Output:")]  # 3, 1 and no images in one forward pass
     candidates = [["yes", "no", "maybe"], ["a cat"], ["a dog"]]

@@ -406,18 +406,57 @@ class IdeficsAdapter:
         # Each row's one image slot: the image its tokens attend to (any image of its prompt if none).
         offsets = torch.tensor([0, *itertools.accumulate(len(f) for f in features)][:-1])
         prompt_of_row = torch.tensor([i for i, _, _ in rows])
-        slots = torch.cat(features).index_select(0, (offsets[prompt_of_row] + last.clamp(min=0)).to(self.device))
+        images, image_of_row = (offsets[prompt_of_row] + last.clamp(min=0)).unique(return_inverse=True)
+        distinct = torch.cat(features).index_select(0, images.to(self.device))
+        image_of_row = image_of_row.to(self.device)
+        slots = distinct.index_select(0, image_of_row)
         slot_mask = attends[..., None].long()
         index = torch.tensor([i for i, _, _ in rows], device=self.device)
-        out = self.model(
-            input_ids=tokens.to(self.device),
-            attention_mask=torch.cat([prompt_mask[index], token_mask.to(self.device)], dim=1),
-            cache=gather_rows(cache, index, width),
-            image_attention_mask=slot_mask.to(self.device),
-            use_cache=True,
-            **{self._embeddings_name: slots},
-        )
+        with self._projected_once(slots, distinct, image_of_row):
+            out = self.model(
+                input_ids=tokens.to(self.device),
+                attention_mask=torch.cat([prompt_mask[index], token_mask.to(self.device)], dim=1),
+                cache=gather_rows(cache, index, width),
+                image_attention_mask=slot_mask.to(self.device),
+                use_cache=True,
+                **{self._embeddings_name: slots},
+            )
         return out.logits.float().log_softmax(dim=-1)
+
+    @contextmanager
+    def _projected_once(
+        self, slots: torch.Tensor, distinct: torch.Tensor, image_of_row: torch.Tensor
+    ) -> Iterator[None]:
+        """Cross-attention keys and values of each distinct image, computed once for all the rows that read it.
+
+        The candidate rows' image slots (``slots``) repeat their prompts' few images (ImageNet: 1000 rows,
+        one image each prompt); transformers would project every row's copy to keys and values in every
+        cross-attention layer. Each projection of ``slots`` is computed on ``distinct`` and gathered.
+        """
+        if not self.reuse_image_states:
+            yield
+            return
+        modules = [
+            projection
+            for layer in self.model.model.gated_cross_attn_layers
+            for projection in (layer.cross_attn.k_proj, layer.cross_attn.v_proj)
+        ]
+
+        def once(forward: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
+            def projected(x: torch.Tensor) -> torch.Tensor:
+                if x.data_ptr() == slots.data_ptr() and x.shape == slots.shape:
+                    return forward(distinct).index_select(0, image_of_row)
+                return forward(x)
+
+            return projected
+
+        for module in modules:
+            module.forward = once(module.forward)
+        try:
+            yield
+        finally:
+            for module in modules:
+                del module.forward
 
     @property
     def _embeddings_name(self) -> str:

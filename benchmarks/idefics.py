@@ -1,10 +1,15 @@
-"""IDEFICS with its run-wide media cache on and off: throughput, images encoded per query, same outputs.
+"""IDEFICS speed switches, each against the same work with it off, on a random-weight model.
 
-A random-weight IDEFICS with a ViT-B/16-size vision tower (fp32, CPU unless CUDA is present) answers
-queries at k shots whose demos are drawn from a small pool, as a k-shot evaluation does; each setting
-runs twice, alternating, and the faster run counts.
+A random-weight IDEFICS with a ViT-B/16-size vision tower (fp32, CPU unless CUDA is present):
 
-    python benchmarks/idefics_media_cache.py [--queries 16] [--shots 8] [--pool 16] [--batch 8]
+- ``media_cache``: queries at k shots whose demos are drawn from a small pool, as a k-shot evaluation
+  does: throughput, images encoded per query, same outputs;
+- ``reuse_image_states`` in ranking: the 1000 ImageNet class names ranked after two k-shot prompts,
+  each candidate row's image projected to keys/values per row or once per image: seconds, same top-1.
+
+Each setting runs twice, alternating, and the faster run counts.
+
+    python benchmarks/idefics.py [--queries 16] [--shots 8] [--pool 16] [--batch 8]
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import torch
 from PIL import Image
 from transformers import IdeficsForVisionText2Text, IdeficsImageProcessor, IdeficsProcessor
 
+from fseval.data.classification import class_names
 from fseval.models.base import GenerationSettings, Media, Prompt
 from fseval.models.idefics.adapter import IdeficsAdapter
 from fseval.models.idefics.inputs import FAKE_TOKEN
@@ -87,6 +93,26 @@ def main() -> None:
         rate = args.queries / best[cache]
         print(f"| {'on' if cache else 'off'} | {best[cache]:.2f} | {rate:.2f} | {encoded[cache]:.2f} |")
     print(f"speedup {best[False] / best[True]:.2f}x; same outputs: {outputs[True] == outputs[False]}")
+
+    names = class_names("imagenet_classnames.txt")
+    demo = "".join(f"<image>Output:{name}<|endofchunk|>" for name in names[: args.shots])
+    ranked = [Prompt(demo + "<image>Output:", prompt.media[-args.shots - 1 :]) for prompt in prompts[:2]]
+    seconds: dict[bool, float] = {}
+    top: dict[bool, list[int]] = {}
+    adapter = IdeficsAdapter(model, processor)
+    adapter.rank(ranked[:1], [names[:8]])  # warm-up
+    for reuse in (False, True, False, True):
+        adapter.reuse_image_states = reuse
+        start = time.perf_counter()
+        scores = adapter.rank(ranked, [names] * len(ranked))
+        seconds[reuse] = min(time.perf_counter() - start, seconds.get(reuse, float("inf")))
+        top[reuse] = [max(range(len(names)), key=lambda j, row=row: sum(row[j]) / len(row[j])) for row in scores]
+    print(f"\nranking the {len(names)} ImageNet class names after {len(ranked)} {args.shots}-shot prompts")
+    print("| reuse_image_states | seconds |")
+    print("|---|---|")
+    for reuse in (False, True):
+        print(f"| {'on' if reuse else 'off'} | {seconds[reuse]:.2f} |")
+    print(f"speedup {seconds[False] / seconds[True]:.2f}x; same top-1: {top[True] == top[False]}")
 
 
 if __name__ == "__main__":

@@ -57,6 +57,17 @@ def write_baseline(run: Run, path: Path) -> dict[str, Any]:
     """Create the baseline, or update the (task, shots) entries this run has."""
     baseline = read_baseline(path) if path.exists() else {"tasks": {}}
     fresh = baseline_from_run(run)
+    unscored = [
+        f"{task} at {shots} shots"
+        for task, rows in fresh["tasks"].items()
+        for shots, entry in rows.items()
+        if math.isnan(entry["mean"])
+    ]
+    if unscored:
+        raise DataError(
+            f"{run.path} has no score for {', '.join(unscored)} (every sample failed).",
+            hint="Fix the run (see the errors in its samples.jsonl) before making it a baseline.",
+        )
     for task, rows in fresh["tasks"].items():
         baseline["tasks"].setdefault(task, {}).update(rows)
     merged = {**fresh, "tasks": baseline["tasks"]}

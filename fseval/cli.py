@@ -6,8 +6,8 @@ import dataclasses
 import functools
 import json
 import os
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -79,6 +79,22 @@ def parse_model_args(values: list[str] | None) -> dict[str, Any]:
         except json.JSONDecodeError:
             parsed[key] = raw
     return parsed
+
+
+def existing_path(value: Any) -> Any:
+    """``value`` made absolute if it names an existing file or folder (before a resume changes folder)."""
+    return str(Path(value).resolve()) if isinstance(value, str) and value and Path(value).exists() else value
+
+
+@contextmanager
+def working_directory(folder: Path | None) -> Iterator[None]:
+    previous = Path.cwd()
+    if folder is not None:
+        os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
 
 
 def device_callback(value: str) -> str:
@@ -157,7 +173,7 @@ def run(
     ] = None,
 ) -> None:
     """Evaluate a model on tasks at several shot counts; write results.json and samples.jsonl."""
-    from fseval.config import RunConfig, config_from_run
+    from fseval.config import RunConfig, config_from_run, run_origin
     from fseval.display import console, progress_bars, results_table
     from fseval.models.registry import load_model
     from fseval.runner import RunInterrupted, no_progress
@@ -176,18 +192,28 @@ def run(
         given = [
             f"--{name.replace('_', '-')}"
             for name in ctx.params
-            if name not in ("resume", "model_arg")
+            if name not in ("resume", "model_arg", "model")
             and getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"
         ]
         if given:
             raise typer.BadParameter(
                 f"{', '.join(given)} cannot be combined with --resume: a run resumes with its own options "
-                "(only --model-arg may change, e.g. a moved checkpoint)."
+                "(only --model and --model-arg may point to files that moved)."
             )
-        # Only model arguments may change on resume (a moved checkpoint); everything else is the run's own.
+        # Only where the model's files are may change; the runner checks that it is the same model.
+        # The run goes on in the folder it was started from (its relative paths, and the media paths it
+        # recorded, are from there); what is given now is resolved here first.
+        resume = resume.resolve()
         saved = config_from_run(resume)
-        config = dataclasses.replace(saved, model_args={**saved.model_args, **parse_model_args(model_arg)})
+        moved = getattr(ctx.get_parameter_source("model"), "name", None) == "COMMANDLINE"
+        config = dataclasses.replace(
+            saved,
+            model=existing_path(model) if moved else saved.model,
+            model_args={**saved.model_args, **{k: existing_path(v) for k, v in parse_model_args(model_arg).items()}},
+        )
+        origin = run_origin(resume)
     else:
+        origin = None
         config = RunConfig(
             tasks=tuple(split_list(task or [])),
             model=model,
@@ -219,10 +245,12 @@ def run(
 
     worker = os.environ.get("RANK", "0") != "0"  # a torchrun worker: rank 0 shows progress and results
     try:
-        with nullcontext(no_progress) if worker else progress_bars() as progress:
+        with working_directory(origin), nullcontext(no_progress) if worker else progress_bars() as progress:
             run_dir = run_tasks(config, progress, build, resume=resume is not None)
     except RunInterrupted as stop:
-        if not worker:
+        if not worker and stop.saved == 0:
+            console.print("[yellow]Interrupted[/yellow] before any sample finished: nothing was saved.")
+        elif not worker:
             console.print(
                 f"[yellow]Interrupted.[/yellow] {stop.saved} finished samples are saved in {stop.output}; "
                 f"finish the run with: fseval run --resume {stop.output}"

@@ -55,19 +55,6 @@ def config_from_run(run_dir: Path) -> RunConfig:
     if not path.is_file():
         raise DataError(f"{run_dir} is not a run directory: it has no results.json.")
     saved = json.loads(path.read_text(encoding="utf-8"))["config"]
-    origin = Path(saved.get("cwd") or ".")
-
-    def located(value: str) -> str:
-        """A path the run was given, relative to where it was started."""
-        if value.startswith("hf:") or Path(value).is_absolute() or not (origin / value).exists():
-            return value
-        return str(origin / value)
-
-    for name in ("data_dir", "demos_file", "cache_dir", "model"):
-        if isinstance(saved.get(name), str):
-            saved[name] = located(saved[name])
-    saved["tasks_dirs"] = [located(p) for p in saved.get("tasks_dirs", ())]
-    saved["model_args"] = {k: located(v) if isinstance(v, str) else v for k, v in saved.get("model_args", {}).items()}
     saved["tasks"] = tuple(saved["tasks"])
     saved["shots"] = tuple(saved["shots"]) if saved.get("shots") is not None else None
     saved["tasks_dirs"] = tuple(Path(p) for p in saved.get("tasks_dirs", ()))
@@ -77,3 +64,9 @@ def config_from_run(run_dir: Path) -> RunConfig:
     saved["output"] = run_dir
     known = {f.name for f in fields(RunConfig)}
     return RunConfig(**{k: v for k, v in saved.items() if k in known})
+
+
+def run_origin(run_dir: Path) -> Path | None:
+    """The folder a run was started from: its relative paths (data, tasks, model) are relative to it."""
+    cwd = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))["config"].get("cwd")
+    return Path(cwd) if cwd and Path(cwd).is_dir() else None

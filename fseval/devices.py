@@ -12,7 +12,7 @@ _FORMAT = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 def check_device_name(requested: str) -> str:
     """``requested`` if it is a device name fseval accepts, else a clear error (no torch import)."""
     if not _FORMAT.fullmatch(requested):
-        raise FsevalError(f"--device {requested!r} is not a device.", hint="Use auto, cpu, cuda, cuda:N or mps.")
+        raise FsevalError(f"{requested!r} is not a device.", hint="Use auto, cpu, cuda, cuda:N or mps.")
     return requested
 
 

@@ -175,7 +175,7 @@ def comparison_tables(base: str, other: str, comparisons: list[Any]) -> list[Tab
     tables: dict[str, Table] = {}
     for c in comparisons:
         if c.task not in tables:
-            table = Table(title=f"{c.task} ({c.metric}): B = {other} vs A = {base}")
+            table = Table(title=f"{c.task} ({_metric_label(c.metric)}): B = {other} vs A = {base}")
             table.add_column("shots", justify="right", no_wrap=True, min_width=5)
             difference = "B - A" if not c.note else "B - A (per sample)"  # ROC AUC is not a mean over samples
             for column in (base, other, difference, "paired 95% CI", "p", "shared"):
@@ -206,5 +206,7 @@ def check_table(verdicts: list[Any]) -> Table:
         if v.mismatch:
             verdict = f"[red]FAIL: {v.mismatch}[/red]"
         score = _fmt(v.score) if v.score is not None else "missing"
-        table.add_row(v.task, str(v.shots), v.metric, _fmt(v.baseline), score, _fmt(v.tolerance), verdict)
+        table.add_row(
+            v.task, str(v.shots), _metric_label(v.metric), _fmt(v.baseline), score, _fmt(v.tolerance), verdict
+        )
     return table

@@ -163,36 +163,47 @@ class RunDirClaim:
         self.directory, self._fd = directory, -1
         if directory.exists() and not directory.is_dir():
             raise FsevalError(f"--output {directory} is a file.", hint="Give a new or empty folder.")
-        if not resume and stored_samples(directory) > 0:
-            raise FsevalError(
-                f"{directory} already holds a run.",
-                hint=f"Finish it with fseval run --resume {directory}, or pick another --output.",
-            )
-        if not resume and directory.is_dir() and not (directory / "results.json").exists() and any(directory.iterdir()):
-            raise FsevalError(
-                f"--output {directory} is a folder with other files in it.", hint="Give a new or empty folder."
-            )
+        self.created = not directory.exists()  # only a folder this run made is removed again
         directory.mkdir(parents=True, exist_ok=True)
+        try:
+            self._lock()
+            if not resume:
+                self._check_fresh()
+        except FsevalError:
+            self.release()
+            raise
+
+    def _lock(self) -> None:
         try:
             import fcntl
         except ImportError:  # Windows: no advisory locks, no check
             return
-        self._fd = os.open(directory, os.O_RDONLY)
+        self._fd = os.open(self.directory, os.O_RDONLY)
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            os.close(self._fd)
             raise FsevalError(
-                f"{directory} is being written by another fseval run.",
+                f"{self.directory} is being written by another fseval run.",
                 hint="Wait for it to finish (or stop it), then fseval run --resume it; or pick another --output.",
             ) from None
+
+    def _check_fresh(self) -> None:
+        if stored_samples(self.directory) > 0:
+            raise FsevalError(
+                f"{self.directory} already holds a run.",
+                hint=f"Finish it with fseval run --resume {self.directory}, or pick another --output.",
+            )
+        if not (self.directory / "results.json").exists() and any(self.directory.iterdir()):
+            raise FsevalError(
+                f"--output {self.directory} is a folder with other files in it.", hint="Give a new or empty folder."
+            )
 
     def release(self) -> None:
         if self._fd >= 0:
             os.close(self._fd)  # closing the descriptor drops the lock
             self._fd = -1
-        if self.directory.is_dir() and not any(self.directory.iterdir()):
-            self.directory.rmdir()  # the run stopped before writing anything (a model that failed to load)
+        if self.created and self.directory.is_dir() and not any(self.directory.iterdir()):
+            self.directory.rmdir()  # the run made it and stopped before writing (a model that failed to load)
 
 
 class RunWriter:

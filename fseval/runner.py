@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fseval.config import RunConfig
 from fseval.distributed import Dist, init_from_env
@@ -72,19 +72,13 @@ def run(
         metric_variant(task, config.metric_variant)
     data = {task.name: load_task_data(task, config.data_dir) for task in tasks}
     output = dist.broadcast(config.output or default_output(config))
-    claim = RunDirClaim(output, resume) if dist.is_main else None  # before the model load, which can take minutes
-    writer = store = None
+    claim = writer = store = None
     try:
+        # Rank 0 holds the run directory (before the model load, which can take minutes); every rank stops with it.
+        claim = on_main(dist, lambda: RunDirClaim(output, resume))
         model = load_model(config, dist.device(config.device))
-        if dist.is_main and resume and stored_samples(output) > 0:
-            saved = json.loads((output / "results.json").read_text(encoding="utf-8"))["model"]
-            changes = model_changes(saved, model.describe())
-            if changes:
-                raise FsevalError(
-                    f"{output} was made by another model than the one resuming it ({'; '.join(changes)}).",
-                    hint="Resume with the run's own model (only where its files live may change), "
-                    "or start a new run with another --output.",
-                )
+        if resume:
+            on_main(dist, lambda: check_same_model(output, model))
         if dist.is_main:
             writer = RunWriter(output, model.describe(), config.record(output), world_size=dist.world_size)
             writer.save()  # the config is on disk before any work, so even a run killed at once can resume
@@ -106,6 +100,37 @@ def run(
             claim.release()
         dist.close()
     return output
+
+
+T = TypeVar("T")
+
+
+def on_main(dist: Dist, step: Callable[[], T]) -> T | None:
+    """``step`` on rank 0; a user error there stops every rank with it, rather than leaving them waiting."""
+    result, refusal = None, None
+    if dist.is_main:
+        try:
+            result = step()
+        except FsevalError as error:
+            refusal = (error.message, error.hint)
+    refusal = dist.broadcast(refusal)
+    if refusal is not None:
+        raise FsevalError(*refusal)
+    return result
+
+
+def check_same_model(output: Path, model: ModelAdapter) -> None:
+    """A resumed run's stored samples came from the model resuming it (its files may have moved)."""
+    if stored_samples(output) == 0:
+        return
+    saved = json.loads((output / "results.json").read_text(encoding="utf-8"))["model"]
+    changes = model_changes(saved, model.describe())
+    if changes:
+        raise FsevalError(
+            f"{output} was made by another model than the one resuming it ({'; '.join(changes)}).",
+            hint="Resume with the run's own model (only where its files live may change), "
+            "or start a new run with another --output.",
+        )
 
 
 def run_task(

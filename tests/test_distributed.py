@@ -45,3 +45,8 @@ def test_two_gloo_processes_equal_one(tmp_path: Path, vqav2_dir: Path) -> None:
     assert run_outputs(double) == run_outputs(single)
     provenance = json.loads((double / "results.json").read_text())["provenance"]
     assert provenance["world_size"] == 2
+
+    # A refusal on rank 0 (the directory already holds a run) stops every process with one message.
+    process = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert process.returncode != 0 and process.stderr.count("already holds a run") == 2
+    assert "Connection closed" not in process.stderr and "RuntimeError" not in process.stderr  # rank 1 did not wait

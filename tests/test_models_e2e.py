@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from data_writers import write_hateful_memes, write_imagenet, write_karpathy
+from data_writers import flat, write_hateful_memes, write_imagenet, write_karpathy
 from typer.testing import CliRunner
 
 from fseval.cli import app
@@ -73,3 +73,16 @@ def test_captions_and_imagenet_with_tiny_openflamingo(tmp_path: Path, tiny_openf
     imagenet = write_imagenet(tmp_path / "imagenet", classes_with_images=(0,))
     lines = run(tiny_openflamingo, tmp_path / "i", "--task", "imagenet", "--shots", "1", "--data-dir", str(imagenet))
     assert len(lines) == 1 and len(lines[0]["ranking"]) == 5
+
+
+def test_resume_with_a_moved_model_folder(tmp_path: Path, tiny_openflamingo: Path) -> None:
+    import shutil
+
+    model = shutil.copytree(tiny_openflamingo, tmp_path / "model")
+    lines = run(model, tmp_path / "r", "--task", "shapes_vqa", "--shots", "0", "--limit", "3")
+    model.rename(tmp_path / "moved")
+    result = runner.invoke(app, ["run", "--resume", str(tmp_path / "r"), "--model", str(tmp_path / "moved")])
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line) for line in (tmp_path / "r" / "samples.jsonl").read_text().splitlines()] == lines
+    other = runner.invoke(app, ["run", "--resume", str(tmp_path / "r"), "--model", "tiny-shapes"])
+    assert other.exit_code == 1 and "made by another model" in flat(other.output)

@@ -123,6 +123,32 @@ def test_a_directory_being_written_is_refused(tmp_path: Path, vqav2_dir: Path) -
     assert runner.invoke(app, ["run", *ARGS, "--data-dir", str(vqav2_dir), "-o", str(out)]).exit_code == 0
 
 
+def test_a_run_being_written_is_reported_as_such_before_anything_else(tmp_path: Path, vqav2_dir: Path) -> None:
+    from fseval.results import RunDirClaim
+
+    out = tmp_path / "run"
+    assert runner.invoke(app, ["run", *ARGS, "--data-dir", str(vqav2_dir), "-o", str(out)]).exit_code == 0
+    claim = RunDirClaim(out, resume=True)  # a resume of it going on in another process
+    try:
+        result = runner.invoke(app, ["run", *ARGS, "--data-dir", str(vqav2_dir), "-o", str(out)])
+        assert result.exit_code == 1 and "being written by another fseval run" in flat(result.output)
+    finally:
+        claim.release()
+
+
+def test_a_failed_start_keeps_a_folder_it_did_not_make(
+    tmp_path: Path, vqav2_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    bad_model = ["run", "--model", "mock", "--model-arg", "mode=bogus", "--task", "vqav2", "--shots", "0"]
+    result = runner.invoke(app, [*bad_model, "--data-dir", str(vqav2_dir), "-o", str(mine)])
+    assert result.exit_code == 1 and "Unknown mock mode" in flat(result.output) and mine.is_dir()
+    monkeypatch.chdir(mine)
+    result = runner.invoke(app, [*bad_model, "--data-dir", str(vqav2_dir), "-o", "."])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit) and mine.is_dir()
+
+
 def test_resume_refuses_another_model_and_other_options(tmp_path: Path, vqav2_dir: Path) -> None:
     out = tmp_path / "run"
     data = ["--data-dir", str(vqav2_dir)]
@@ -144,9 +170,13 @@ def test_resume_from_another_directory(tmp_path: Path, vqav2_dir: Path, monkeypa
     monkeypatch.chdir(tmp_path / "project")
     result = runner.invoke(app, ["run", *ARGS, "--data-dir", "data", "-o", "run", "--model-arg", "crash_after=3"])
     assert isinstance(result.exception, SimulatedCrash)
+    assert runner.invoke(app, ["run", *ARGS, "--data-dir", "data", "-o", "whole"]).exit_code == 0
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(app, ["run", "--resume", "project/run", "--model-arg", "crash_after=0"])
     assert result.exit_code == 0, result.output
+    # The same files as in one go, media paths included (they are relative to the folder the run began in).
+    assert run_outputs(tmp_path / "project" / "run") == run_outputs(tmp_path / "project" / "whole")
+    assert Path.cwd() == tmp_path
 
 
 def test_a_run_that_stored_nothing_can_be_started_again(tmp_path: Path, vqav2_dir: Path) -> None:

@@ -152,6 +152,8 @@ def test_a_shot_count_whose_every_sample_fails_is_reported_and_the_run_goes_on(t
     assert [(r["n"], r["failed"]) for r in rows] == [(0, len(VAL_QA))] * 2
     assert all(math.isnan(r["mean"]) and math.isnan(r["stddev"]) for r in rows)
     assert "vqav2 at 2 shots: every sample failed" in flat(result.output) and "cannot decode image" in result.output
+    baseline = fseval("check", str(out), "--write-baseline", str(tmp_path / "baseline.json"))
+    assert baseline.exit_code == 1 and "has no score for vqav2 at 0 shots, vqav2 at 2 shots" in flat(baseline.output)
 
 
 def test_user_errors_are_one_panel_and_exit_1(tmp_path: Path) -> None:

@@ -266,6 +266,8 @@ def run(
     for task_name, shot_count, error in unscored(results, run_dir / "samples.jsonl"):
         message = f"{task_name} at {shot_count} shots: every sample failed, so there is no score. First error: {error}"
         console.print(message, style="red", markup=False)
+    if any(row["failed"] for rows in results["results"].values() for row in rows):
+        console.print(f"Samples that failed are tried again by: fseval run --resume {run_dir}", markup=False)
     console.print(f"Run directory: {run_dir}")
 
 

@@ -153,17 +153,19 @@ def _top(ranked: Ranked, k: int = 5) -> tuple[tuple[str, ...], tuple[float, ...]
 
 
 def restore_finished(queries: list[Query], finished: dict[str, SampleRecord], mode: str) -> list[Query]:
-    """Take the stored record of each finished query; return the queries still to run."""
+    """Take the stored record of each finished query; return the queries still to run.
+
+    A stored failure (an unreadable image, say) is tried again: a resume is how a fixed file gets in.
+    """
     todo = []
     for query in queries:
         record = finished.get(sample_key(query.sample.id))
-        if record is None:
+        if record is None or record.error is not None:
             todo.append(query)
             continue
         query.record = record
-        if record.error is None:
-            ranking = {label: score for label, score in record.ranking or []}
-            query.prediction = Ranked.from_scores(ranking) if mode == "rank" else record.prediction
+        ranking = {label: score for label, score in record.ranking or []}
+        query.prediction = Ranked.from_scores(ranking) if mode == "rank" else record.prediction
     return todo
 
 

@@ -195,6 +195,24 @@ def test_output_must_be_a_new_or_empty_folder(tmp_path: Path, vqav2_dir: Path) -
     assert result.exit_code == 1 and "a folder with other files in it" in flat(result.output)
 
 
+def test_resume_tries_failed_samples_again(tmp_path: Path) -> None:
+    from data_writers import VAL_QA, write_vqav2
+
+    broken = write_vqav2(tmp_path / "broken", corrupt_image_id=1001)
+    out, args = tmp_path / "run", ["run", "--model", "mock", "--task", "vqav2", "--shots", "0"]
+    result = runner.invoke(app, [*args, "--data-dir", str(broken), "-o", str(out)])
+    assert result.exit_code == 0 and f"tried again by: fseval run --resume {out}" in flat(result.output)
+    (row,) = json.loads((out / "results.json").read_text())["results"]["vqav2"]
+    assert row["failed"] == 3
+    fixed = write_vqav2(tmp_path / "fixed")  # the same questions with a readable image
+    (broken / "val2014" / "COCO_val2014_000000001001.jpg").write_bytes(
+        (fixed / "val2014" / "COCO_val2014_000000001001.jpg").read_bytes()
+    )
+    assert runner.invoke(app, ["run", "--resume", str(out)]).exit_code == 0
+    (row,) = json.loads((out / "results.json").read_text())["results"]["vqav2"]
+    assert row["failed"] == 0 and row["n"] == len(VAL_QA)
+
+
 def test_resume_needs_a_run_directory(tmp_path: Path) -> None:
     result = runner.invoke(app, ["run", "--resume", str(tmp_path)])
     assert result.exit_code == 1 and "not a run directory" in flat(result.output)

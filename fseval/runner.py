@@ -57,19 +57,7 @@ def run(
     """Evaluate every (task, shots, seed); return the run directory (``resume``: one that holds this run)."""
     dist = dist or init_from_env()
     tasks = load_tasks(config.tasks, config.tasks_dirs)
-    if config.prompt_ensembles > 1 and not any(task.spec.mode == "rank" for task in tasks):
-        raise FsevalError(
-            "--prompt-ensembles averages the candidates' scores over demo orders; it applies to rank tasks only.",
-            hint=f"{', '.join(config.tasks)} generate their answers: leave the option out.",
-        )
-    offered = {variant for task in tasks for variant in get_metric(task.spec.metric).variants}
-    if config.metric_variant is not None and config.metric_variant not in offered:
-        raise FsevalError(
-            f"No metric of {', '.join(config.tasks)} has a variant {config.metric_variant!r}.",
-            hint=f"Their variants: {', '.join(sorted(offered))}.",
-        )
-    for task in tasks:
-        metric_variant(task, config.metric_variant)
+    check_options(config, tasks)
     data = {task.name: load_task_data(task, config.data_dir) for task in tasks}
     output = dist.broadcast(config.output or default_output(config))
     claim = writer = store = None
@@ -100,6 +88,23 @@ def run(
             claim.release()
         dist.close()
     return output
+
+
+def check_options(config: RunConfig, tasks: list[Task]) -> None:
+    """Options that mean nothing for the tasks asked for are refused before any data or model is loaded."""
+    if config.prompt_ensembles > 1 and not any(task.spec.mode == "rank" for task in tasks):
+        raise FsevalError(
+            "--prompt-ensembles averages the candidates' scores over demo orders; it applies to rank tasks only.",
+            hint=f"{', '.join(config.tasks)} generate their answers: leave the option out.",
+        )
+    offered = {variant for task in tasks for variant in get_metric(task.spec.metric).variants}
+    if config.metric_variant is not None and config.metric_variant not in offered:
+        raise FsevalError(
+            f"No metric of {', '.join(config.tasks)} has a variant {config.metric_variant!r}.",
+            hint=f"Their variants: {', '.join(sorted(offered))}.",
+        )
+    for task in tasks:
+        metric_variant(task, config.metric_variant)
 
 
 T = TypeVar("T")

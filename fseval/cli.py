@@ -169,7 +169,11 @@ def run(
     prefetch: Annotated[bool, typer.Option(help="Decode the next batches' media in background threads.")] = True,
     tasks_dir: TasksDir = None,
     resume: Annotated[
-        Path | None, typer.Option(help="Finish an interrupted run: its options are read from RUN_DIR/results.json.")
+        Path | None,
+        typer.Option(
+            help="Finish an interrupted run with its own options (RUN_DIR/results.json); "
+            "only --model/--model-arg may point to moved files."
+        ),
     ] = None,
 ) -> None:
     """Evaluate a model on tasks at several shot counts; write results.json and samples.jsonl."""

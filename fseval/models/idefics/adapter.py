@@ -31,7 +31,7 @@ from __future__ import annotations
 import functools
 import itertools
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -41,6 +41,7 @@ from transformers import IdeficsForVisionText2Text, IdeficsProcessor
 
 from fseval.errors import FsevalError
 from fseval.models.base import GenerationSettings, Media, Prompt, is_out_of_memory
+from fseval.models.idefics.image_states import key_value_projections, last_result_reused, once_per_image, patched
 from fseval.models.idefics.inputs import (
     FAKE_TOKEN,
     NEWLINE,
@@ -234,17 +235,9 @@ class IdeficsAdapter:
         if not self.reuse_image_states:
             yield
             return
-        inner = self.model.model
-        modules = [inner.perceiver_resampler] if self.model.config.use_resampler else []
-        for layer in inner.gated_cross_attn_layers:
-            modules += [layer.cross_attn.k_proj, layer.cross_attn.v_proj]
-        for module in modules:
-            module.forward = _last_result_reused(module.forward)
-        try:
+        resampler = [self.model.model.perceiver_resampler] if self.model.config.use_resampler else []
+        with patched([*resampler, *key_value_projections(self.model)], last_result_reused):
             yield
-        finally:
-            for module in modules:
-                del module.forward
 
     def _prefill(self, batch: dict[str, torch.Tensor], num_beams: int) -> dict[str, Any]:
         """``generate``'s inputs with all but the last prompt token already run, once per prompt.
@@ -436,27 +429,8 @@ class IdeficsAdapter:
         if not self.reuse_image_states:
             yield
             return
-        modules = [
-            projection
-            for layer in self.model.model.gated_cross_attn_layers
-            for projection in (layer.cross_attn.k_proj, layer.cross_attn.v_proj)
-        ]
-
-        def once(forward: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
-            def projected(x: torch.Tensor) -> torch.Tensor:
-                if x.data_ptr() == slots.data_ptr() and x.shape == slots.shape:
-                    return forward(distinct).index_select(0, image_of_row)
-                return forward(x)
-
-            return projected
-
-        for module in modules:
-            module.forward = once(module.forward)
-        try:
+        with patched(key_value_projections(self.model), once_per_image(slots, distinct, image_of_row)):
             yield
-        finally:
-            for module in modules:
-                del module.forward
 
     @property
     def _embeddings_name(self) -> str:
@@ -481,23 +455,6 @@ class IdeficsAdapter:
             "torch_version": torch.__version__,
             **self.provenance,
         }
-
-
-def _last_result_reused(forward: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
-    """``forward`` that returns its previous result when called again on the same tensor.
-
-    "Same" is the same storage, offset, shape, strides and dtype; the previous input is kept alive,
-    so no other tensor can take its memory in the meantime. Inference never writes to it in place.
-    """
-    last: list[Any] = []
-
-    def reused(x: torch.Tensor) -> torch.Tensor:
-        key = (x.data_ptr(), x.shape, x.stride(), x.dtype, x.device)
-        if not last or last[0] != key:
-            last[:] = [key, x, forward(x)]
-        return last[2]  # type: ignore[no-any-return]
-
-    return reused
 
 
 def first_token_id(tokenizer: Any, text: str) -> int:

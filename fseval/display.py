@@ -107,7 +107,6 @@ def tasks_table(tasks: list[Any]) -> Table:
 
 
 def task_details(task: Any) -> Table:
-    from fseval.data.classification import class_names
     from fseval.metrics import get_metric
 
     spec = task.spec
@@ -130,7 +129,7 @@ def task_details(task: Any) -> Table:
         if rank.candidates is not None:
             source = ", ".join(map(repr, rank.candidates))
         elif rank.candidates_file is not None:
-            source = f"{len(class_names(rank.candidates_file))} names from {rank.candidates_file}"
+            source = f"{len(rank.fixed() or ())} names from {rank.candidates_file}"
         else:
             source = f"each sample's {rank.candidates_field!r} field"
         table.add_row("ranking", f"candidates: {source}; score: {rank.normalize} token log-likelihood")

@@ -24,7 +24,6 @@ import numpy as np
 from fseval import demos as demo_strategies
 from fseval.config import RunConfig
 from fseval.data.base import MediaRef, Sample
-from fseval.data.classification import class_names
 from fseval.distributed import Dist
 from fseval.media import MediaError, load_media
 from fseval.metrics import get_metric
@@ -120,10 +119,9 @@ def plan_queries(task: Task, data: TaskData, shots: int, seed: int, trial: int, 
 def candidates_for(task: Task, sample: Sample) -> list[str]:
     rank = task.spec.rank
     assert rank is not None
-    if rank.candidates is not None:
-        return rank.candidates
-    if rank.candidates_file is not None:
-        return class_names(rank.candidates_file)
+    fixed = rank.fixed()
+    if fixed is not None:
+        return fixed
     assert rank.candidates_field is not None
     return list(sample.fields[rank.candidates_field])
 

@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from fseval.data.base import read_json, require
-from fseval.data.classification import class_names
 from fseval.errors import DataError
 from fseval.metrics import get_metric
 from fseval.metrics.classification import Ranked
 from fseval.taskdata import load_task_data
-from fseval.tasks import Task, load_tasks
+from fseval.tasks import load_tasks
 
 
 def _text(key: str) -> Callable[[Mapping[str, Any], Path, str], Any]:
@@ -55,17 +54,6 @@ RESULT_FORMATS: dict[str, tuple[str, Callable[[Mapping[str, Any], Path, str], An
     "accuracy": ("id", _label, '[{"id", "label"}] or [{"id", "scores": {class: log-likelihood}}]'),
     "roc_auc": ("id", _probability, '[{"id", "score"}] with score = P(yes)'),
 }
-
-
-def candidate_names(task: Task) -> set[str]:
-    """The fixed candidates of a rank task (empty when each sample has its own)."""
-    rank = task.spec.rank
-    if rank is None or rank.candidates_field is not None:
-        return set()
-    if rank.candidates is not None:
-        return set(rank.candidates)
-    assert rank.candidates_file is not None
-    return set(class_names(rank.candidates_file))
 
 
 def read_predictions(path: Path, metric: str) -> dict[Any, Any]:
@@ -117,7 +105,7 @@ def score_file(
             f"{predictions_path}: {len(unknown)} {id_key}s are not in {task.name}'s evaluation split (e.g. {shown}).",
             hint=hint,
         )
-    known = candidate_names(task)
+    known = set((task.spec.rank.fixed() if task.spec.rank is not None else None) or ())
     strangers = sorted({label for p in predictions.values() if isinstance(p, Ranked) for label in p.labels} - known)
     if known and strangers:
         raise DataError(

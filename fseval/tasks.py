@@ -61,6 +61,16 @@ class RankSpec(_Strict):
     candidates_field: str | None = Field(default=None, description="sample field holding its own candidates")
     normalize: Literal["mean", "sum"] = Field(default="mean", description="mean or summed token log-likelihood")
 
+    def fixed(self) -> list[str] | None:
+        """The candidates shared by every sample (None when each sample has its own)."""
+        if self.candidates is not None:
+            return list(self.candidates)
+        if self.candidates_file is not None:
+            from fseval.data.classification import class_names
+
+            return class_names(self.candidates_file)
+        return None
+
     @model_validator(mode="after")
     def _one_source(self) -> RankSpec:
         given = [self.candidates, self.candidates_file, self.candidates_field]

@@ -16,10 +16,11 @@ class MediaError(Exception):
 
 
 @lru_cache(maxsize=512)
-def _decode(key: str, path: str | None, data: bytes | None) -> Image.Image:
+def _decode(key: str, path: str | None, data: bytes | None, rgb: bool) -> Image.Image:
     try:
         with Image.open(io.BytesIO(data) if data is not None else str(path)) as image:
-            return image.convert("RGB")
+            image.load()
+            return image.convert("RGB") if rgb else image.copy()
     except FileNotFoundError as e:
         raise MediaError(f"image not found: {path}") from e
     except (UnidentifiedImageError, OSError, ValueError) as e:
@@ -34,4 +35,4 @@ def load_media(ref: MediaRef) -> Media:
         from fseval.video import load_video
 
         return load_video(ref)
-    return Media(key=ref.key, frames=(_decode(ref.key, str(ref.path) if ref.path else None, ref.data),))
+    return Media(key=ref.key, frames=(_decode(ref.key, str(ref.path) if ref.path else None, ref.data, ref.rgb),))

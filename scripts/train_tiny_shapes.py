@@ -126,6 +126,9 @@ def write_initial_model(root: Path, tokenizer: Any) -> dict[str, Any]:
         "lm": "lm",
         "tokenizer": "lm",
         "cross_attn_every_n_layers": 1,
+        # Trained on open_clip 3.x, whose patch tokens pass through ln_post (released OpenFlamingo
+        # models were not); the card keeps the convention the weights were trained with.
+        "vision_token_ln": True,
     }
 
 

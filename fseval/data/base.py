@@ -19,6 +19,9 @@ class MediaRef:
     """Where one media item comes from: a file, or encoded bytes (Hugging Face image columns).
 
     ``video`` is set for a video clip: the file is decoded into the frames it selects (``fseval.video``).
+    An image keeps the mode it is stored in (palette, RGBA, greyscale ...) unless ``rgb`` is set:
+    OpenFlamingo's datasets hand images to the model as opened, so they are resized before
+    conversion to RGB, except torchvision's ImageFolder (ImageNet), which converts on loading.
     """
 
     key: str
@@ -26,6 +29,7 @@ class MediaRef:
     data: bytes | None = None
     error: str | None = None
     video: VideoSampling | None = None
+    rgb: bool = False
 
 
 @dataclass(frozen=True)

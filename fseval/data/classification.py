@@ -59,5 +59,6 @@ def read_image_folder(root: Path, folder: str, names_file: str) -> list[Sample]:
         for image in sorted(p for p in (base / synset).iterdir() if p.suffix in IMAGE_SUFFIXES):
             sample_id = f"{synset}/{image.name}"
             fields = {"id": sample_id, "class_id": index, "synset": synset, "label": names[index]}
-            samples.append(Sample(id=sample_id, media=(MediaRef(key=str(image), path=image),), fields=fields))
+            media = (MediaRef(key=str(image), path=image, rgb=True),)  # ImageFolder's loader converts to RGB
+            samples.append(Sample(id=sample_id, media=media, fields=fields))
     return samples

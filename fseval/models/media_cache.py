@@ -44,6 +44,8 @@ class MediaFeatureCache:
                 return known[1]
         digest = hashlib.blake2b(f"{frame.mode}{frame.size}".encode(), digest_size=16)
         digest.update(frame.tobytes())
+        if frame.mode in ("P", "PA"):  # the bytes are palette indices
+            digest.update(bytes(frame.getpalette() or ()))
         value = digest.digest()
         with self._lock:
             self._digests[id(frame)] = (weakref.ref(frame), value)

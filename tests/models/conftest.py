@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import io
 import logging
+import lzma
+import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 from PIL import Image
+from release_stack import RELEASE_STACK
 
 from fseval.models.base import Media
 
 logging.getLogger("root").setLevel(logging.ERROR)  # open_clip's "no pretrained weights" notice
+
+
+@pytest.fixture(scope="session")
+def release_stack(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """The models and outputs ``scripts/make_reference_fixture.py`` recorded on the release-era stack."""
+    root = tmp_path_factory.mktemp("release-stack")
+    archive = lzma.decompress((RELEASE_STACK / "reference.tar.xz").read_bytes())
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(root, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
+    return root, torch.load(root / "reference.pt", weights_only=True)
 
 
 @pytest.fixture(scope="session")

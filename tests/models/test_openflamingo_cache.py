@@ -172,7 +172,7 @@ def test_prepared_media_skip_preprocessing_on_the_main_thread(of_tiny, prompts, 
         def no_preprocessing(item: Media) -> torch.Tensor:
             raise AssertionError("preprocessed again")
 
-        monkeypatch.setattr(of_tiny, "_pixels", no_preprocessing)
+        monkeypatch.setattr(of_tiny, "preprocess", no_preprocessing)
         assert of_tiny.generate(prompts, GREEDY) == expected
         assert not of_tiny.features.staged
 
@@ -252,3 +252,15 @@ def test_fast_paths_match_the_plain_ones_for_every_lm(tmp_path, prompts, lm_fami
     with configured(adapter, **PLAIN):
         plain = adapter.rank(prompts, CANDIDATES)
     assert_same_scores(fast, plain)
+
+
+def test_palette_images_with_other_palettes_are_other_images(of_tiny) -> None:
+    """Palette images keep their mode until the transform, so the cache key must see the palette too."""
+    from PIL import Image
+
+    first = Image.new("P", (8, 8), 1)
+    first.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
+    second = first.copy()
+    second.putpalette([0, 0, 0, 0, 0, 255] + [0] * 762)
+    assert first.tobytes() == second.tobytes()
+    assert of_tiny.content_key(Media("a", (first,))) != of_tiny.content_key(Media("b", (second,)))

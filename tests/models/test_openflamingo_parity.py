@@ -1,4 +1,8 @@
-"""Parity with the reference implementation (PyPI ``open-flamingo`` 2.0.1) on tiny models.
+"""Parity with the reference implementation (PyPI ``open-flamingo`` 2.0.1) on tiny models, in fseval's own environment.
+
+This compares the model code only: both sides run on the same (new) libraries, so it cannot see
+drift in them. The evidence for fidelity to the release-era stack is the recorded fixture
+(``test_openflamingo_fidelity.py``, docs/fidelity.md).
 
 Install: ``pip install --no-deps open-flamingo==2.0.1 einops einops-exts`` (its pins, torch 2.0.1,
 would otherwise replace ours). The reference runs on current torch/transformers unpatched for

@@ -53,6 +53,7 @@ from fseval.models.idefics.inputs import (
 )
 from fseval.models.kv_cache import gather_rows, pass_overhead_tokens, pass_token_budget, plan_passes, rows_per_pass
 from fseval.models.media_cache import MediaFeatureCache
+from fseval.models.tokenization import decode, release_era_cleanup
 
 
 class IdeficsAdapter:
@@ -86,6 +87,7 @@ class IdeficsAdapter:
         self.features = MediaFeatureCache(lambda item: self._pixels(item), media_cache_bytes)
         self.counters: defaultdict[str, int] = defaultdict(int)
         self.provenance = provenance or {}
+        self._blank: torch.Tensor | None = None
         self.tokens = IdeficsTokens(
             image=self.tokenizer.convert_tokens_to_ids("<image>"),
             fake=self.tokenizer.convert_tokens_to_ids(FAKE_TOKEN),
@@ -123,7 +125,8 @@ class IdeficsAdapter:
 
     # -- media: vision-encoder outputs, cached for the run by pixel hash ----------------------
     def _pixels(self, item: Media) -> torch.Tensor:
-        return self.image_processor([item.frames[0].convert("RGB")], return_tensors="pt")[0]
+        # As decoded: the processor composites transparent images on white before converting to RGB.
+        return self.image_processor([item.frames[0]], return_tensors="pt")[0]
 
     def content_key(self, item: Media) -> str:
         return self.features.key(item)
@@ -150,25 +153,29 @@ class IdeficsAdapter:
         pixels = pixels.to(device=self.device, dtype=self.model.dtype)
         return list(self.model.model.vision_model(pixel_values=pixels).last_hidden_state)
 
+    def _blank_state(self) -> torch.Tensor:
+        """The vision encoder's output for an all-zero image: what the processor puts in unused image slots."""
+        if self._blank is None or self._blank.device != self.device:
+            size, channels = self.image_processor.image_size, self.image_processor.image_num_channels
+            self._blank = self._vision(torch.zeros(1, channels, size, size))[0]
+        return self._blank
+
     def _encoder_states(self, prompts: Sequence[Prompt]) -> list[torch.Tensor]:
         """Each prompt's images through the vision encoder: (images, tokens, width), at least one image.
 
-        A prompt without images gets one placeholder image that the image attention mask never
-        selects (cross-attention output is gated to zero for tokens attending to no image).
+        A prompt without images gets one all-zero image, as the processor gives it. With
+        transformers' cross-attention gate no token reads it; without (``cross_attention_gate=false``)
+        tokens before any image attend to every slot, so its content matters.
         """
         items = [media for prompt in prompts for media in prompt.media]
-        if not items:
-            size, channels = self.image_processor.image_size, self.image_processor.image_num_channels
-            blank = self._vision(torch.zeros(1, channels, size, size))[0]
-            return [blank[None] for _ in prompts]
-        if self.media_cache:
+        if self.media_cache and items:
             encoded = self.features.get([self.features.key(item) for item in items], items, self._encode)
         else:
             encoded = self._encode(items)
         states, start = [], 0
         for prompt in prompts:
             count = len(prompt.media)
-            states.append(torch.stack(encoded[start : start + count]) if count else encoded[0][None])
+            states.append(torch.stack(encoded[start : start + count]) if count else self._blank_state()[None])
             start += count
         return states
 
@@ -184,8 +191,9 @@ class IdeficsAdapter:
         encoded = self.tokenizer(texts, add_special_tokens=False, padding="longest", return_tensors="pt")
         states = self._encoder_states(prompts)
         slots = max(len(s) for s in states)
-        # Unused image slots only need the right shape: the image attention mask never selects them.
-        stacked = torch.stack([torch.cat([s, s[:1].expand(slots - len(s), -1, -1)]) for s in states])
+        blank = self._blank_state()[None]
+        # Unused image slots hold an all-zero image, as the processor pads pixel_values.
+        stacked = torch.stack([torch.cat([s, blank.expand(slots - len(s), -1, -1)]) for s in states])
         mask = image_attention_mask(encoded["input_ids"], self.tokens.image, self.tokens.eos, slots)
         return {
             "input_ids": encoded["input_ids"].to(self.device),
@@ -195,9 +203,7 @@ class IdeficsAdapter:
         }
 
     def generate(self, prompts: Sequence[Prompt], settings: GenerationSettings) -> list[str]:
-        return [
-            str(self.tokenizer.decode(ids, skip_special_tokens=True)) for ids in self.generate_ids(prompts, settings)
-        ]
+        return decode(self.tokenizer, self.generate_ids(prompts, settings), release_era_cleanup(self.tokenizer))
 
     @torch.inference_mode()
     def generate_ids(self, prompts: Sequence[Prompt], settings: GenerationSettings) -> list[list[int]]:

@@ -85,7 +85,7 @@ class IdeficsTokens:
 
 def prompt_images(prompt: Prompt) -> list[Image.Image]:
     """One image per media item; IDEFICS has no frame axis, so a video is refused by the caller."""
-    return [media.frames[0].convert("RGB") for media in prompt.media]
+    return [media.frames[0] for media in prompt.media]
 
 
 def build_batch(

@@ -10,6 +10,7 @@ import torch
 from transformers import IdeficsForVisionText2Text, IdeficsProcessor
 
 from fseval.errors import FsevalError
+from fseval.models import tokenization
 from fseval.models.base import flag_argument
 from fseval.models.idefics.adapter import IdeficsAdapter
 from fseval.models.idefics.checkpoint import WEIGHT_FILES, check_files, resolve_checkpoint
@@ -57,12 +58,14 @@ def load(
     reuse_image_states: bool | str = True,
     media_cache: bool | str = True,
     media_cache_bytes: int | str = 2 << 30,
+    cross_attention_gate: bool | str = True,
     **kwargs: Any,
 ) -> IdeficsAdapter:
     """Load an IDEFICS model and processor from a directory, a preset name or a cached Hub repo id.
 
     ``precision`` casts the weights (fp32, bf16, fp16); other keyword arguments go to
     ``from_pretrained`` (e.g. ``device_map="auto"`` for the 80B models, which then ignores ``device``).
+    ``cross_attention_gate=False`` computes as transformers 4.32-4.35 did (``ungate_cross_attention``).
     """
     preset = PRESETS.get(path, {})
     chunk_name = end_of_chunk or preset.get("end_of_chunk", "newline")
@@ -72,12 +75,17 @@ def load(
         raise FsevalError(f"Unknown precision {precision!r}.", hint=f"Use one of {', '.join(PRECISIONS)}.")
     directory, repo_id = resolve_checkpoint(preset.get("path", path))
     check_files(directory, repo_id)
-    processor = IdeficsProcessor.from_pretrained(directory, local_files_only=True)
+    # As on transformers 4.33, where IDEFICS was released: Pillow resizing (transformers 5 defaults to
+    # torchvision's, 0.015 away) and the tokenizer's saved pipeline (docs/fidelity.md).
+    processor = IdeficsProcessor.from_pretrained(directory, local_files_only=True, backend="pil")
+    processor.tokenizer = tokenization.load_tokenizer(str(directory))
     model = IdeficsForVisionText2Text.from_pretrained(
         directory, dtype=PRECISIONS[precision], local_files_only=True, **kwargs
     )
     if "device_map" not in kwargs:
         model.to(device)  # type: ignore[arg-type]  # transformers' wrapper of .to() is typed as unbound
+    if not flag_argument(cross_attention_gate):
+        ungate_cross_attention(model)
     provenance = {
         "path": str(directory),
         "repo_id": repo_id,
@@ -85,6 +93,7 @@ def load(
         "revision": directory.name if directory.parent.name == "snapshots" else None,
         "checkpoint_fingerprint": fingerprint(directory),
         "precision": precision,
+        "cross_attention_gate": flag_argument(cross_attention_gate),
     }
     return IdeficsAdapter(
         model,
@@ -98,3 +107,23 @@ def load(
         media_cache_bytes=int(media_cache_bytes),
         provenance=provenance,
     )
+
+
+def ungate_cross_attention(model: IdeficsForVisionText2Text) -> None:
+    """Let tokens that attend to no image keep their cross-attention output, as on IDEFICS's release.
+
+    transformers 4.32-4.35 (IDEFICS was released on 4.32) gave a text token before any image (the
+    BOS, the 0-shot text demos, padding) a uniform attention over every image of its prompt. 4.36
+    zeroes that output (``cross_attention_gate``; transformers#26839, which its authors called a leak
+    fix without effect on inference). With few-shot prompts whose 0-shot demos are text only, the
+    two give different scores; this reproduces the release to fp32 rounding (tests/models/
+    test_idefics_fidelity.py).
+    """
+    for layer in model.model.gated_cross_attn_layers:
+        forward = layer.forward
+
+        def ungated(*args: Any, _forward: Any = forward, cross_attention_gate: Any = None, **kwargs: Any) -> Any:
+            gate = None if cross_attention_gate is None else torch.ones_like(cross_attention_gate)
+            return _forward(*args, cross_attention_gate=gate, **kwargs)
+
+        layer.forward = ungated

@@ -58,6 +58,7 @@ from fseval.models.kv_cache import (
 from fseval.models.media_cache import MediaFeatureCache
 from fseval.models.openflamingo.flamingo import Flamingo
 from fseval.models.openflamingo.media_kv import MediaKV, shared_media_kv
+from fseval.models.tokenization import decode
 
 RANK_STRATEGIES = ("packed", "chunked")
 
@@ -82,6 +83,7 @@ class OpenFlamingoAdapter:
         rank_chunk_tokens: int | None = None,
         vision_batch_size: int = 128,
         beam_prefill_once: bool = True,
+        clean_up_tokenization_spaces: bool = True,
     ) -> None:
         if rank_strategy not in RANK_STRATEGIES:
             raise ValueError(f"rank_strategy must be one of {RANK_STRATEGIES}, not {rank_strategy!r}")
@@ -92,6 +94,7 @@ class OpenFlamingoAdapter:
         self.precision = precision
         self.device = torch.device(device)
         self.name = name
+        self.clean_up_tokenization_spaces = clean_up_tokenization_spaces
         self.rank_batch_size = rank_batch_size
         self.media_cache = media_cache
         self.shared_media_kv = shared_media_kv
@@ -102,8 +105,8 @@ class OpenFlamingoAdapter:
         self.profile = False
         self.stage_seconds: defaultdict[str, float] = defaultdict(float)
         self.counters: defaultdict[str, int] = defaultdict(int)
-        # Late-bound preprocessing, so that a patched ``_pixels`` is what the cache calls.
-        self.features = MediaFeatureCache(lambda item: self._pixels(item), media_cache_bytes)
+        # Late-bound preprocessing, so that a patched ``preprocess`` is what the cache calls.
+        self.features = MediaFeatureCache(lambda item: self.preprocess(item), media_cache_bytes)
         self._checkpoint_sha256: str | None = None
         self._prefill_started: float | None = None
         model.lang_encoder.register_forward_pre_hook(self._lm_started, with_kwargs=True)
@@ -141,8 +144,10 @@ class OpenFlamingoAdapter:
         encoded = self.tokenizer(list(texts), padding="longest", return_tensors="pt")
         return encoded["input_ids"].to(self.device), encoded["attention_mask"].to(self.device)
 
-    def _pixels(self, item: Media) -> torch.Tensor:
-        return torch.stack([self.image_processor(frame.convert("RGB")) for frame in item.frames])
+    def preprocess(self, item: Media) -> torch.Tensor:
+        """(F, C, H, W) pixels. Frames go in as decoded: open_clip's transform converts to RGB after
+        resizing, as it did for OpenFlamingo's datasets (palette and RGBA images resize differently)."""
+        return torch.stack([self.image_processor(frame) for frame in item.frames])
 
     @property
     def media_cache_bytes(self) -> int:
@@ -206,10 +211,16 @@ class OpenFlamingoAdapter:
         self.features.clear()
 
     # -- ModelAdapter -------------------------------------------------------------------------
-    @torch.inference_mode()
     def generate(self, prompts: Sequence[Prompt], settings: GenerationSettings) -> list[str]:
-        if not prompts:
-            return []
+        return self.decode(self.generate_ids(prompts, settings)) if prompts else []
+
+    def decode(self, ids: torch.Tensor) -> list[str]:
+        """Generated ids as text, special tokens removed, cleaned up as transformers 4.33 did for this tokenizer."""
+        return decode(self.tokenizer, ids, self.clean_up_tokenization_spaces)
+
+    @torch.inference_mode()
+    def generate_ids(self, prompts: Sequence[Prompt], settings: GenerationSettings) -> torch.Tensor:
+        """(B, new tokens) ids of each prompt's continuation, padded after its end."""
         media = self._encode_media(prompts)
         input_ids, attention_mask = self._encode_text([p.text for p in prompts])
         prefill_before = self.stage_seconds["prefill"]
@@ -234,7 +245,7 @@ class OpenFlamingoAdapter:
         if self.profile:
             prefill = self.stage_seconds["prefill"] - prefill_before
             self.stage_seconds["decode"] += self._now() - started - prefill
-        return self.tokenizer.batch_decode(output[:, input_ids.shape[1] :], skip_special_tokens=True)
+        return output[:, input_ids.shape[1] :]
 
     def _generate_after_prefill(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, media: torch.Tensor, options: dict[str, Any]
@@ -449,6 +460,11 @@ class OpenFlamingoAdapter:
             "checkpoint_sha256": self._checkpoint_sha256,
             "precision": self.precision,
             "device": str(self.device),
+            # The conventions of the library versions the numbers are faithful to (docs/fidelity.md).
+            "vision_tokens": "ln_post (open_clip >= 2.23)"
+            if self.model.vision_token_ln
+            else "no ln_post (open_clip <= 2.20, OpenFlamingo's training)",
+            "decoding": "transformers 4.33 clean-up" if self.clean_up_tokenization_spaces else "no clean-up",
         }
 
 

@@ -80,9 +80,20 @@ class Flamingo(nn.Module):
         cross_attn_every_n_layers: int = 1,
         decoder_layers_attr_name: str | None = None,
         max_num_frames: int | None = None,
+        vision_token_ln: bool = False,
     ) -> None:
-        """``vision_encoder`` is the open_clip tower (``clip.visual``) with ``output_tokens=True``."""
+        """``vision_encoder`` is the open_clip tower (``clip.visual``) with ``output_tokens=True``.
+
+        ``vision_token_ln``: whether the patch tokens pass through the tower's final LayerNorm
+        (``ln_post``). OpenFlamingo's released models were trained on open_clip <= 2.20, which
+        returned them without it (only the pooled vector was normed); open_clip >= 2.23 norms them
+        unless ``final_ln_after_pool`` is set. The tower is set to return un-normed tokens and the
+        norm is applied here when asked, so the choice does not depend on the installed open_clip.
+        """
         super().__init__()
+        self.vision_token_ln = vision_token_ln
+        if hasattr(vision_encoder, "final_ln_after_pool") and getattr(vision_encoder, "attn_pool", None) is None:
+            vision_encoder.final_ln_after_pool = True  # type: ignore[assignment]  # tokens before ln_post
         self.eoc_token_id = eoc_token_id
         self.media_token_id = media_token_id
         self.vis_dim = vis_dim
@@ -125,9 +136,14 @@ class Flamingo(nn.Module):
         if vision_x.ndim != 6:
             raise ValueError(f"vision_x must be (B, T_img, F, C, H, W), got shape {tuple(vision_x.shape)}")
         b, t, f = vision_x.shape[:3]
-        with torch.no_grad():  # the vision encoder is frozen in Flamingo
-            tokens = self.vision_encoder(vision_x.flatten(0, 2))[1]  # patch tokens, not the pooled embedding
+        tokens = self.vision_tokens(vision_x.flatten(0, 2))
         return self.perceiver(tokens.reshape(b, t, f, *tokens.shape[1:]))
+
+    @torch.no_grad()  # the vision encoder is frozen in Flamingo
+    def vision_tokens(self, pixels: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) pixels -> (N, patches, vis_dim): the patch tokens, not the pooled embedding."""
+        tokens = self.vision_encoder(pixels)[1]
+        return self.vision_encoder.ln_post(tokens) if self.vision_token_ln else tokens  # type: ignore[operator]
 
     def _condition(self, vision_x: torch.Tensor | None, media: torch.Tensor | None) -> None:
         if media is None:

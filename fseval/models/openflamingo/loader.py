@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from fseval.errors import FsevalError
+from fseval.models import tokenization
 from fseval.models.base import END_OF_CHUNK, IMAGE_TOKEN, flag_argument
 from fseval.models.openflamingo.adapter import OpenFlamingoAdapter
 from fseval.models.openflamingo.flamingo import Flamingo
@@ -61,10 +62,8 @@ def load_vision_encoder(name: str, pretrained: str | None, config: str | None) -
 
 
 def load_tokenizer(path: str) -> Any:
-    """The LM tokenizer with OpenFlamingo's special tokens, padding on the left."""
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(path)
+    """The LM tokenizer with OpenFlamingo's special tokens, padding on the left (as on transformers 4.33)."""
+    tokenizer = tokenization.load_tokenizer(path)
     # The order matters: it fixes the ids of the two tokens, whose embeddings the checkpoint holds.
     tokenizer.add_special_tokens({"additional_special_tokens": [END_OF_CHUNK, IMAGE_TOKEN]})
     if tokenizer.pad_token is None:
@@ -184,6 +183,8 @@ def load(
     device: str = "cpu",
     precision: str = "fp32",
     frame_embeddings: bool | int = False,
+    vision_token_ln: bool | str = False,
+    clean_up_tokenization_spaces: bool | str | None = None,
     decoder_layers_attr_name: str | None = None,
     name: str = "openflamingo",
     media_cache: bool = True,
@@ -197,6 +198,11 @@ def load(
 
     ``frame_embeddings``: False (OpenFlamingo's default, no frame embeddings), an int (that many
     learned frame embeddings), or True (as many as the checkpoint's ``perceiver.frame_embs``).
+    ``vision_token_ln``: False (OpenFlamingo's released models, trained on open_clip <= 2.20) feeds
+    the Perceiver the vision tower's patch tokens without its final LayerNorm; True norms them, as
+    open_clip >= 2.23 returns them (models trained on it, like fseval's tiny-shapes).
+    ``clean_up_tokenization_spaces``: None decodes as transformers 4.33 did with this tokenizer
+    (its saved setting, else the class default); True or False overrides it.
     ``checkpoint=None`` leaves the Flamingo weights at their random initialisation (gates at 0).
     The last six arguments switch the adapter's optimisations (all on by default; see
     ``OpenFlamingoAdapter``), so they can be measured against the plain path.
@@ -231,6 +237,7 @@ def load(
         cross_attn_every_n_layers=cross_attn_every_n_layers,
         decoder_layers_attr_name=decoder_layers_attr_name,
         max_num_frames=max_num_frames,
+        vision_token_ln=flag_argument(vision_token_ln),
     )
     if checkpoint is not None:
         load_checkpoint(model, checkpoint)
@@ -245,7 +252,13 @@ def load(
         "checkpoint": checkpoint,
         "cross_attn_every_n_layers": cross_attn_every_n_layers,
         "frame_embeddings": frame_embeddings,
+        "vision_token_ln": flag_argument(vision_token_ln),
     }
+    cleanup = (
+        tokenization.release_era_cleanup(text_tokenizer)
+        if clean_up_tokenization_spaces in (None, "", "auto")
+        else flag_argument(clean_up_tokenization_spaces)
+    )
     return OpenFlamingoAdapter(
         model,
         text_tokenizer,
@@ -254,6 +267,7 @@ def load(
         precision=precision,
         device=device,
         name=name,
+        clean_up_tokenization_spaces=cleanup,
         media_cache=flag_argument(media_cache),
         media_cache_bytes=int(media_cache_bytes),
         shared_media_kv=flag_argument(shared_media_kv),

@@ -167,6 +167,14 @@ def run(
         bool, typer.Option(help="Batch prompts of similar length together (never changes results).")
     ] = True,
     prefetch: Annotated[bool, typer.Option(help="Decode the next batches' media in background threads.")] = True,
+    compat: Annotated[
+        str | None,
+        typer.Option(
+            help="openflamingo: reproduce OpenFlamingo's evaluate.py where it differs from fseval (rank tasks: "
+            "0-shot prompts attend to the first demo's image, candidates attend to the prompts' padding, "
+            "its batches); implies --demos openflamingo and the openflamingo metric variant unless given."
+        ),
+    ] = None,
     tasks_dir: TasksDir = None,
     resume: Annotated[
         Path | None,
@@ -191,6 +199,10 @@ def run(
         raise typer.BadParameter("--demos must be random, fixed, rices or openflamingo.")
     if (demos == "fixed") != (demos_file is not None):
         raise typer.BadParameter("--demos fixed needs --demos-file FILE (and --demos-file needs --demos fixed).")
+    if compat not in (None, "openflamingo"):
+        raise typer.BadParameter("--compat must be openflamingo (or left out).")
+    if compat == "openflamingo" and getattr(ctx.get_parameter_source("demos"), "name", None) != "COMMANDLINE":
+        demos = "openflamingo"  # OpenFlamingo's own draws, unless another strategy is asked for
     if resume is not None:
         # (Typer ships its own copy of click, so the source is matched by name.)
         given = [
@@ -242,6 +254,7 @@ def run(
             cache_dir=cache_dir,
             group_by_length=group_by_length,
             prefetch=prefetch,
+            compat=compat,
         )
 
     def build(c: RunConfig, device: str) -> Any:
@@ -266,6 +279,7 @@ def run(
     notes = [f"demos: {config.demos}"]
     notes += [f"prompt ensembles: {config.prompt_ensembles}"] if config.prompt_ensembles > 1 else []
     notes += [] if config.zero_shot_text_demos else ["0 shots without text demos"]
+    notes += [f"compat: {config.compat} (rank scores as its evaluate.py computes them)"] if config.compat else []
     console.print(results_table(results["results"], title=f"fseval {config.model}", notes=notes))
     for task_name, shot_count, error in unscored(results, run_dir / "samples.jsonl"):
         message = f"{task_name} at {shot_count} shots: every sample failed, so there is no score. First error: {error}"

@@ -34,6 +34,7 @@ class RunConfig:
     cache_dir: Path | None = None
     group_by_length: bool = True
     prefetch: bool = True
+    compat: str | None = None
 
     @property
     def seeds(self) -> list[int]:

@@ -97,7 +97,9 @@ def plan_queries(task: Task, data: TaskData, shots: int, seed: int, trial: int, 
         sample = data.eval[index]
         demos = [data.demo_pool[i] for i in demo_indices]
         variants = [
-            render(task.prompt, order, sample, demo_media=shots > 0)
+            openflamingo_zero_shot(render(task.prompt, order, sample, demo_media=shots > 0), order)
+            if shots == 0 and config.compat == "openflamingo" and task.spec.mode == "rank"
+            else render(task.prompt, order, sample, demo_media=shots > 0)
             for order in demo_orders(demos, ensembles, seed, sample.id)
         ]
         text, media = variants[0]
@@ -114,6 +116,17 @@ def plan_queries(task: Task, data: TaskData, shots: int, seed: int, trial: int, 
         )
         queries.append(Query(position, sample, record, variants))
     return queries
+
+
+def openflamingo_zero_shot(rendered: tuple[str, list[MediaRef]], demos: list[Sample]) -> tuple[str, list[MediaRef]]:
+    """OpenFlamingo's 0-shot classification prompt (``--compat openflamingo``).
+
+    Its ``evaluate_classification`` strips the demos' ``<image>`` markers from the text but keeps
+    their images in ``vision_x`` before the query's, so the prompt's one marker makes the text attend
+    to the first demo's image, not the query's. That image is the one the prompt gets here.
+    """
+    text, media = rendered
+    return (text, [demos[0].media[0]]) if demos and demos[0].media else (text, media)
 
 
 def candidates_for(task: Task, sample: Sample) -> list[str]:
@@ -285,17 +298,13 @@ def evaluate(
             query.record.model_prompt = model_text(query.record.prompt)
     finished = store.finished(task.name, shots, seed) if store is not None else {}
     todo = restore_finished(queries, dist.broadcast(finished), spec.mode)
+    pending = {q.index for q in todo}
     advance(len(queries) - len(todo))
-    mine = todo[dist.rank :: dist.world_size]
-    rounds = math.ceil(math.ceil(len(todo) / dist.world_size) / config.batch_size)
     pipeline = pipeline_options()
-    if pipeline.group_by_length:
-        mine = group_by_length(mine, lambda q: sum(len(text) for text, _ in q.variants))
-    # Every rank runs `rounds` batches (the last ones maybe empty) so that the gathers pair up.
-    batches = [mine[step * config.batch_size : (step + 1) * config.batch_size] for step in range(rounds)]
+    batches = plan_batches(queries, todo, config, dist, pipeline.group_by_length)
     stopwatch = pipeline.stopwatch
     with contextlib.closing(_load_batches(batches, model, pipeline)) as loaded_batches:
-        for _ in range(rounds):
+        for _ in range(len(batches)):
             with stopwatch.time("data"):
                 batch, loaded = next(loaded_batches)
             with stopwatch.time("model"):
@@ -308,13 +317,37 @@ def evaluate(
                         queries[index].record, queries[index].prediction = record, prediction
                     if store is not None:
                         store.put(record for _, record, _ in done)
-            advance(len(done))
+            advance(sum(index in pending for index, _, _ in done))  # (compat batches redo finished ones)
     if not dist.is_main:
         return None
     with stopwatch.time("scoring"):
         result = score_trial(task, queries, seed, config)
     stopwatch.seconds["evaluate"] += time.perf_counter() - started
     return [q.record for q in queries], result
+
+
+def plan_batches(
+    queries: list[Query], todo: list[Query], config: RunConfig, dist: Dist, by_length: bool
+) -> list[list[Query]]:
+    """This process's batches; every process gets as many (the last ones maybe empty) so that gathers pair up.
+
+    Batching never changes fseval's results, so pending queries are shared out and grouped by length.
+    Under ``--compat openflamingo`` scores depend on the batch, so batches are OpenFlamingo's: runs of
+    ``batch_size`` queries in its evaluation order, each run whole if any of it is pending (a resumed
+    run recomputes the finished ones beside the others, and gets the same numbers).
+    """
+    size = config.batch_size
+    if config.compat == "openflamingo":
+        pending = {id(q) for q in todo}
+        runs = [queries[i : i + size] for i in range(0, len(queries), size)]
+        runs = [run for run in runs if any(id(q) in pending for q in run)]
+        own = runs[dist.rank :: dist.world_size]
+        return own + [[] for _ in range(math.ceil(len(runs) / dist.world_size) - len(own))]
+    mine = todo[dist.rank :: dist.world_size]
+    rounds = math.ceil(math.ceil(len(todo) / dist.world_size) / size)
+    if by_length:
+        mine = group_by_length(mine, lambda q: sum(len(text) for text, _ in q.variants))
+    return [mine[step * size : (step + 1) * size] for step in range(rounds)]
 
 
 def metric_variant(task: Task, requested: str | None) -> str:

@@ -19,7 +19,8 @@ from fseval.distributed import Dist, init_from_env
 from fseval.errors import FsevalError
 from fseval.evaluation import evaluate, metric_variant
 from fseval.metrics import get_metric
-from fseval.models.base import ModelAdapter
+from fseval.models.base import ModelAdapter, SupportsCompat
+from fseval.models.registry import model_family
 from fseval.prefetch import pipeline_options, use_pipeline
 from fseval.results import RunDirClaim, RunWriter, ShotResult, TrialResult, model_changes, stored_samples
 from fseval.store import STORE_FILE, SampleStore
@@ -57,6 +58,7 @@ def run(
     """Evaluate every (task, shots, seed); return the run directory (``resume``: one that holds this run)."""
     dist = dist or init_from_env()
     tasks = load_tasks(config.tasks, config.tasks_dirs)
+    config = with_compat_defaults(config, tasks)
     check_options(config, tasks)
     data = {task.name: load_task_data(task, config.data_dir) for task in tasks}
     output = dist.broadcast(config.output or default_output(config))
@@ -65,6 +67,7 @@ def run(
         # Rank 0 holds the run directory (before the model load, which can take minutes); every rank stops with it.
         claim = on_main(dist, lambda: RunDirClaim(output, resume))
         model = load_model(config, dist.device(config.device))
+        apply_compat(model, config, tasks)
         if resume:
             on_main(dist, lambda: check_same_model(output, model))
         if dist.is_main:
@@ -105,6 +108,35 @@ def check_options(config: RunConfig, tasks: list[Task]) -> None:
         )
     for task in tasks:
         metric_variant(task, config.metric_variant)
+    family = model_family(config.model)
+    ranks = any(task.spec.mode == "rank" for task in tasks)
+    if config.compat is not None and ranks and family is not None and config.compat not in family.compat_modes:
+        raise FsevalError(
+            f"--compat {config.compat} reproduces OpenFlamingo's ranking; {config.model} is a {family.name} model.",
+            hint="Leave --compat out for this model.",
+        )
+
+
+def with_compat_defaults(config: RunConfig, tasks: list[Task]) -> RunConfig:
+    """``--compat openflamingo`` scores with the ``openflamingo`` metric variant where a task's metric has one.
+
+    (The CLI also makes it draw demos as OpenFlamingo does unless ``--demos`` is given.) The run
+    records the resolved variant, so a resume needs no second look.
+    """
+    if config.compat != "openflamingo" or config.metric_variant is not None:
+        return config
+    offered = {variant for task in tasks for variant in get_metric(task.spec.metric).variants}
+    return replace(config, metric_variant="openflamingo") if "openflamingo" in offered else config
+
+
+def apply_compat(model: ModelAdapter, config: RunConfig, tasks: list[Task]) -> None:
+    """Switch the model to the code base's numerics ``--compat`` names, where its ranking differs."""
+    if config.compat is None:
+        return
+    if isinstance(model, SupportsCompat) and config.compat in model.compat_modes:
+        model.compat = config.compat
+    elif any(task.spec.mode == "rank" for task in tasks):
+        raise FsevalError(f"The {model.name} model cannot rank as --compat {config.compat} asks.")
 
 
 T = TypeVar("T")

@@ -385,11 +385,58 @@ def record_family(root: Path, family: str, images: dict[str, Image.Image]) -> di
                 length_penalty=0.0,
             )[:, input_ids.shape[1] :]
             out[label] = {"ids": generated.clone(), "text": tokenizer.batch_decode(generated, skip_special_tokens=True)}
+    out["rank"] = record_rank(model, image_processor, tokenizer, images)
     out["decode"] = [
         (ids, tokenizer.decode(ids, skip_special_tokens=True))
         for ids in (tokenizer(t, add_special_tokens=False)["input_ids"] for t in DECODE_TEXTS)
     ]
     return out
+
+
+RANK_NAMES = ["golden retriever", "tabby cat", "red bus", "a"]
+
+
+def record_rank(model: Any, image_processor: Any, tokenizer: Any, images: dict[str, Image.Image]) -> dict[str, Any]:
+    """Class-name scores as OpenFlamingo's ``get_rank_classifications`` (``use_cache=True``) computes them.
+
+    The padded prompts run once with their mask; each class name then continues the cached prompt a
+    token at a time with no attention mask, so it attends to the shorter prompts' padding. The
+    score is the mean log-probability of the name's tokens. Prompts are joined with nothing, as
+    OpenFlamingo's classification prompts are, and differ in length.
+    """
+    names = sorted(images)
+    texts = [
+        "<image>Output:golden retriever<|endofchunk|><image>Output:",
+        "<image>Output:",
+        "<image>Output:a red bus under a clear sky<|endofchunk|><image>Output:tabby cat<|endofchunk|><image>Output:",
+    ]
+    media = [[names[0], names[1]], [names[2]], [names[3], names[4], names[5]]]
+    vision_x = pixel_batch(image_processor, images, media)
+    encoded = tokenizer(texts, padding="longest", truncation=True, max_length=2000, return_tensors="pt")
+    ids, mask = encoded["input_ids"], encoded["attention_mask"].bool()
+    with torch.inference_mode():
+        model.cache_media(input_ids=ids, vision_x=vision_x)
+        prompt = model(vision_x=None, lang_x=ids, attention_mask=mask, clear_conditioned_layers=False, use_cache=True)
+        scores = []
+        for name in RANK_NAMES:
+            tokens = tokenizer(name, add_special_tokens=False)["input_ids"]
+            cache, logits = prompt.past_key_values, [prompt.logits[:, -1]]
+            for token in tokens[:-1]:
+                step = model(
+                    vision_x=None,
+                    lang_x=torch.full((len(texts), 1), token),
+                    attention_mask=None,
+                    clear_conditioned_layers=False,
+                    past_key_values=cache,
+                    use_cache=True,
+                )
+                cache = step.past_key_values
+                logits.append(step.logits[:, -1])
+            logprobs = torch.log_softmax(torch.stack(logits, dim=1), dim=-1)
+            picked = logprobs.gather(-1, torch.tensor(tokens).expand(len(texts), -1)[:, :, None])[..., 0]
+            scores.append(picked.mean(dim=1))
+        model.uncache_media()
+    return {"texts": texts, "media": media, "names": RANK_NAMES, "scores": torch.stack(scores, dim=1)}
 
 
 def record_images(root: Path, names: list[str]) -> dict[str, Any]:

@@ -85,6 +85,14 @@ class ModelAdapter(Protocol):
         ...
 
 
+@runtime_checkable
+class SupportsCompat(Protocol):
+    """A model that can reproduce another evaluation code's numerics on request (``fseval run --compat``)."""
+
+    compat_modes: tuple[str, ...]
+    compat: str | None
+
+
 def flag_argument(value: bool | str) -> bool:
     """A switch given as ``--model-arg name=false``: values that did not parse as JSON arrive as strings."""
     if isinstance(value, str):

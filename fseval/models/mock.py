@@ -30,6 +30,8 @@ MODES = ("majority", "copy-demo", "field", "constant")
 
 class MockModel:
     name = "mock"
+    compat_modes = ("openflamingo",)  # ranking without padding: nothing to reproduce but the prompts
+    compat: str | None = None
 
     def __init__(
         self,

@@ -22,6 +22,7 @@ class Family:
     module: str
     description: str
     takes_device: bool = True
+    compat_modes: tuple[str, ...] = ()  # what ``fseval run --compat`` can ask of its ranking
 
 
 @dataclass(frozen=True)
@@ -39,15 +40,22 @@ FAMILIES = {
             "openflamingo",
             "fseval.models.openflamingo",
             "OpenFlamingo: one --model-arg KEY=VALUE each for vision_encoder, vision_pretrained, lm, tokenizer, "
-            "checkpoint, cross_attn_every_n_layers [vision_config, frame_embeddings]",
+            "checkpoint, cross_attn_every_n_layers [vision_config, frame_embeddings, vision_token_ln, "
+            "clean_up_tokenization_spaces]",
+            compat_modes=("openflamingo",),
         ),
         Family(
             "idefics",
             "fseval.models.idefics",
-            "IDEFICS via transformers: --model-arg path=DIR|REPO [end_of_chunk=newline|end_of_utterance]",
+            "IDEFICS via transformers: --model-arg path=DIR|REPO [end_of_chunk=newline|end_of_utterance, "
+            "cross_attention_gate]",
         ),
         Family(
-            "mock", "fseval.models.mock", "Deterministic test model (mode=majority|copy-demo|field|constant).", False
+            "mock",
+            "fseval.models.mock",
+            "Deterministic test model (mode=majority|copy-demo|field|constant).",
+            takes_device=False,
+            compat_modes=("openflamingo",),  # its scores have no batch to depend on; the prompts follow
         ),
     )
 }
@@ -86,6 +94,22 @@ def _load_family(family: Family, args: dict[str, Any], device: str, precision: s
         return module.load(**args)  # type: ignore[no-any-return]
     except TypeError as e:
         raise FsevalError(f"Bad --model-arg for {family.name!r}: {e}.", hint=f"See: fseval models {family.name}") from e
+
+
+def model_family(name: str) -> Family | None:
+    """The family a ``--model`` value names, found without loading anything (None: not known yet)."""
+    if name in BUNDLED:
+        name = str(ASSETS_DIR / name)
+    card = Path(name) / MODEL_CARD
+    if card.is_file():
+        try:
+            family = json.loads(card.read_text()).get("family")
+        except (OSError, ValueError):
+            return None
+        return FAMILIES.get(family) if isinstance(family, str) else None
+    if name in PRESETS:
+        return FAMILIES[PRESETS[name].family]
+    return FAMILIES.get(name)
 
 
 def load_model(name: str, args: dict[str, Any], device: str = "cpu", precision: str = "fp32") -> ModelAdapter:

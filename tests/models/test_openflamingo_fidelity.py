@@ -176,3 +176,29 @@ def test_decoding_cleans_up_as_transformers_4_33(family: tuple[str, Any], refere
     name, adapter = family
     for ids, text in reference["families"][name]["decode"]:
         assert decode(adapter.tokenizer, [ids], adapter.clean_up_tokenization_spaces) == [text]
+
+
+def test_compat_ranking_is_openflamingos(family: tuple[str, Any], reference: dict[str, Any]) -> None:
+    """``--compat openflamingo``: class names attend to the batch's padding, as get_rank_classifications has them.
+
+    Each LM family on transformers 4.33 computed the padding rows (which the names then read) its own
+    way; without compat, fseval masks the padding and the scores differ.
+    """
+    name, adapter = family
+    recorded = reference["families"][name]["rank"]
+    batch = [
+        Prompt(text, tuple(media(m) for m in names))
+        for text, names in zip(recorded["texts"], recorded["media"], strict=False)
+    ]
+    candidates = [recorded["names"]] * len(batch)
+
+    def means(rows: list[list[list[float]]]) -> torch.Tensor:
+        return torch.tensor([[sum(tokens) / len(tokens) for tokens in row] for row in rows])
+
+    adapter.compat = "openflamingo"
+    try:
+        compat = means(adapter.rank(batch, candidates))
+    finally:
+        adapter.compat = None
+    assert (compat - recorded["scores"]).abs().max() <= 1e-5 * recorded["scores"].abs().max()
+    assert (means(adapter.rank(batch, candidates)) - recorded["scores"]).abs().max() > 1e-3

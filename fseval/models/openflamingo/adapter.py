@@ -30,6 +30,12 @@ Speed (each switchable on the adapter, all on by default; ``benchmarks/perf.py``
 - ``prepare_media`` (called by the harness's background prefetcher) hashes and preprocesses
   upcoming images off the main thread.
 
+``compat = "openflamingo"`` (``fseval run --compat openflamingo``) ranks as OpenFlamingo's
+``get_rank_classifications`` does: the candidate tokens continue the prompt's cache without an
+attention mask, so they attend to the left padding of shorter prompts in the batch, and no position
+ids are passed (the LM counts positions from the padded start, as a plain forward did on
+transformers 4.33). Scores then depend on which prompts share a batch, as OpenFlamingo's do.
+
 With ``profile = True`` the adapter adds the seconds of each stage to ``stage_seconds``
 (preprocess, vision, prefill, decode) and counts encoded images in ``counters``.
 """
@@ -56,11 +62,13 @@ from fseval.models.kv_cache import (
     rows_per_pass,
 )
 from fseval.models.media_cache import MediaFeatureCache
+from fseval.models.openflamingo import compat
 from fseval.models.openflamingo.flamingo import Flamingo
 from fseval.models.openflamingo.media_kv import MediaKV, shared_media_kv
 from fseval.models.tokenization import decode
 
 RANK_STRATEGIES = ("packed", "chunked")
+COMPAT_MODES = ("openflamingo",)
 
 
 class OpenFlamingoAdapter:
@@ -101,6 +109,8 @@ class OpenFlamingoAdapter:
         self.beam_prefill_once = beam_prefill_once
         self.rank_strategy = rank_strategy
         self.rank_chunk_tokens = rank_chunk_tokens
+        self.compat_modes = COMPAT_MODES
+        self.compat: str | None = None
         self.vision_batch_size = vision_batch_size
         self.profile = False
         self.stage_seconds: defaultdict[str, float] = defaultdict(float)
@@ -309,12 +319,12 @@ class OpenFlamingoAdapter:
             prompt_out = model(
                 None,
                 input_ids,
-                attention_mask=attention_mask,
+                attention_mask=self._prompt_mask(attention_mask),
                 media=self._conditioning(media, shared),
                 use_cache=True,
                 clear_conditioned_layers=False,
                 logits_to_keep=1,  # only the last position predicts a candidate token
-                **self._positions(attention_mask, input_ids.shape[1]),
+                **self._prompt_positions(attention_mask, input_ids.shape[1]),
             )
             prompt = _PromptState(prompt_out.cache, attention_mask, state.last_time, state.media)
             first_logprobs = torch.log_softmax(prompt_out.logits[:, -1].float(), dim=-1)
@@ -326,6 +336,21 @@ class OpenFlamingoAdapter:
                     return self._rank_chunked(candidates, prompt, first_logprobs, shared)
             finally:
                 state.clear()
+
+    @property
+    def _model_type(self) -> str:
+        return str(getattr(self.model.lang_encoder.config, "model_type", ""))
+
+    def _prompt_mask(self, attention_mask: torch.Tensor) -> torch.Tensor:
+        """The ranking prompt pass's mask: its padding, or under compat the mask OpenFlamingo's LM computed."""
+        if self.compat != "openflamingo":
+            return attention_mask
+        return compat.prompt_mask(attention_mask, self._model_type, next(self.model.perceiver.parameters()).dtype)
+
+    def _prompt_positions(self, attention_mask: torch.Tensor, length: int) -> dict[str, torch.Tensor]:
+        if self.compat != "openflamingo":
+            return self._positions(attention_mask, length)
+        return compat.prompt_positions(attention_mask, self._model_type)
 
     def _rank_chunked(
         self,
@@ -418,7 +443,10 @@ class OpenFlamingoAdapter:
         tokens = torch.tensor([t + [pad] * (width - len(t)) for t in token_lists], device=self.device)
         cand_mask = torch.tensor([[1] * len(t) + [0] * (width - len(t)) for t in token_lists], device=self.device)
         row_index = torch.tensor(rows, device=self.device)
-        mask = torch.cat([prompt.mask[row_index], cand_mask], dim=1)
+        prompt_mask = prompt.mask[row_index]
+        if self.compat == "openflamingo":  # attention_mask=None: the prompt's padding is attended to
+            prompt_mask = torch.ones_like(prompt_mask)
+        mask = torch.cat([prompt_mask, cand_mask], dim=1)
         state = self.model.media_state
         assert prompt.last_time is not None and prompt.media is not None
         state.media, state.last_time = prompt.media[row_index], prompt.last_time[row_index]
@@ -431,7 +459,7 @@ class OpenFlamingoAdapter:
             past_key_values=gather_rows(prompt.cache, row_index, width),
             use_cache=True,
             clear_conditioned_layers=False,
-            **self._positions(mask, width),
+            **({} if self.compat else self._positions(mask, width)),
         )
         return torch.log_softmax(out.logits.float(), dim=-1)
 

@@ -1,7 +1,7 @@
 """fseval's evaluation speed on a synthetic workload, each optimisation against the run without it.
 
 Writes a synthetic VQAv2 (original file layout, 640x480 JPEGs, 4 questions per image, questions of
-varied length) and runs the real ``fseval.runner.run`` loop on random-weight OpenFlamingo models:
+varied length) and runs the real ``fseval.run.runner.run`` loop on random-weight OpenFlamingo models:
 
 - ``tiny``: ``fseval make-tiny`` (CPU), at 4 and 32 shots: vision-encoder calls per query;
 - ``small``: ViT-B/32 + a 110M-parameter GPT-NeoX LM, cross-attention every 2nd layer (CPU), at 8
@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-# Optimisations, each switchable: adapter attributes and fseval.prefetch.PipelineOptions fields.
+# Optimisations, each switchable: adapter attributes and fseval.run.prefetch.PipelineOptions fields.
 OPTIMISATIONS = ("media_cache", "shared_media_kv", "beam_prefill_once", "group_by_length", "prefetch", "packed_rank")
 ALL_ON = dict.fromkeys(OPTIMISATIONS, True)
 ALL_OFF = dict.fromkeys(OPTIMISATIONS, False)
@@ -197,8 +197,8 @@ def worker_run(job: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     from fseval.config import RunConfig
-    from fseval.prefetch import PipelineOptions, Stopwatch, use_pipeline
-    from fseval.runner import no_progress, run
+    from fseval.run.prefetch import PipelineOptions, Stopwatch, use_pipeline
+    from fseval.run.runner import no_progress, run
 
     work, device, switches = Path(job["work"]), job["device"], job["switches"]
     torch.manual_seed(0)

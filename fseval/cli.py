@@ -41,7 +41,7 @@ def user_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except FsevalError as e:
-            from fseval.display import error_panel
+            from fseval.reports.display import error_panel
 
             error_panel(e.message, e.hint)
             raise typer.Exit(1) from None
@@ -186,10 +186,10 @@ def run(
 ) -> None:
     """Evaluate a model on tasks at several shot counts; write results.json and samples.jsonl."""
     from fseval.config import RunConfig, config_from_run, run_origin
-    from fseval.display import console, progress_bars, results_table
     from fseval.models.registry import load_model
-    from fseval.runner import RunInterrupted, no_progress
-    from fseval.runner import run as run_tasks
+    from fseval.reports.display import console, progress_bars, results_table
+    from fseval.run.runner import RunInterrupted, no_progress
+    from fseval.run.runner import run as run_tasks
 
     if precision not in ("fp32", "bf16", "fp16"):
         raise typer.BadParameter("--precision must be fp32, bf16 or fp16.")
@@ -318,9 +318,9 @@ def score(
     tasks_dir: TasksDir = None,
 ) -> None:
     """Score predictions made elsewhere with the task's official metric."""
-    from fseval.display import console
     from fseval.metrics import METRICS
-    from fseval.scoring import score_file
+    from fseval.reports.display import console
+    from fseval.reports.scoring import score_file
 
     result = score_file(task, predictions, data_dir, metric_variant, tasks_dir or ())
     if as_json:
@@ -341,8 +341,8 @@ def tasks_list(ctx: typer.Context, tasks_dir: TasksDir = None) -> None:
     """List the available tasks."""
     if ctx.invoked_subcommand is not None:
         return
-    from fseval.display import console, err_console, tasks_table
-    from fseval.tasks import tasks_and_problems
+    from fseval.reports.display import console, err_console, tasks_table
+    from fseval.tasks.spec import tasks_and_problems
 
     tasks, problems = tasks_and_problems(tasks_dir or ())
     console.print(tasks_table(tasks))
@@ -354,8 +354,8 @@ def tasks_list(ctx: typer.Context, tasks_dir: TasksDir = None) -> None:
 @user_errors
 def tasks_show(name: str, tasks_dir: TasksDir = None) -> None:
     """Show a task: its spec, prompt, metric and the files it expects under --data-dir."""
-    from fseval.display import console, task_details
-    from fseval.tasks import load_tasks
+    from fseval.reports.display import console, task_details
+    from fseval.tasks.spec import load_tasks
 
     (task,) = load_tasks([name], tasks_dir or ())
     console.print(task_details(task))
@@ -365,7 +365,7 @@ def tasks_show(name: str, tasks_dir: TasksDir = None) -> None:
 @user_errors
 def models() -> None:
     """List model families and presets."""
-    from fseval.display import console, models_table
+    from fseval.reports.display import console, models_table
 
     console.print(models_table())
 
@@ -377,9 +377,9 @@ def compare(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
 ) -> None:
     """Compare runs: score per shot count, difference, paired bootstrap CI and p-value on shared samples."""
-    from fseval.compare import compare as compare_runs
-    from fseval.compare import load_run
-    from fseval.display import comparison_tables, console
+    from fseval.reports.compare import compare as compare_runs
+    from fseval.reports.compare import load_run
+    from fseval.reports.display import comparison_tables, console
 
     if len(runs) < 2:
         raise typer.BadParameter("give at least two run directories.")
@@ -407,11 +407,11 @@ def check(
     write_baseline: Annotated[Path | None, typer.Option(help="Create or update this baseline from the run.")] = None,
 ) -> None:
     """Exit 1 if any (task, shots) score fell below the baseline by more than the tolerance."""
-    from fseval.check import check as check_run
-    from fseval.check import read_baseline
-    from fseval.check import write_baseline as write
-    from fseval.compare import load_run
-    from fseval.display import check_table, console
+    from fseval.reports.check import check as check_run
+    from fseval.reports.check import read_baseline
+    from fseval.reports.check import write_baseline as write
+    from fseval.reports.compare import load_run
+    from fseval.reports.display import check_table, console
 
     if (baseline is None) == (write_baseline is None):
         raise typer.BadParameter("give exactly one of --baseline FILE or --write-baseline FILE.")
@@ -443,8 +443,8 @@ def plot(
     output: Annotated[Path, typer.Option("--output", "-o", help="PNG file to write.")] = Path("fseval.png"),
 ) -> None:
     """Plot score against shots: one panel per task, one line per run (needs matplotlib)."""
-    from fseval.compare import load_run
-    from fseval.plot import plot_runs
+    from fseval.reports.compare import load_run
+    from fseval.reports.plot import plot_runs
 
     typer.echo(str(plot_runs([load_run(path) for path in runs], output)))
 
@@ -462,11 +462,11 @@ def cache_features(
 ) -> None:
     """Precompute the CLIP image features --demos rices uses (demo split and evaluation split)."""
     from fseval.config import RunConfig
-    from fseval.display import console
-    from fseval.rices import cache_dir as feature_dir
-    from fseval.rices import cached_embeddings, rices_device
-    from fseval.taskdata import load_task_data
-    from fseval.tasks import load_tasks
+    from fseval.data.task_data import load_task_data
+    from fseval.reports.display import console
+    from fseval.run.rices import cache_dir as feature_dir
+    from fseval.run.rices import cached_embeddings, rices_device
+    from fseval.tasks.spec import load_tasks
 
     names = tuple(split_list(task))
     config = RunConfig(

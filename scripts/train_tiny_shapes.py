@@ -7,7 +7,7 @@ The model is fseval's own Flamingo (open_clip ViT, Perceiver Resampler, gated cr
 before every GPT-NeoX layer) built by fseval's loader from a directory in the released layout, so
 the trained files load with ``fseval.models.registry.load_model`` like any other model directory.
 All weights are trained from scratch (vision tower, resampler, cross-attention and LM) with
-next-token loss on few-shot episodes rendered by ``fseval.prompts.render`` exactly as ``fseval run``
+next-token loss on few-shot episodes rendered by ``fseval.tasks.prompts.render`` exactly as ``fseval run``
 renders them: random demos from the train split, 0 to 4 shots, and at 0 shots the two text-only
 demos of the Flamingo convention. The loss covers the answers (VQA) and captions of every item that
 has its image, each followed by ``<|endofchunk|>``; the text-only demos of 0 shots are context only.
@@ -37,13 +37,13 @@ import torch.nn.functional as F
 
 from fseval.data.base import Sample
 from fseval.data.shapes import write_shapes
-from fseval.media import load_media
+from fseval.data.task_data import load_task_data
+from fseval.media.images import load_media
 from fseval.models.base import END_OF_CHUNK
 from fseval.models.openflamingo.loader import load
 from fseval.models.openflamingo.tiny import CARD_NAME, trainable_state_dict
-from fseval.prompts import render
-from fseval.taskdata import load_task_data
-from fseval.tasks import Task, load_tasks
+from fseval.tasks.prompts import render
+from fseval.tasks.spec import Task, load_tasks
 
 VISION_NAME = "fseval-tiny-shapes-vit"
 VISION_CONFIG: dict[str, Any] = {

@@ -110,7 +110,7 @@ def test_limit_and_trials(tmp_path: Path, vqav2_dir: Path) -> None:
 def test_table_shows_spread_only_over_several_trials() -> None:
     from rich.console import Console
 
-    from fseval.display import results_table
+    from fseval.reports.display import results_table
 
     def shown(trials: list[float]) -> str:
         row = {"shots": 4, "metric": "vqa_accuracy", "metric_variant": "vqav2", "mean": statistics.mean(trials)}

@@ -11,7 +11,7 @@ from data_writers import flat
 from typer.testing import CliRunner
 
 from fseval.cli import app
-from fseval.compare import paired_statistics
+from fseval.reports.compare import paired_statistics
 
 runner = CliRunner()
 

@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from fseval.cli import app
 from fseval.data.base import Sample
-from fseval.demos import plan_fixed, plan_openflamingo, plan_random
 from fseval.errors import DataError
-from fseval.rices import most_similar
+from fseval.run.demos import plan_fixed, plan_openflamingo, plan_random
+from fseval.run.rices import most_similar
 
 runner = CliRunner()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from fseval.okvqa_stemming import (
+from fseval.tasks.okvqa_stemming import (
     MANUAL_MATCHES,
     is_plural_noun,
     lemmatize_verb,

@@ -15,11 +15,11 @@ import torch
 from data_writers import write_vqav2
 
 from fseval.config import RunConfig
-from fseval.evaluation import evaluate, with_oom_backoff
+from fseval.data.task_data import load_task_data
 from fseval.models.mock import MockModel
-from fseval.prefetch import PipelineOptions, Prefetcher, Stopwatch, group_by_length, use_pipeline
-from fseval.taskdata import load_task_data
-from fseval.tasks import load_tasks
+from fseval.run.evaluation import evaluate, with_oom_backoff
+from fseval.run.prefetch import PipelineOptions, Prefetcher, Stopwatch, group_by_length, use_pipeline
+from fseval.tasks.spec import load_tasks
 
 PLAIN = PipelineOptions(group_by_length=False, prefetch=False)
 
@@ -84,7 +84,7 @@ def test_stopwatch_records_the_loop_stages(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("grouped", [True, False])
 def test_a_run_keeps_the_callers_stopwatch_and_its_own_switches(tmp_path: Path, grouped: bool) -> None:
-    from fseval.runner import no_progress, run
+    from fseval.run.runner import no_progress, run
 
     watch, model = Stopwatch(), LengthEcho()
     config = RunConfig(

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from fseval.data.base import MediaRef, Sample
-from fseval.postprocess import caption, vqa
-from fseval.prompts import render
-from fseval.tasks import load_prompt
+from fseval.tasks.postprocess import caption, vqa
+from fseval.tasks.prompts import render
+from fseval.tasks.spec import load_prompt
 
 
 def sample(sid: int, question: str, answers: list[str]) -> Sample:
@@ -67,6 +67,6 @@ def test_caption_postprocess() -> None:
 
 
 def test_okvqa_postprocess_cuts_then_stems() -> None:
-    from fseval.postprocess import okvqa
+    from fseval.tasks.postprocess import okvqa
 
     assert okvqa("riding horses Question: what") == "ride horse"

@@ -65,10 +65,10 @@ class OrderSensitiveModel:
 
 def test_prompt_ensembling_averages_over_demo_orders(tmp_path: Path) -> None:
     from fseval.config import RunConfig
-    from fseval.evaluation import demo_orders, evaluate
-    from fseval.prompts import render
-    from fseval.taskdata import load_task_data
-    from fseval.tasks import load_tasks
+    from fseval.data.task_data import load_task_data
+    from fseval.run.evaluation import demo_orders, evaluate
+    from fseval.tasks.prompts import render
+    from fseval.tasks.spec import load_tasks
 
     (task,) = load_tasks(["hateful_memes"])
     data = load_task_data(task, str(write_hateful_memes(tmp_path / "hm")), None)
@@ -87,7 +87,7 @@ def test_prompt_ensembling_averages_over_demo_orders(tmp_path: Path) -> None:
 
 def test_prompt_ensembles_are_different_orders(tmp_path: Path) -> None:
     from fseval.data.base import Sample
-    from fseval.evaluation import demo_orders
+    from fseval.run.evaluation import demo_orders
 
     demos = [Sample(id=i, media=(), fields={}) for i in range(3)]
     for seed in range(20):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from fseval.errors import SpecError, UnknownNameError
-from fseval.tasks import all_tasks, load_tasks
+from fseval.tasks.spec import all_tasks, load_tasks
 
 MINIMAL = """\
 name: {name}

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 from video_writers import write_msrvtt_captions, write_msrvtt_qa, write_msvd_qa
 
 from fseval.cli import app
+from fseval.media.video import CLIP_CACHE
 from fseval.models.openflamingo.flamingo import Flamingo
-from fseval.video import CLIP_CACHE
 
 runner = CliRunner()
 

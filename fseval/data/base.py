@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 class MediaRef:
     """Where one media item comes from: a file, or encoded bytes (Hugging Face image columns).
 
-    ``video`` is set for a video clip: the file is decoded into the frames it selects (``fseval.video``).
+    ``video`` is set for a video clip: the file is decoded into the frames it selects (``fseval.media.video``).
     An image keeps the mode it is stored in (palette, RGBA, greyscale ...) unless ``rgb`` is set:
     OpenFlamingo's datasets hand images to the model as opened, so they are resized before
     conversion to RGB, except torchvision's ImageFolder (ImageNet), which converts on loading.

@@ -1,4 +1,4 @@
-"""Loaders for video benchmarks' release files; clips are referenced here and decoded by ``fseval.video``.
+"""Loaders for video benchmarks' release files; clips are referenced here and decoded by ``fseval.media.video``.
 
 - ``videoqa_json``: MSRVTT-QA and MSVD-QA as released with Xu et al. 2017 ("Video Question Answering
   via Gradually Refined Attention over Appearance and Motion"; github.com/xudejing/video-question-answering):

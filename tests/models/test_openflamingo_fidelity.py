@@ -109,7 +109,7 @@ def test_vision_tokens(reference_dir: Path, reference: dict[str, Any]) -> None:
 
 def test_rices_features(reference_dir: Path, reference: dict[str, Any]) -> None:
     """RICES ranks demos by the pooled CLIP embedding: open_clip 3.x must give 2.20's."""
-    from fseval.rices import load_encoder
+    from fseval.run.rices import load_encoder
 
     name = reference["vision_name"]
     model, transform = load_encoder(

@@ -15,17 +15,17 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from fseval.config import RunConfig
-from fseval.distributed import Dist, init_from_env
+from fseval.data.task_data import TaskData, load_task_data
 from fseval.errors import FsevalError
-from fseval.evaluation import evaluate, metric_variant
 from fseval.metrics import get_metric
 from fseval.models.base import ModelAdapter, SupportsCompat
 from fseval.models.registry import model_family
-from fseval.prefetch import pipeline_options, use_pipeline
-from fseval.results import RunDirClaim, RunWriter, ShotResult, TrialResult, model_changes, stored_samples
-from fseval.store import STORE_FILE, SampleStore
-from fseval.taskdata import TaskData, load_task_data
-from fseval.tasks import Task, load_tasks
+from fseval.run.distributed import Dist, init_from_env
+from fseval.run.evaluation import evaluate, metric_variant
+from fseval.run.prefetch import pipeline_options, use_pipeline
+from fseval.run.results import RunDirClaim, RunWriter, ShotResult, TrialResult, model_changes, stored_samples
+from fseval.run.store import STORE_FILE, SampleStore
+from fseval.tasks.spec import Task, load_tasks
 
 Progress = Callable[[str, int], Callable[[int], None]]
 """Given a description and a total, returns a callback advancing the bar by n."""

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from fseval.data.base import read_json, require
+from fseval.data.task_data import load_task_data
 from fseval.errors import DataError
 from fseval.metrics import get_metric
 from fseval.metrics.classification import Ranked
-from fseval.taskdata import load_task_data
-from fseval.tasks import load_tasks
+from fseval.tasks.spec import load_tasks
 
 
 def _text(key: str) -> Callable[[Mapping[str, Any], Path, str], Any]:

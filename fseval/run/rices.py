@@ -20,12 +20,12 @@ import numpy as np
 
 from fseval.config import RunConfig
 from fseval.data.base import Sample
-from fseval.demos import DemoPlan
+from fseval.data.task_data import TaskData
 from fseval.devices import resolve_device
 from fseval.errors import FsevalError
-from fseval.media import MediaError, load_media
-from fseval.taskdata import TaskData
-from fseval.tasks import Task
+from fseval.media.images import MediaError, load_media
+from fseval.run.demos import DemoPlan
+from fseval.tasks.spec import Task
 
 CACHE_ENV = "FSEVAL_CACHE"
 

@@ -10,7 +10,7 @@ from fseval.data.hf import HF_PREFIX, resolve_hub_dataset
 from fseval.data.layouts import LoadedSplit, load_split
 from fseval.errors import DataError
 from fseval.resources import PACKAGE_DIR
-from fseval.tasks import Task
+from fseval.tasks.spec import Task
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def _check_fields(task: Task, sample: Sample | None) -> None:
 def _check_prompt(task: Task, demo: Sample | None, query: Sample | None) -> None:
     """Before any model is loaded: the templates' fields exist and each item has one <image> per media."""
     from fseval.models.base import IMAGE_TOKEN
-    from fseval.prompts import fill
+    from fseval.tasks.prompts import fill
 
     for role, template, sample in (("demo", task.prompt.demo, demo), ("query", task.prompt.query, query)):
         if sample is None:

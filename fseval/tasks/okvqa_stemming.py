@@ -94,7 +94,7 @@ def stem(answer: str) -> str:
 
 def postprocess_okvqa(generation: str) -> str:
     """OpenFlamingo's ``postprocess_ok_vqa_generation``: the VQA answer cut, then :func:`stem`."""
-    from fseval.postprocess import vqa  # here, so that fseval.postprocess may import this module
+    from fseval.tasks.postprocess import vqa  # here, so that fseval.tasks.postprocess may import this module
 
     return stem(vqa(generation))
 

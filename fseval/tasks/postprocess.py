@@ -26,7 +26,7 @@ def identity(generation: str) -> str:
 
 def okvqa(generation: str) -> str:
     """OpenFlamingo's ``postprocess_ok_vqa_generation``: the VQA cut, then its answer stemming."""
-    from fseval.okvqa_stemming import postprocess_okvqa
+    from fseval.tasks.okvqa_stemming import postprocess_okvqa
 
     return postprocess_okvqa(generation)
 

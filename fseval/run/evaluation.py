@@ -21,21 +21,21 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from fseval import demos as demo_strategies
 from fseval.config import RunConfig
 from fseval.data.base import MediaRef, Sample
-from fseval.distributed import Dist
-from fseval.media import MediaError, load_media
+from fseval.data.task_data import TaskData
+from fseval.media.images import MediaError, load_media
 from fseval.metrics import get_metric
 from fseval.metrics.classification import Ranked
 from fseval.models.base import GenerationSettings, Media, ModelAdapter, Prompt, is_out_of_memory
-from fseval.postprocess import get_postprocessor
-from fseval.prefetch import PipelineOptions, Prefetcher, group_by_length, pipeline_options
-from fseval.prompts import render
-from fseval.results import SampleRecord, TrialResult
-from fseval.store import SampleStore, sample_key
-from fseval.taskdata import TaskData
-from fseval.tasks import Task
+from fseval.run import demos as demo_strategies
+from fseval.run.distributed import Dist
+from fseval.run.prefetch import PipelineOptions, Prefetcher, group_by_length, pipeline_options
+from fseval.run.results import SampleRecord, TrialResult
+from fseval.run.store import SampleStore, sample_key
+from fseval.tasks.postprocess import get_postprocessor
+from fseval.tasks.prompts import render
+from fseval.tasks.spec import Task
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -81,7 +81,7 @@ def plan_demos(task: Task, data: TaskData, n_demos: int, seed: int, config: RunC
         assert config.demos_file is not None
         return demo_strategies.plan_fixed(data.eval, pool, n_demos, config.demos_file, config.limit)
     if config.demos == "rices":
-        from fseval.rices import plan_rices
+        from fseval.run.rices import plan_rices
 
         return plan_rices(task, data, n_demos, config)
     return demo_strategies.plan_random(data.eval, len(pool), n_demos, seed, config.limit, data.demo_is_eval)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from fseval.compare import Run
 from fseval.errors import FsevalError
+from fseval.reports.compare import Run
 
 
 def plot_runs(runs: list[Run], output: Path) -> Path:

@@ -32,7 +32,7 @@ def load_media(ref: MediaRef) -> Media:
     if ref.error:
         raise MediaError(ref.error)
     if ref.video is not None:
-        from fseval.video import load_video
+        from fseval.media.video import load_video
 
         return load_video(ref)
     return Media(key=ref.key, frames=(_decode(ref.key, str(ref.path) if ref.path else None, ref.data, ref.rgb),))

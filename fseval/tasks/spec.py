@@ -117,7 +117,7 @@ class TaskSpec(_Strict):
     @model_validator(mode="after")
     def _names_exist(self) -> TaskSpec:
         from fseval.metrics import get_metric
-        from fseval.postprocess import get_postprocessor
+        from fseval.tasks.postprocess import get_postprocessor
 
         get_metric(self.metric).check_variant(self.metric_variant)
         get_postprocessor(self.postprocess)

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fseval.compare import Run
 from fseval.errors import DataError
+from fseval.reports.compare import Run
 
 BASELINE_FORMAT = 1
 MIN_TOLERANCE = 0.01

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
 
-from fseval.results import SampleRecord
+from fseval.run.results import SampleRecord
 
 STORE_FILE = "store.sqlite"
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from fseval.data.base import MediaRef, Sample
 from fseval.errors import DataError
 from fseval.models.base import IMAGE_TOKEN
-from fseval.tasks import PromptTemplate
+from fseval.tasks.spec import PromptTemplate
 
 
 def fill(template: str, sample: Sample) -> str:

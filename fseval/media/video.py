@@ -30,7 +30,7 @@ from PIL import Image
 from fseval.data.base import MediaRef
 from fseval.data.video import VideoSampling
 from fseval.errors import FsevalError
-from fseval.media import MediaError
+from fseval.media.images import MediaError
 from fseval.models.base import Media
 
 CACHE_ENV = "FSEVAL_VIDEO_CACHE_MB"

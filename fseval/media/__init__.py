@@ -1,0 +1,1 @@
+"""Decoding images and video clips for prompts."""

@@ -1,0 +1,1 @@
+"""Reading run directories: tables, comparisons, regression checks, plots, and scoring outside predictions."""

@@ -23,10 +23,10 @@ from PIL import Image
 from transformers import IdeficsForVisionText2Text, IdeficsImageProcessor, IdeficsProcessor
 
 from fseval.data.classification import class_names
-from fseval.models.base import GenerationSettings, Media, Prompt
 from fseval.models.idefics.adapter import IdeficsAdapter
 from fseval.models.idefics.inputs import FAKE_TOKEN
 from fseval.models.idefics.tiny import tiny_config, tiny_tokenizer
+from fseval.types import GenerationSettings, Media, Prompt
 
 
 def build_model(device: str) -> tuple[IdeficsForVisionText2Text, IdeficsProcessor]:

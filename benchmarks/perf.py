@@ -243,7 +243,7 @@ def worker_rank(job: dict[str, Any]) -> dict[str, Any]:
     from PIL import Image
 
     from fseval.data.classification import class_names
-    from fseval.models.base import GenerationSettings, Media, Prompt
+    from fseval.types import GenerationSettings, Media, Prompt
 
     work, device = Path(job["work"]), job["device"]
     adapter = build_adapter(job["config"], work, device, job["precision"])

@@ -308,8 +308,7 @@ def score(
     predictions: Annotated[
         Path,
         typer.Option(
-            help='VQA [{"question_id", "answer"}]; captions [{"image_id", "caption"}]; '
-            'classification [{"id", "label"}]; Hateful Memes [{"id", "score"}] (P(yes)).'
+            help="A JSON file in the benchmark's standard results format (fseval tasks show TASK says which)."
         ),
     ],
     data_dir: Annotated[str | None, typer.Option(help="Dataset folder (only the evaluation split is read).")] = None,

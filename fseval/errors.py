@@ -43,3 +43,7 @@ class UnknownNameError(FsevalError):
         if listing:
             hint = f"{hint} ({listing})" if hint else f"({listing})"
         super().__init__(message, hint)
+
+
+class MediaError(Exception):
+    """One sample's media could not be read; recorded in samples.jsonl."""

@@ -12,10 +12,10 @@ import torch
 from typer.testing import CliRunner
 
 from fseval.cli import app
-from fseval.data.base import Sample
 from fseval.errors import DataError
 from fseval.run.demos import plan_fixed, plan_openflamingo, plan_random
 from fseval.run.rices import most_similar
+from fseval.types import Sample
 
 runner = CliRunner()
 

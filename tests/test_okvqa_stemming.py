@@ -9,11 +9,11 @@ from fseval.tasks.okvqa_stemming import (
     MANUAL_MATCHES,
     is_plural_noun,
     lemmatize_verb,
-    postprocess_okvqa,
     singularize,
     stem,
     word_tokenize,
 )
+from fseval.tasks.postprocess import okvqa
 
 STEM = [
     # the manual table wins over every rule, and is case-sensitive
@@ -107,7 +107,7 @@ POSTPROCESS = [
 
 @pytest.mark.parametrize(("generation", "expected"), POSTPROCESS)
 def test_postprocess_okvqa(generation: str, expected: str) -> None:
-    assert postprocess_okvqa(generation) == expected
+    assert okvqa(generation) == expected
 
 
 def test_manual_table_is_openflamingos() -> None:

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from fseval.data.base import MediaRef, Sample
 from fseval.tasks.postprocess import caption, vqa
 from fseval.tasks.prompts import render
 from fseval.tasks.spec import load_prompt
+from fseval.types import MediaRef, Sample
 
 
 def sample(sid: int, question: str, answers: list[str]) -> Sample:

@@ -12,7 +12,9 @@ from typer.testing import CliRunner
 
 from fseval.cli import app
 from fseval.errors import FsevalError
-from fseval.metrics.classification import Ranked, roc_auc
+from fseval.metrics.classification import roc_auc
+from fseval.models.base import ModelAdapter
+from fseval.types import Ranked
 
 runner = CliRunner()
 
@@ -44,10 +46,13 @@ def test_hateful_memes_prompt_and_auc(tmp_path: Path) -> None:
     assert len(zero_shot["media"]) == 1 and zero_shot["prompt"].count("<image>") == 1  # only the query image
 
 
-class OrderSensitiveModel:
+class OrderSensitiveModel(ModelAdapter):
     """Scores "yes" by where the demo text 't0' sits in the prompt, so the demo order matters."""
 
     name = "order"
+
+    def generate(self, prompts, settings):
+        raise AssertionError("a rank task never generates")
 
     def rank(self, prompts, candidates):
         return [
@@ -86,8 +91,8 @@ def test_prompt_ensembling_averages_over_demo_orders(tmp_path: Path) -> None:
 
 
 def test_prompt_ensembles_are_different_orders(tmp_path: Path) -> None:
-    from fseval.data.base import Sample
     from fseval.run.evaluation import demo_orders
+    from fseval.types import Sample
 
     demos = [Sample(id=i, media=(), fields={}) for i in range(3)]
     for seed in range(20):

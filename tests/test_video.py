@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 from video_writers import SIZE, frame_index, write_clip, write_msrvtt_captions, write_msrvtt_qa, write_msvd_qa
 
-from fseval.data.base import MediaRef
 from fseval.data.task_data import TaskData, load_task_data
-from fseval.data.video import VideoSampling, read_youtube_mapping
-from fseval.errors import DataError
-from fseval.media.images import MediaError, load_media
+from fseval.data.video import read_youtube_mapping
+from fseval.errors import DataError, MediaError
+from fseval.media.images import load_media
 from fseval.media.video import CLIP_CACHE, ClipCache, decode_clip, rate_indices, uniform_indices
 from fseval.metrics import get_metric
-from fseval.metrics.video import exact_match
+from fseval.metrics.exact_match import exact_match
 from fseval.tasks.spec import load_tasks
+from fseval.types import MediaRef, VideoSampling
 
 # -- which frames ---------------------------------------------------------------------------------
 

@@ -4,41 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fseval.errors import DataError
-
-if TYPE_CHECKING:
-    from fseval.data.video import VideoSampling
-
-
-@dataclass(frozen=True)
-class MediaRef:
-    """Where one media item comes from: a file, or encoded bytes (Hugging Face image columns).
-
-    ``video`` is set for a video clip: the file is decoded into the frames it selects (``fseval.media.video``).
-    An image keeps the mode it is stored in (palette, RGBA, greyscale ...) unless ``rgb`` is set:
-    OpenFlamingo's datasets hand images to the model as opened, so they are resized before
-    conversion to RGB, except torchvision's ImageFolder (ImageNet), which converts on loading.
-    """
-
-    key: str
-    path: Path | None = None
-    data: bytes | None = None
-    error: str | None = None
-    video: VideoSampling | None = None
-    rgb: bool = False
-
-
-@dataclass(frozen=True)
-class Sample:
-    """One benchmark item: its dataset id, its media, and the fields prompts and metrics read."""
-
-    id: int | str
-    media: tuple[MediaRef, ...]
-    fields: Mapping[str, Any] = field(default_factory=dict)
 
 
 def read_json(path: Path) -> Any:

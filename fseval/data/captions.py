@@ -11,8 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fseval.data.base import Sample, read_json, require, require_list
+from fseval.data.base import read_json, require, require_list
 from fseval.data.vqa import image_ref
+from fseval.types import Sample
 
 
 def read_karpathy(root: Path, file: str, split: str, images: str) -> list[Sample]:

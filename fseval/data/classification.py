@@ -6,10 +6,11 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from fseval.data.base import MediaRef, Sample, require
+from fseval.data.base import require
 from fseval.data.vqa import image_ref
 from fseval.errors import DataError
 from fseval.resources import ASSETS_DIR
+from fseval.types import MediaRef, Sample
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".JPEG"}
 

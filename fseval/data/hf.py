@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from fseval.data.base import MediaRef, Sample, answer_meta
+from fseval.data.base import answer_meta
 from fseval.errors import DataError
+from fseval.types import MediaRef, Sample
 
 HF_PREFIX = "hf:"
 

@@ -9,9 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from fseval.data.base import Sample
-from fseval.data.video import VideoSampling
 from fseval.errors import DataError
+from fseval.types import Sample, VideoSampling
 
 Format = Literal[
     "vqa_json",

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from fseval.data.base import Sample
 from fseval.data.hf import HF_PREFIX, resolve_hub_dataset
 from fseval.data.layouts import LoadedSplit, load_split
 from fseval.errors import DataError
 from fseval.resources import PACKAGE_DIR
 from fseval.tasks.spec import Task
+from fseval.types import Sample
 
 
 @dataclass(frozen=True)
@@ -75,8 +75,8 @@ def _check_fields(task: Task, sample: Sample | None) -> None:
 
 def _check_prompt(task: Task, demo: Sample | None, query: Sample | None) -> None:
     """Before any model is loaded: the templates' fields exist and each item has one <image> per media."""
-    from fseval.models.base import IMAGE_TOKEN
     from fseval.tasks.prompts import fill
+    from fseval.types import IMAGE_TOKEN
 
     for role, template, sample in (("demo", task.prompt.demo, demo), ("query", task.prompt.query, query)):
         if sample is None:

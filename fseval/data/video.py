@@ -16,29 +16,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from fseval.data.base import MediaRef, Sample, read_json, require, require_list
+from fseval.data.base import read_json, require, require_list
 from fseval.errors import DataError
-
-
-class VideoSampling(BaseModel):
-    """Which frames of a clip the model sees: ``frames`` spread uniformly, or one every ``1/fps`` seconds.
-
-    With ``fps`` set (Flamingo samples at 1 FPS) ``frames`` is the cap: a longer clip keeps that many of
-    its sampling times, spread uniformly. Without it a clip gives exactly ``frames`` frames, repeating
-    frames of a clip shorter than that, so every clip of a task has the same frame count.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    frames: int = Field(default=8, gt=0, description="frames per clip (uniform), or the most frames (with fps)")
-    fps: float | None = Field(default=None, gt=0, description="sample at this rate instead of uniformly")
-
-    @property
-    def tag(self) -> str:
-        """Part of a clip's media key: the same file sampled two ways is two different media items."""
-        return f"frames={self.frames}" if self.fps is None else f"fps={self.fps:g},frames<={self.frames}"
+from fseval.types import MediaRef, Sample, VideoSampling
 
 
 def video_ref(root: Path, template: str, record: dict[str, Any], source: Path, sampling: VideoSampling) -> MediaRef:

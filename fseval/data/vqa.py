@@ -15,8 +15,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from fseval.data.base import MediaRef, Sample, answer_meta, read_json, require, require_list
+from fseval.data.base import answer_meta, read_json, require, require_list
 from fseval.errors import DataError
+from fseval.types import MediaRef, Sample
 
 
 def image_ref(root: Path, template: str, record: dict[str, Any], source: Path) -> MediaRef:

@@ -7,12 +7,8 @@ from functools import lru_cache
 
 from PIL import Image, UnidentifiedImageError
 
-from fseval.data.base import MediaRef
-from fseval.models.base import Media
-
-
-class MediaError(Exception):
-    """One sample's media could not be read; recorded in samples.jsonl."""
+from fseval.errors import MediaError
+from fseval.types import Media, MediaRef
 
 
 @lru_cache(maxsize=512)

@@ -27,11 +27,8 @@ from typing import Any
 
 from PIL import Image
 
-from fseval.data.base import MediaRef
-from fseval.data.video import VideoSampling
-from fseval.errors import FsevalError
-from fseval.media.images import MediaError
-from fseval.models.base import Media
+from fseval.errors import FsevalError, MediaError
+from fseval.types import Media, MediaRef, VideoSampling
 
 CACHE_ENV = "FSEVAL_VIDEO_CACHE_MB"
 # Without $FSEVAL_VIDEO_CACHE_MB: a quarter of the machine's memory, at most 16 GiB (all 10,000 MSR-VTT

@@ -33,6 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from fseval.errors import FsevalError
+from fseval.metrics import formats
 from fseval.metrics.registry import MetricResult, register_metric
 
 VARIANTS = ("ptb", "python")
@@ -56,6 +57,7 @@ _LINE_BREAKS = re.compile("[\r\n\u000b\u000c\u2028\u2029]")
     variants=VARIANTS,
     default_variant="ptb",
     target_fields=("references",),
+    result_format=formats.CAPTIONS,
     headline="CIDEr",
     description="COCO caption evaluation (pycocoevalcap): CIDEr-D x100; BLEU-1..4, METEOR, ROUGE-L in extra.",
 )

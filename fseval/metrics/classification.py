@@ -11,39 +11,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from fseval.errors import FsevalError
+from fseval.metrics import formats
 from fseval.metrics.registry import MetricResult, register_metric
 from fseval.metrics.stats import Resampler
-
-
-@dataclass(frozen=True)
-class Ranked:
-    """Candidates best first with their scores (mean or summed token log-likelihoods)."""
-
-    labels: tuple[str, ...]
-    scores: tuple[float, ...]
-
-    @classmethod
-    def from_scores(cls, scores: Mapping[str, float]) -> Ranked:
-        # Stable: equal scores keep the candidates' order, as torch.topk does in practice on CPU.
-        names, values = list(scores), list(scores.values())
-        order = sorted(range(len(values)), key=lambda i: -values[i])
-        return cls(tuple(names[i] for i in order), tuple(values[i] for i in order))
-
-    def probability(self, label: str) -> float:
-        """Softmax over the candidates' scores."""
-        top = max(self.scores)
-        total = sum(math.exp(s - top) for s in self.scores)
-        return math.exp(self.scores[self.labels.index(label)] - top) / total
-
-    @property
-    def top(self) -> str:
-        return self.labels[0]
+from fseval.types import Ranked
 
 
 def _check(predictions: Sequence[Any], targets: Sequence[Mapping[str, Any]]) -> None:
@@ -58,6 +34,7 @@ def _check(predictions: Sequence[Any], targets: Sequence[Mapping[str, Any]]) -> 
     variants=("default",),
     default_variant="default",
     target_fields=("label",),
+    result_format=formats.LABELS,
     description="Top-1 accuracy of the highest-likelihood candidate (top-5 alongside); x100.",
 )
 def score_accuracy(predictions: Sequence[Any], targets: Sequence[Mapping[str, Any]], variant: str) -> MetricResult:
@@ -102,6 +79,8 @@ def roc_auc(labels: Sequence[bool], scores: Sequence[float]) -> float:
     variants=("default",),
     default_variant="default",
     target_fields=("label",),
+    result_format=formats.YES_PROBABILITIES,
+    per_sample_mean=False,  # per-sample scores are top-1 correctness, which is not what AUC averages
     description="ROC AUC of P(yes), the softmax of the candidates' scores; x100. Per-sample: top-1 correct.",
 )
 def score_roc_auc(predictions: Sequence[Any], targets: Sequence[Mapping[str, Any]], variant: str) -> MetricResult:

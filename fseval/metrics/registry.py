@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fseval.errors import FsevalError, UnknownNameError
+from fseval.metrics.formats import ResultFormat
 from fseval.metrics.stats import Resampler, mean_resampler
 
 
@@ -34,12 +35,16 @@ tasks and ``classification.Ranked`` for ranking tasks."""
 
 @dataclass(frozen=True)
 class Metric:
+    """A metric and the facts about it that the rest of fseval needs, in one place."""
+
     name: str
     score: ScoreFn
     variants: tuple[str, ...]
     default_variant: str
     description: str
-    target_fields: tuple[str, ...]
+    target_fields: tuple[str, ...]  # the sample fields it reads (recorded per sample as targets)
+    result_format: ResultFormat  # its benchmark's standard results file (fseval score)
+    per_sample_mean: bool = True  # the value is 100 x the mean of per_sample, so paired differences measure it
     headline: str = ""  # what the value is, where the name does not say (caption: CIDEr)
 
     @property
@@ -64,22 +69,32 @@ def register_metric(
     variants: Sequence[str],
     default_variant: str,
     description: str,
+    result_format: ResultFormat,
     target_fields: Sequence[str] = (),
+    per_sample_mean: bool = True,
     headline: str = "",
 ) -> Callable[[ScoreFn], ScoreFn]:
-    """Register ``fn`` under ``name``; ``target_fields`` are the sample fields it reads (recorded per sample)."""
+    """Register ``fn`` under ``name`` with its facts (see ``Metric``)."""
 
     def decorator(fn: ScoreFn) -> ScoreFn:
-        METRICS[name] = Metric(name, fn, tuple(variants), default_variant, description, tuple(target_fields), headline)
+        METRICS[name] = Metric(
+            name,
+            fn,
+            tuple(variants),
+            default_variant,
+            description,
+            tuple(target_fields),
+            result_format,
+            per_sample_mean,
+            headline,
+        )
         return fn
 
     return decorator
 
 
 def get_metric(name: str) -> Metric:
-    # Importing the metric modules registers them.
-    from fseval.metrics import captioning, classification, video, vqa  # noqa: F401
-
+    """A registered metric (``fseval.metrics`` imports every metric module, which registers it)."""
     if name not in METRICS:
         raise UnknownNameError("metric", name, METRICS)
     return METRICS[name]

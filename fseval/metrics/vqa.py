@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fseval.errors import FsevalError
+from fseval.metrics import formats
 from fseval.metrics.registry import MetricResult, register_metric
 from fseval.metrics.vqa_normalize import clean_whitespace, normalize_answer
 
@@ -97,6 +98,7 @@ def vqa_accuracy(
     variants=VARIANTS,
     default_variant="vqav2",
     target_fields=("answers",),
+    result_format=formats.VQA_ANSWERS,
     description="VQA accuracy: min(1, #matching annotators / 3), averaged over leave-one-out subsets; x100.",
 )
 def score_vqa(predictions: Sequence[str], targets: Sequence[Mapping[str, Any]], variant: str) -> MetricResult:

@@ -8,89 +8,53 @@ IDEFICS has its own), so prompt files stay model-agnostic.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
 
-from PIL import Image
-
-IMAGE_TOKEN = "<image>"
-END_OF_CHUNK = "<|endofchunk|>"
+from fseval.types import GenerationSettings, Media, Prompt
 
 
-@dataclass(frozen=True)
-class Media:
-    """One media item of a prompt.
+class ModelAdapter(ABC):
+    """What the runner needs from a model: ``generate``, ``rank`` and ``describe``.
 
-    ``key`` identifies the content (a file path or a content hash) so that adapters can cache
-    vision features across prompts; ``frames`` holds one image for a still and several for a
-    video clip.
+    The optional abilities below have defaults that do nothing; a family overrides the ones it has.
     """
 
-    key: str
-    frames: tuple[Image.Image, ...]
+    name: str = "model"
+    compat_modes: tuple[str, ...] = ()
+    """Codes whose numerics ``fseval run --compat`` may ask this model's ranking to reproduce."""
+    wants_reference: bool = False
+    """True only for the mock oracle: its prompts then carry the query's fields (``ReferencedPrompt``)."""
 
+    compat: str | None = None
+    """The code whose numerics ``--compat`` chose (set by the runner), or None for fseval's own."""
 
-@dataclass(frozen=True)
-class Prompt:
-    """An interleaved prompt: ``text`` with one ``<image>`` marker per item of ``media``.
-
-    ``reference`` carries the query sample's fields. Real models must ignore it; it exists so
-    the deterministic ``mock`` model can act as an oracle in harness tests.
-    """
-
-    text: str
-    media: tuple[Media, ...] = ()
-    reference: Mapping[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        markers = self.text.count(IMAGE_TOKEN)
-        if markers != len(self.media):
-            raise ValueError(f"prompt has {markers} {IMAGE_TOKEN} markers but {len(self.media)} media items")
-
-
-@dataclass(frozen=True)
-class GenerationSettings:
-    """Decoding settings; defaults follow OpenFlamingo's evaluation (3 beams, no length penalty)."""
-
-    max_new_tokens: int = 5
-    num_beams: int = 3
-    length_penalty: float = 0.0
-    min_new_tokens: int = 0
-
-
-@runtime_checkable
-class ModelAdapter(Protocol):
-    """What the runner needs from a model."""
-
-    name: str
-
+    @abstractmethod
     def generate(self, prompts: Sequence[Prompt], settings: GenerationSettings) -> list[str]:
         """Continue each prompt; return the decoded continuation, special tokens removed.
 
         Generation stops at ``<|endofchunk|>`` (or the model's end of sequence).
         """
-        ...
 
+    @abstractmethod
     def rank(self, prompts: Sequence[Prompt], candidates: Sequence[Sequence[str]]) -> list[list[list[float]]]:
         """Per-token log-likelihoods of each candidate continuation of each prompt.
 
         Returns ``result[i][j]`` = the log-probabilities of the tokens of ``candidates[i][j]``
         given ``prompts[i]``; callers reduce them (sum, mean) as their metric defines.
         """
-        ...
 
+    @abstractmethod
     def describe(self) -> dict[str, Any]:
         """Provenance recorded in results.json (family, paths, checkpoint hash, precision...)."""
-        ...
 
+    def prepare_media(self, items: Sequence[Media]) -> None:  # noqa: B027  (optional: does nothing by default)
+        """Preprocess media ahead of use; called from background threads (must be thread-safe)."""
 
-@runtime_checkable
-class SupportsCompat(Protocol):
-    """A model that can reproduce another evaluation code's numerics on request (``fseval run --compat``)."""
-
-    compat_modes: tuple[str, ...]
-    compat: str | None
+    def model_text(self, text: str) -> str | None:
+        """The prompt as the model is given it, where that differs from fseval's text (recorded per sample)."""
+        return None
 
 
 def flag_argument(value: bool | str) -> bool:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 import torch
 from PIL import Image
 
-from fseval.models.base import Media
+from fseval.types import Media
 
 Encode = Callable[[Sequence[Media], Sequence[str]], list[torch.Tensor]]
 """Encodes items (given with their keys, for ``pixels``): one tensor per item."""

@@ -23,15 +23,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from fseval.errors import FsevalError
-from fseval.models.base import END_OF_CHUNK, GenerationSettings, Prompt
+from fseval.models.base import ModelAdapter
+from fseval.types import END_OF_CHUNK, GenerationSettings, Prompt, ReferencedPrompt
 
 MODES = ("majority", "copy-demo", "field", "constant")
 
 
-class MockModel:
+class MockModel(ModelAdapter):
     name = "mock"
     compat_modes = ("openflamingo",)  # ranking without padding: nothing to reproduce but the prompts
-    compat: str | None = None
+    wants_reference = True
 
     def __init__(
         self,
@@ -64,15 +65,16 @@ class MockModel:
             os.kill(os.getpid(), signal.SIGINT)  # as Ctrl-C would
 
     def answer(self, prompt: Prompt) -> str:
+        reference = prompt.reference if isinstance(prompt, ReferencedPrompt) else {}
         if self.mode == "majority":
-            answers = list(prompt.reference.get("answers") or [""])
+            answers = list(reference.get("answers") or [""])
             counts = Counter(answers)
             return max(answers, key=lambda a: (counts[a], -answers.index(a)))
         if self.mode == "copy-demo":
             demos = prompt.text.split(END_OF_CHUNK)[:-1]
             return demos[-1].rsplit(":", 1)[-1] if demos else ""
         if self.mode == "field":
-            value = prompt.reference.get(self.field, "")
+            value = reference.get(self.field, "")
             return str(value[0] if isinstance(value, list) and value else value)
         return self.text
 

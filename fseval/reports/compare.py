@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 
 from fseval.errors import DataError
+from fseval.metrics import METRICS
 
 RESAMPLES = 10_000
-PER_SAMPLE_MEAN_METRICS = {"vqa_accuracy", "accuracy", "caption"}
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,7 @@ def compare(base: Run, other: Run) -> list[Paired]:
             other_row = other.row(task, row["shots"])
             paired = Paired(task, row["shots"], row["metric"], [row["mean"], other_row["mean"] if other_row else None])
             paired.warnings = list(warnings)
-            if paired.metric not in PER_SAMPLE_MEAN_METRICS:
+            if paired.metric in METRICS and not METRICS[paired.metric].per_sample_mean:
                 paired.note = (
                     f"B - A, its interval and p compare the per-sample scores (top-1 correctness), not {paired.metric}"
                 )

@@ -120,6 +120,7 @@ def task_details(task: Any) -> Table:
     table.add_row("version", str(spec.version))
     table.add_row("mode", spec.mode)
     table.add_row("metric", f"{metric.name} — {metric.description}")
+    table.add_row("predictions (fseval score)", metric.result_format.shape)
     table.add_row(
         "metric variant", f"{metric.check_variant(spec.metric_variant)} (choices: {', '.join(metric.variants)})"
     )

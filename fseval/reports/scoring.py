@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,53 +10,14 @@ from fseval.data.base import read_json, require
 from fseval.data.task_data import load_task_data
 from fseval.errors import DataError
 from fseval.metrics import get_metric
-from fseval.metrics.classification import Ranked
 from fseval.tasks.spec import load_tasks
-
-
-def _text(key: str) -> Callable[[Mapping[str, Any], Path, str], Any]:
-    def read(record: Mapping[str, Any], path: Path, where: str) -> str:
-        value = require(record, key, path, where)
-        if not isinstance(value, str):
-            raise DataError(f"{path}: {where} field {key!r} should be a string.")
-        return value
-
-    return read
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _label(record: Mapping[str, Any], path: Path, where: str) -> Ranked:
-    if "scores" in record:
-        scores = record["scores"]
-        if not isinstance(scores, Mapping) or not scores or not all(map(_number, scores.values())):
-            raise DataError(f"{path}: {where} field 'scores' should map class names to finite numbers.")
-        return Ranked.from_scores({str(k): float(v) for k, v in scores.items()})
-    return Ranked((_text("label")(record, path, where),), (0.0,))
-
-
-def _probability(record: Mapping[str, Any], path: Path, where: str) -> Ranked:
-    # Only the order of P(yes) matters for ROC AUC, so the two scores may be the probabilities themselves.
-    p = require(record, "score", path, where)
-    if not _number(p) or not 0 <= p <= 1:
-        raise DataError(f"{path}: {where} field 'score' should be P(yes), a number from 0 to 1, not {p!r}.")
-    return Ranked.from_scores({"yes": float(p), "no": 1 - float(p)})
-
-
-# Each metric's standard results format: the id key, how to read one prediction, and its shape.
-RESULT_FORMATS: dict[str, tuple[str, Callable[[Mapping[str, Any], Path, str], Any], str]] = {
-    "vqa_accuracy": ("question_id", _text("answer"), '[{"question_id", "answer"}]'),
-    "caption": ("image_id", _text("caption"), '[{"image_id", "caption"}]'),
-    "exact_match": ("question_id", _text("answer"), '[{"question_id", "answer"}]'),
-    "accuracy": ("id", _label, '[{"id", "label"}] or [{"id", "scores": {class: log-likelihood}}]'),
-    "roc_auc": ("id", _probability, '[{"id", "score"}] with score = P(yes)'),
-}
+from fseval.types import Ranked
 
 
 def read_predictions(path: Path, metric: str) -> dict[Any, Any]:
-    id_key, read, shape = RESULT_FORMATS[metric]
+    """The predictions of a results file in ``metric``'s standard format, by id."""
+    result_format = get_metric(metric).result_format
+    id_key, read, shape = result_format.id_key, result_format.read, result_format.shape
     if not path.is_file():
         raise DataError(f"Predictions file {path} does not exist.")
     records = read_json(path)
@@ -91,7 +51,7 @@ def score_file(
     (task,) = load_tasks([task_name], tasks_dirs)
     metric = get_metric(task.spec.metric)
     variant = metric.check_variant(metric_variant or task.spec.metric_variant)
-    id_key = RESULT_FORMATS[metric.name][0]
+    id_key = metric.result_format.id_key
     predictions = read_predictions(predictions_path, metric.name)
     samples = {s.id: s for s in load_task_data(task, data_dir, None, for_scoring=True).eval}
     unknown = [key for key in predictions if key not in samples]

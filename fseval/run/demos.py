@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from fseval.data.base import Sample
 from fseval.errors import DataError, FsevalError
+from fseval.types import Sample
 
 STRATEGIES = ("random", "fixed", "rices", "openflamingo")
 OPENFLAMINGO_QUERY_SET_SIZE = 2048

@@ -22,12 +22,11 @@ from typing import Any, TypeVar
 import numpy as np
 
 from fseval.config import RunConfig
-from fseval.data.base import MediaRef, Sample
 from fseval.data.task_data import TaskData
-from fseval.media.images import MediaError, load_media
+from fseval.errors import MediaError
+from fseval.media.images import load_media
 from fseval.metrics import get_metric
-from fseval.metrics.classification import Ranked
-from fseval.models.base import GenerationSettings, Media, ModelAdapter, Prompt, is_out_of_memory
+from fseval.models.base import ModelAdapter, is_out_of_memory
 from fseval.run import demos as demo_strategies
 from fseval.run.distributed import Dist
 from fseval.run.prefetch import PipelineOptions, Prefetcher, group_by_length, pipeline_options
@@ -36,6 +35,7 @@ from fseval.run.store import SampleStore, sample_key
 from fseval.tasks.postprocess import get_postprocessor
 from fseval.tasks.prompts import render
 from fseval.tasks.spec import Task
+from fseval.types import GenerationSettings, Media, MediaRef, Prompt, Ranked, ReferencedPrompt, Sample
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -206,14 +206,18 @@ def run_batch(
 ) -> None:
     """Load the batch's media unless given (a failure fails only its sample), then generate or rank."""
     loaded = loaded if loaded is not None else [load_query_media(query) for query in batch]
-    ready, prompts = [], []
+    ready: list[Query] = []
+    prompts: list[list[Prompt]] = []
     for query, media in zip(batch, loaded, strict=True):
         if isinstance(media, MediaError):
             query.record.error = str(media)
             continue
         ready.append(query)
         variants = zip(query.variants, media, strict=True)
-        prompts.append([Prompt(text, items, query.sample.fields) for (text, _), items in variants])
+        if model.wants_reference:  # the mock oracle; real models never see the answers
+            prompts.append([ReferencedPrompt(text, items, query.sample.fields) for (text, _), items in variants])
+        else:
+            prompts.append([Prompt(text, items) for (text, _), items in variants])
     if ready and task.spec.mode == "rank":
         rank_queries(task, model, ready, prompts)
     elif ready:
@@ -270,7 +274,7 @@ def _load_batches(
         for batch in batches:
             yield batch, [load_query_media(query) for query in batch]
         return
-    load = partial(load_query_media, prepare=getattr(model, "prepare_media", None))
+    load = partial(load_query_media, prepare=model.prepare_media)
     yield from Prefetcher(batches, load, pipeline.prefetch_batches, pipeline.workers)
 
 
@@ -292,10 +296,8 @@ def evaluate(
     spec = task.spec
     settings = GenerationSettings(**spec.generation.model_dump())
     queries = plan_queries(task, data, shots, seed, trial, config)
-    model_text = getattr(model, "model_text", None)
-    if model_text is not None:  # a model that rewrites the prompt (IDEFICS): record what it was given too
-        for query in queries:
-            query.record.model_prompt = model_text(query.record.prompt)
+    for query in queries:  # a model that rewrites the prompt (IDEFICS): record what it was given too
+        query.record.model_prompt = model.model_text(query.record.prompt)
     finished = store.finished(task.name, shots, seed) if store is not None else {}
     todo = restore_finished(queries, dist.broadcast(finished), spec.mode)
     pending = {q.index for q in todo}

@@ -19,13 +19,13 @@ from typing import Any
 import numpy as np
 
 from fseval.config import RunConfig
-from fseval.data.base import Sample
 from fseval.data.task_data import TaskData
 from fseval.devices import resolve_device
-from fseval.errors import FsevalError
-from fseval.media.images import MediaError, load_media
+from fseval.errors import FsevalError, MediaError
+from fseval.media.images import load_media
 from fseval.run.demos import DemoPlan
 from fseval.tasks.spec import Task
+from fseval.types import Sample
 
 CACHE_ENV = "FSEVAL_CACHE"
 

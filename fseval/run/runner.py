@@ -18,7 +18,7 @@ from fseval.config import RunConfig
 from fseval.data.task_data import TaskData, load_task_data
 from fseval.errors import FsevalError
 from fseval.metrics import get_metric
-from fseval.models.base import ModelAdapter, SupportsCompat
+from fseval.models.base import ModelAdapter
 from fseval.models.registry import model_family
 from fseval.run.distributed import Dist, init_from_env
 from fseval.run.evaluation import evaluate, metric_variant
@@ -133,7 +133,7 @@ def apply_compat(model: ModelAdapter, config: RunConfig, tasks: list[Task]) -> N
     """Switch the model to the code base's numerics ``--compat`` names, where its ranking differs."""
     if config.compat is None:
         return
-    if isinstance(model, SupportsCompat) and config.compat in model.compat_modes:
+    if config.compat in model.compat_modes:
         model.compat = config.compat
     elif any(task.spec.mode == "rank" for task in tasks):
         raise FsevalError(f"The {model.name} model cannot rank as --compat {config.compat} asks.")

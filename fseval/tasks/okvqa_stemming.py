@@ -92,13 +92,6 @@ def stem(answer: str) -> str:
     return " ".join(stemmed)
 
 
-def postprocess_okvqa(generation: str) -> str:
-    """OpenFlamingo's ``postprocess_ok_vqa_generation``: the VQA answer cut, then :func:`stem`."""
-    from fseval.tasks.postprocess import vqa  # here, so that fseval.tasks.postprocess may import this module
-
-    return stem(vqa(generation))
-
-
 def _word_set(text: str) -> frozenset[str]:
     return frozenset(text.split())
 

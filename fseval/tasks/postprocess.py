@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 
 from fseval.errors import UnknownNameError
+from fseval.tasks.okvqa_stemming import stem
 
 
 def vqa(generation: str) -> str:
@@ -26,9 +27,7 @@ def identity(generation: str) -> str:
 
 def okvqa(generation: str) -> str:
     """OpenFlamingo's ``postprocess_ok_vqa_generation``: the VQA cut, then its answer stemming."""
-    from fseval.tasks.okvqa_stemming import postprocess_okvqa
-
-    return postprocess_okvqa(generation)
+    return stem(vqa(generation))
 
 
 POSTPROCESSORS: dict[str, Callable[[str], str]] = {"vqa": vqa, "okvqa": okvqa, "caption": caption, "none": identity}

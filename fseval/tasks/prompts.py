@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fseval.data.base import MediaRef, Sample
 from fseval.errors import DataError
-from fseval.models.base import IMAGE_TOKEN
 from fseval.tasks.spec import PromptTemplate
+from fseval.types import IMAGE_TOKEN, MediaRef, Sample
 
 
 def fill(template: str, sample: Sample) -> str:

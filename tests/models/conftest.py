@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 from release_stack import RELEASE_STACK
 
-from fseval.models.base import Media
+from fseval.types import Media
 
 logging.getLogger("root").setLevel(logging.ERROR)  # open_clip's "no pretrained weights" notice
 

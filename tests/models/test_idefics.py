@@ -11,10 +11,11 @@ from PIL import Image
 from score_checks import assert_same_scores
 
 from fseval.errors import FsevalError
-from fseval.models.base import GenerationSettings, Media, ModelAdapter, Prompt
+from fseval.models.base import ModelAdapter
 from fseval.models.idefics import IdeficsAdapter, load, make_tiny_idefics, to_idefics_text
 from fseval.models.idefics.adapter import split_continuation
 from fseval.models.idefics.inputs import build_batch, image_attention_mask
+from fseval.types import GenerationSettings, Media, Prompt
 
 RED = Media("red.jpg", (Image.new("RGB", (40, 30), (255, 0, 0)),))
 BLUE = Media("blue.jpg", (Image.new("RGB", (20, 30), (0, 0, 255)),))

@@ -16,7 +16,7 @@ import pytest
 import torch
 from release_stack import fixture_media as media
 
-from fseval.models.base import GenerationSettings, Prompt
+from fseval.types import GenerationSettings, Prompt
 
 
 @pytest.fixture(scope="module")

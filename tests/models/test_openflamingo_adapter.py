@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from fseval.models.base import GenerationSettings, ModelAdapter, Prompt
+from fseval.models.base import ModelAdapter
 from fseval.models.openflamingo import load_model_dir
 from fseval.models.openflamingo.tiny import LM_FAMILIES
+from fseval.types import GenerationSettings, Prompt
 
 GREEDY = GenerationSettings(max_new_tokens=6, num_beams=1)
 BEAMS = GenerationSettings(max_new_tokens=6, num_beams=3, length_penalty=0.0)

@@ -14,7 +14,7 @@ import pytest
 import torch
 from score_checks import assert_same_scores
 
-from fseval.models.base import GenerationSettings, Media, Prompt
+from fseval.types import GenerationSettings, Media, Prompt
 
 GREEDY = GenerationSettings(max_new_tokens=6, num_beams=1)
 BEAMS = GenerationSettings(max_new_tokens=6, num_beams=3, length_penalty=0.0)

@@ -17,8 +17,8 @@ import pytest
 import torch
 from release_stack import fixture_media as media
 
-from fseval.models.base import END_OF_CHUNK, GenerationSettings, Prompt
 from fseval.models.tokenization import decode
+from fseval.types import END_OF_CHUNK, GenerationSettings, Prompt
 
 FAMILIES = ("gpt_neox", "mpt", "llama", "opt")
 

@@ -60,8 +60,8 @@ def test_special_tokens_after_loading(of_tiny) -> None:
 
 @pytest.mark.parametrize("lm_family", ["mosaic_gpt", "llama"])
 def test_other_families(tmp_path: Path, lm_family: str, make_media) -> None:
-    from fseval.models.base import GenerationSettings, Prompt
     from fseval.models.openflamingo import load_model_dir
+    from fseval.types import GenerationSettings, Prompt
 
     adapter = load_model_dir(make_tiny(tmp_path, lm_family=lm_family))
     prompt = Prompt("<image>Output:", (make_media("a", 0),))

@@ -40,7 +40,7 @@ import transformers
 from transformers import IdeficsForVisionText2Text, IdeficsProcessor
 
 from fseval.errors import FsevalError
-from fseval.models.base import GenerationSettings, Media, Prompt, is_out_of_memory
+from fseval.models.base import ModelAdapter, is_out_of_memory
 from fseval.models.idefics.image_states import key_value_projections, last_result_reused, once_per_image, patched
 from fseval.models.idefics.inputs import (
     FAKE_TOKEN,
@@ -54,9 +54,10 @@ from fseval.models.idefics.inputs import (
 from fseval.models.kv_cache import gather_rows, pass_overhead_tokens, pass_token_budget, plan_passes, rows_per_pass
 from fseval.models.media_cache import MediaFeatureCache
 from fseval.models.tokenization import decode, release_era_cleanup
+from fseval.types import GenerationSettings, Media, Prompt
 
 
-class IdeficsAdapter:
+class IdeficsAdapter(ModelAdapter):
     """Batched generation and ranking with an ``IdeficsForVisionText2Text`` model."""
 
     def __init__(

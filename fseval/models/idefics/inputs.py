@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from fseval.models.base import END_OF_CHUNK, IMAGE_TOKEN, Prompt
+from fseval.types import END_OF_CHUNK, IMAGE_TOKEN, Prompt
 
 FAKE_TOKEN = "<fake_token_around_image>"
 END_OF_UTTERANCE = "<end_of_utterance>"

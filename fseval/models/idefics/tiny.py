@@ -22,9 +22,9 @@ from transformers import (
     LlamaTokenizer,
 )
 
-from fseval.models.base import IMAGE_TOKEN
 from fseval.models.idefics.inputs import END_OF_UTTERANCE, FAKE_TOKEN
 from fseval.models.registry import MODEL_CARD
+from fseval.types import IMAGE_TOKEN
 
 TINY_IMAGE_SIZE = 32
 

@@ -53,7 +53,7 @@ from typing import Any
 
 import torch
 
-from fseval.models.base import GenerationSettings, Media, Prompt, is_out_of_memory
+from fseval.models.base import ModelAdapter, is_out_of_memory
 from fseval.models.kv_cache import (
     gather_rows,
     pass_overhead_tokens,
@@ -66,13 +66,16 @@ from fseval.models.openflamingo import compat
 from fseval.models.openflamingo.flamingo import Flamingo
 from fseval.models.openflamingo.media_kv import MediaKV, shared_media_kv
 from fseval.models.tokenization import decode
+from fseval.types import GenerationSettings, Media, Prompt
 
 RANK_STRATEGIES = ("packed", "chunked")
 COMPAT_MODES = ("openflamingo",)
 
 
-class OpenFlamingoAdapter:
-    """Satisfies ``fseval.models.base.ModelAdapter``; ``.model`` is the torch ``Flamingo`` module."""
+class OpenFlamingoAdapter(ModelAdapter):
+    """``.model`` is the torch ``Flamingo`` module."""
+
+    compat_modes = COMPAT_MODES
 
     def __init__(
         self,
@@ -109,8 +112,6 @@ class OpenFlamingoAdapter:
         self.beam_prefill_once = beam_prefill_once
         self.rank_strategy = rank_strategy
         self.rank_chunk_tokens = rank_chunk_tokens
-        self.compat_modes = COMPAT_MODES
-        self.compat: str | None = None
         self.vision_batch_size = vision_batch_size
         self.profile = False
         self.stage_seconds: defaultdict[str, float] = defaultdict(float)

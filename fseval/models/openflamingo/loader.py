@@ -20,10 +20,11 @@ from torch import nn
 
 from fseval.errors import FsevalError
 from fseval.models import tokenization
-from fseval.models.base import END_OF_CHUNK, IMAGE_TOKEN, flag_argument
+from fseval.models.base import flag_argument
 from fseval.models.openflamingo.adapter import OpenFlamingoAdapter
 from fseval.models.openflamingo.flamingo import Flamingo
 from fseval.models.openflamingo.mosaic_gpt import MosaicGPTForCausalLM
+from fseval.types import END_OF_CHUNK, IMAGE_TOKEN
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fseval.errors import FsevalError
+from fseval.metrics import formats
 from fseval.metrics.registry import MetricResult, register_metric
 from fseval.metrics.vqa_normalize import clean_whitespace, normalize_answer
 
@@ -40,6 +41,7 @@ def exact_match(prediction: str, answer: str, variant: str = "vqa") -> float:
     variants=VARIANTS,
     default_variant="vqa",
     target_fields=("answer",),
+    result_format=formats.VQA_ANSWERS,
     description="Open-ended QA accuracy: exact match with the single answer after VQA answer normalisation; x100.",
 )
 def score_exact_match(predictions: Sequence[str], targets: Sequence[Mapping[str, Any]], variant: str) -> MetricResult:

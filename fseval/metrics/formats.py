@@ -1,0 +1,68 @@
+"""Reading one prediction from a benchmark's standard results file (``fseval score``).
+
+Each metric names its format (``ResultFormat``): a JSON list of records keyed by ``id_key``, and
+how to read the prediction out of one record. A malformed record is a ``DataError`` naming the
+file, the item and the field.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fseval.data.base import require
+from fseval.errors import DataError
+from fseval.types import Ranked
+
+ReadPrediction = Callable[[Mapping[str, Any], Path, str], Any]
+"""(record, file, "item i") -> the prediction the metric scores."""
+
+
+@dataclass(frozen=True)
+class ResultFormat:
+    id_key: str
+    read: ReadPrediction
+    shape: str  # how the help and error messages spell it
+
+
+def text(key: str) -> ReadPrediction:
+    """The string in field ``key`` (an answer, a caption)."""
+
+    def read(record: Mapping[str, Any], path: Path, where: str) -> str:
+        value = require(record, key, path, where)
+        if not isinstance(value, str):
+            raise DataError(f"{path}: {where} field {key!r} should be a string.")
+        return value
+
+    return read
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def label_or_scores(record: Mapping[str, Any], path: Path, where: str) -> Ranked:
+    """A predicted ``label``, or ``scores`` mapping each class name to its log-likelihood."""
+    if "scores" in record:
+        scores = record["scores"]
+        if not isinstance(scores, Mapping) or not scores or not all(map(_number, scores.values())):
+            raise DataError(f"{path}: {where} field 'scores' should map class names to finite numbers.")
+        return Ranked.from_scores({str(k): float(v) for k, v in scores.items()})
+    return Ranked((text("label")(record, path, where),), (0.0,))
+
+
+def yes_probability(record: Mapping[str, Any], path: Path, where: str) -> Ranked:
+    """``score`` = P(yes); only its order matters for ROC AUC, so it stands for both scores."""
+    p = require(record, "score", path, where)
+    if not _number(p) or not 0 <= p <= 1:
+        raise DataError(f"{path}: {where} field 'score' should be P(yes), a number from 0 to 1, not {p!r}.")
+    return Ranked.from_scores({"yes": float(p), "no": 1 - float(p)})
+
+
+VQA_ANSWERS = ResultFormat("question_id", text("answer"), '[{"question_id", "answer"}]')
+CAPTIONS = ResultFormat("image_id", text("caption"), '[{"image_id", "caption"}]')
+LABELS = ResultFormat("id", label_or_scores, '[{"id", "label"}] or [{"id", "scores": {class: log-likelihood}}]')
+YES_PROBABILITIES = ResultFormat("id", yes_probability, '[{"id", "score"}] with score = P(yes)')

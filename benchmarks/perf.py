@@ -198,7 +198,7 @@ def worker_run(job: dict[str, Any]) -> dict[str, Any]:
 
     from fseval.config import RunConfig
     from fseval.run.prefetch import PipelineOptions, Stopwatch, use_pipeline
-    from fseval.run.runner import no_progress, run
+    from fseval.run.runner import GivenModel, no_progress, run
 
     work, device, switches = Path(job["work"]), job["device"], job["switches"]
     torch.manual_seed(0)
@@ -215,7 +215,7 @@ def worker_run(job: dict[str, Any]) -> dict[str, Any]:
         group_by_length=switches["group_by_length"], prefetch=switches["prefetch"],
     )  # fmt: skip
     with use_pipeline(pipeline):
-        run(config, no_progress, lambda c, d: adapter)
+        run(config, no_progress, GivenModel(adapter))
     lines = (output / "samples.jsonl").read_text().splitlines()
     generations = [json.loads(line)["generation"] for line in lines]
     stages = adapter.stage_seconds

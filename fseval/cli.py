@@ -186,7 +186,6 @@ def run(
 ) -> None:
     """Evaluate a model on tasks at several shot counts; write results.json and samples.jsonl."""
     from fseval.config import RunConfig, config_from_run, run_origin
-    from fseval.models.registry import load_model
     from fseval.reports.display import console, progress_bars, results_table
     from fseval.run.runner import RunInterrupted, no_progress
     from fseval.run.runner import run as run_tasks
@@ -257,13 +256,10 @@ def run(
             compat=compat,
         )
 
-    def build(c: RunConfig, device: str) -> Any:
-        return load_model(c.model, c.model_args, device, c.precision)
-
     worker = os.environ.get("RANK", "0") != "0"  # a torchrun worker: rank 0 shows progress and results
     try:
         with working_directory(origin), nullcontext(no_progress) if worker else progress_bars() as progress:
-            run_dir = run_tasks(config, progress, build, resume=resume is not None)
+            run_dir = run_tasks(config, progress, resume=resume is not None)
     except RunInterrupted as stop:
         if not worker and stop.saved == 0:
             console.print("[yellow]Interrupted[/yellow] before any sample finished: nothing was saved.")
@@ -362,11 +358,13 @@ def tasks_show(name: str, tasks_dir: TasksDir = None) -> None:
 
 @app.command()
 @user_errors
-def models() -> None:
-    """List model families and presets."""
-    from fseval.reports.display import console, models_table
+def models(
+    family: Annotated[str | None, typer.Argument(help="A family: list its --model-arg keys.")] = None,
+) -> None:
+    """List model families and presets, or one family's arguments."""
+    from fseval.reports.display import console, family_table, models_table
 
-    console.print(models_table())
+    console.print(models_table() if family is None else family_table(family))
 
 
 @app.command()

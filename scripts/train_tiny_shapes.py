@@ -38,8 +38,9 @@ import torch.nn.functional as F
 from fseval.data.shapes import write_shapes
 from fseval.data.task_data import load_task_data
 from fseval.media.images import load_media
+from fseval.models.card import CARD_NAME
 from fseval.models.openflamingo.loader import load
-from fseval.models.openflamingo.tiny import CARD_NAME, trainable_state_dict
+from fseval.models.openflamingo.tiny import trainable_state_dict
 from fseval.tasks.prompts import render
 from fseval.tasks.spec import Task, load_tasks
 from fseval.types import END_OF_CHUNK, Sample

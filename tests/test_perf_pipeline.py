@@ -84,7 +84,7 @@ def test_stopwatch_records_the_loop_stages(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("grouped", [True, False])
 def test_a_run_keeps_the_callers_stopwatch_and_its_own_switches(tmp_path: Path, grouped: bool) -> None:
-    from fseval.run.runner import no_progress, run
+    from fseval.run.runner import GivenModel, no_progress, run
 
     watch, model = Stopwatch(), LengthEcho()
     config = RunConfig(
@@ -92,7 +92,7 @@ def test_a_run_keeps_the_callers_stopwatch_and_its_own_switches(tmp_path: Path, 
         output=tmp_path / "run", batch_size=2, group_by_length=grouped, prefetch=False,
     )  # fmt: skip
     with use_pipeline(PipelineOptions(stopwatch=watch)):
-        run(config, no_progress, lambda config, dist: model)
+        run(config, no_progress, GivenModel(model))
     assert watch.seconds["evaluate"] > 0 and watch.seconds["model"] > 0  # what benchmarks/perf.py reads
     lengths = [length for batch in model.batches for length in batch]
     assert (lengths == sorted(lengths, reverse=True)) is grouped

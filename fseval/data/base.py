@@ -1,4 +1,4 @@
-"""Samples and the helpers loaders share: reading JSON with errors that name the file and field."""
+"""What loaders share: reading JSON with errors that name the file, the record and the field."""
 
 from __future__ import annotations
 

@@ -57,13 +57,6 @@ class ModelAdapter(ABC):
         return None
 
 
-def flag_argument(value: bool | str) -> bool:
-    """A switch given as ``--model-arg name=false``: values that did not parse as JSON arrive as strings."""
-    if isinstance(value, str):
-        return value.strip().lower() not in ("false", "0", "no", "off", "")
-    return bool(value)
-
-
 def is_out_of_memory(error: BaseException) -> bool:
     """An accelerator out-of-memory error: ``torch.OutOfMemoryError``, or a RuntimeError saying so.
 

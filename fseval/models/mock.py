@@ -22,8 +22,11 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import Field
+
 from fseval.errors import FsevalError
 from fseval.models.base import ModelAdapter
+from fseval.models.settings import FamilySettings, validate_settings
 from fseval.types import END_OF_CHUNK, GenerationSettings, Prompt, ReferencedPrompt
 
 MODES = ("majority", "copy-demo", "field", "constant")
@@ -99,5 +102,17 @@ class SimulatedCrash(Exception):
     """Raised by the mock's ``crash_after`` to test interrupted runs."""
 
 
-def load(**kwargs: Any) -> MockModel:
-    return MockModel(**kwargs)
+class MockSettings(FamilySettings):
+    """``--model-arg`` keys of the mock."""
+
+    mode: str = Field("majority", description=f"one of {', '.join(MODES)}")
+    field: str = Field("answers", description="mode=field: the reference field answered")
+    text: str = Field("", description="mode=constant: the answer")
+    suffix: str = Field("", description="appended to every generation")
+    crash_after: int = Field(0, ge=0, description="tests: raise after this many model calls")
+    kill_after: int = Field(0, ge=0, description="tests: SIGKILL after this many model calls")
+    interrupt_after: int = Field(0, ge=0, description="tests: SIGINT after this many model calls")
+
+
+def load(**arguments: Any) -> MockModel:
+    return MockModel(**validate_settings(MockSettings, "mock", arguments).model_dump())

@@ -170,6 +170,26 @@ def models_table() -> Table:
     return table
 
 
+def family_table(name: str) -> Table:
+    """A family's ``--model-arg`` keys: type, default and what each does (from its settings model)."""
+    from fseval.errors import UnknownNameError
+    from fseval.models.registry import FAMILIES
+
+    if name not in FAMILIES:
+        raise UnknownNameError("model family", name, FAMILIES, listing="fseval models")
+    family = FAMILIES[name]
+    table = Table(title=f"{name}: {family.description} (--model-arg KEY=VALUE)")
+    for column in ("key", "type", "default", "meaning"):
+        table.add_column(column)
+    for key, field in family.settings.model_fields.items():
+        default = "(required)" if field.is_required() else repr(field.default)
+        annotation = field.annotation
+        kind = annotation.__name__ if isinstance(annotation, type) else str(annotation)
+        kind = kind.replace("typing.", "").replace("NoneType", "None")
+        table.add_row(key, kind, default, field.description or "")
+    return table
+
+
 def comparison_tables(base: str, other: str, comparisons: list[Any]) -> list[Table]:
     """One table per task: each run's score per shot count, B - A, paired 95% CI and p-value."""
     tables: dict[str, Table] = {}

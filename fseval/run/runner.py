@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from fseval.config import RunConfig
 from fseval.data.task_data import TaskData, load_task_data
 from fseval.errors import FsevalError
 from fseval.metrics import get_metric
+from fseval.models import registry
 from fseval.models.base import ModelAdapter
-from fseval.models.registry import model_family
 from fseval.run.distributed import Dist, init_from_env
 from fseval.run.evaluation import evaluate, metric_variant
 from fseval.run.prefetch import pipeline_options, use_pipeline
@@ -30,8 +30,40 @@ from fseval.tasks.spec import Task, load_tasks
 Progress = Callable[[str, int], Callable[[int], None]]
 """Given a description and a total, returns a callback advancing the bar by n."""
 
-LoadModel = Callable[[RunConfig, str], ModelAdapter]
-"""Builds the model from the run's options on the given device."""
+
+class ModelLoader(Protocol):
+    """How a run gets its model: ``check`` before anything loads, ``load`` once the run is set up."""
+
+    def check(self, config: RunConfig) -> tuple[str, ...]:
+        """Raise ``FsevalError`` for a model or arguments that cannot load; return its ``--compat`` modes."""
+        ...
+
+    def load(self, config: RunConfig, device: str) -> ModelAdapter: ...
+
+
+class RegistryLoader:
+    """Models named as the CLI names them (presets, families, model directories: ``fseval.models.registry``)."""
+
+    def check(self, config: RunConfig) -> tuple[str, ...]:
+        family, arguments = registry.resolve(config.model, config.model_args)
+        registry.check(family, arguments)
+        return family.compat_modes
+
+    def load(self, config: RunConfig, device: str) -> ModelAdapter:
+        return registry.load_model(config.model, config.model_args, device, config.precision)
+
+
+@dataclass(frozen=True)
+class GivenModel:
+    """A model built already (benchmarks and tests)."""
+
+    model: ModelAdapter
+
+    def check(self, config: RunConfig) -> tuple[str, ...]:
+        return self.model.compat_modes
+
+    def load(self, config: RunConfig, device: str) -> ModelAdapter:
+        return self.model
 
 
 class RunInterrupted(Exception):
@@ -53,20 +85,25 @@ def no_progress(description: str, total: int) -> Callable[[int], None]:
 
 
 def run(
-    config: RunConfig, progress: Progress, load_model: LoadModel, dist: Dist | None = None, resume: bool = False
+    config: RunConfig,
+    progress: Progress,
+    models: ModelLoader | None = None,
+    dist: Dist | None = None,
+    resume: bool = False,
 ) -> Path:
     """Evaluate every (task, shots, seed); return the run directory (``resume``: one that holds this run)."""
     dist = dist or init_from_env()
+    models = models or RegistryLoader()
     tasks = load_tasks(config.tasks, config.tasks_dirs)
     config = with_compat_defaults(config, tasks)
-    check_options(config, tasks)
+    check_options(config, tasks, models.check(config))
     data = {task.name: load_task_data(task, config.data_dir) for task in tasks}
     output = dist.broadcast(config.output or default_output(config))
     claim = writer = store = None
     try:
         # Rank 0 holds the run directory (before the model load, which can take minutes); every rank stops with it.
         claim = on_main(dist, lambda: RunDirClaim(output, resume))
-        model = load_model(config, dist.device(config.device))
+        model = models.load(config, dist.device(config.device))
         apply_compat(model, config, tasks)
         if resume:
             on_main(dist, lambda: check_same_model(output, model))
@@ -93,7 +130,7 @@ def run(
     return output
 
 
-def check_options(config: RunConfig, tasks: list[Task]) -> None:
+def check_options(config: RunConfig, tasks: list[Task], compat_modes: tuple[str, ...] = ()) -> None:
     """Options that mean nothing for the tasks asked for are refused before any data or model is loaded."""
     if config.prompt_ensembles > 1 and not any(task.spec.mode == "rank" for task in tasks):
         raise FsevalError(
@@ -108,11 +145,10 @@ def check_options(config: RunConfig, tasks: list[Task]) -> None:
         )
     for task in tasks:
         metric_variant(task, config.metric_variant)
-    family = model_family(config.model)
     ranks = any(task.spec.mode == "rank" for task in tasks)
-    if config.compat is not None and ranks and family is not None and config.compat not in family.compat_modes:
+    if config.compat is not None and ranks and config.compat not in compat_modes:
         raise FsevalError(
-            f"--compat {config.compat} reproduces OpenFlamingo's ranking; {config.model} is a {family.name} model.",
+            f"--compat {config.compat} reproduces OpenFlamingo's ranking; {config.model} cannot rank that way.",
             hint="Leave --compat out for this model.",
         )
 

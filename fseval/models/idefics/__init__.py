@@ -2,12 +2,29 @@
 
 ``load`` finds and checks a checkpoint and builds the adapter (``loader.py``, ``adapter.py``),
 ``to_idefics_text`` maps fseval's interleaved prompts to IDEFICS's tokens (``inputs.py``),
-``make_tiny_idefics`` writes a tiny random checkpoint (``tiny.py``).
+``make_tiny_idefics`` writes a tiny random checkpoint (``tiny.py``). Importing the package imports
+neither torch nor transformers; each name loads its module when first used.
 """
 
-from fseval.models.idefics.adapter import IdeficsAdapter
-from fseval.models.idefics.inputs import to_idefics_text
-from fseval.models.idefics.loader import PRESETS, load
-from fseval.models.idefics.tiny import make_tiny_idefics
+from __future__ import annotations
 
-__all__ = ["PRESETS", "IdeficsAdapter", "load", "make_tiny_idefics", "to_idefics_text"]
+import importlib
+from typing import Any
+
+_NAMES = {
+    "IdeficsAdapter": "adapter",
+    "load": "loader",
+    "PRESETS": "settings",
+    "IdeficsSettings": "settings",
+    "make_tiny_idefics": "tiny",
+    "to_idefics_text": "inputs",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_NAMES[name]}"), name)
+
+
+__all__ = list(_NAMES)

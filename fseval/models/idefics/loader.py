@@ -11,20 +11,12 @@ from transformers import IdeficsForVisionText2Text, IdeficsProcessor
 
 from fseval.errors import FsevalError
 from fseval.models import tokenization
-from fseval.models.base import flag_argument
 from fseval.models.idefics.adapter import IdeficsAdapter
 from fseval.models.idefics.checkpoint import WEIGHT_FILES, check_files, resolve_checkpoint
 from fseval.models.idefics.inputs import END_OF_UTTERANCE, NEWLINE
+from fseval.models.idefics.settings import PRESETS, IdeficsSettings
+from fseval.models.settings import validate_settings
 
-PRESETS: dict[str, dict[str, str]] = {
-    "idefics-9b": {"path": "HuggingFaceM4/idefics-9b"},
-    "idefics-9b-instruct": {"path": "HuggingFaceM4/idefics-9b-instruct", "end_of_chunk": "end_of_utterance"},
-    "idefics-80b": {"path": "HuggingFaceM4/idefics-80b"},
-    "idefics-80b-instruct": {
-        "path": "HuggingFaceM4/idefics-80b-instruct",
-        "end_of_chunk": "end_of_utterance",
-    },
-}
 END_OF_CHUNK_CHOICES = {"newline": NEWLINE, "end_of_utterance": END_OF_UTTERANCE}
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -48,43 +40,30 @@ def fingerprint(directory: Path) -> str:
 
 
 def load(
-    path: str,
-    device: str = "cpu",
-    precision: str = "fp32",
-    *,
-    end_of_chunk: str | None = None,
-    rank_batch_size: int | str | None = None,
-    beam_prefill_once: bool | str = True,
-    reuse_image_states: bool | str = True,
-    media_cache: bool | str = True,
-    media_cache_bytes: int | str = 2 << 30,
-    cross_attention_gate: bool | str = True,
-    **kwargs: Any,
+    path: str, device: str = "cpu", precision: str = "fp32", name: str | None = None, **arguments: Any
 ) -> IdeficsAdapter:
     """Load an IDEFICS model and processor from a directory, a preset name or a cached Hub repo id.
 
-    ``precision`` casts the weights (fp32, bf16, fp16); other keyword arguments go to
-    ``from_pretrained`` (e.g. ``device_map="auto"`` for the 80B models, which then ignores ``device``).
+    ``precision`` casts the weights (fp32, bf16, fp16); ``arguments`` are ``IdeficsSettings``.
     ``cross_attention_gate=False`` computes as transformers 4.32-4.35 did (``ungate_cross_attention``).
     """
-    preset = PRESETS.get(path, {})
-    chunk_name = end_of_chunk or preset.get("end_of_chunk", "newline")
-    if chunk_name not in END_OF_CHUNK_CHOICES:
-        raise FsevalError(f"Unknown end_of_chunk {chunk_name!r}.", hint=f"Use one of {sorted(END_OF_CHUNK_CHOICES)}.")
+    settings = validate_settings(IdeficsSettings, "idefics", {"path": path, **arguments})
     if precision not in PRECISIONS:
         raise FsevalError(f"Unknown precision {precision!r}.", hint=f"Use one of {', '.join(PRECISIONS)}.")
+    preset = PRESETS.get(path, {})
     directory, repo_id = resolve_checkpoint(preset.get("path", path))
     check_files(directory, repo_id)
     # As on transformers 4.33, where IDEFICS was released: Pillow resizing (transformers 5 defaults to
     # torchvision's, 0.015 away) and the tokenizer's saved pipeline (docs/fidelity.md).
     processor = IdeficsProcessor.from_pretrained(directory, local_files_only=True, backend="pil")
     processor.tokenizer = tokenization.load_tokenizer(str(directory))
+    placement: dict[str, Any] = {"device_map": settings.device_map} if settings.device_map else {}
     model = IdeficsForVisionText2Text.from_pretrained(
-        directory, dtype=PRECISIONS[precision], local_files_only=True, **kwargs
+        directory, dtype=PRECISIONS[precision], local_files_only=True, **placement
     )
-    if "device_map" not in kwargs:
+    if not placement:
         model.to(device)  # type: ignore[arg-type]  # transformers' wrapper of .to() is typed as unbound
-    if not flag_argument(cross_attention_gate):
+    if not settings.cross_attention_gate:
         ungate_cross_attention(model)
     provenance = {
         "path": str(directory),
@@ -93,18 +72,18 @@ def load(
         "revision": directory.name if directory.parent.name == "snapshots" else None,
         "checkpoint_fingerprint": fingerprint(directory),
         "precision": precision,
-        "cross_attention_gate": flag_argument(cross_attention_gate),
+        "cross_attention_gate": settings.cross_attention_gate,
     }
     return IdeficsAdapter(
         model,
         processor,
-        name=path if preset else "idefics",
-        end_of_chunk=END_OF_CHUNK_CHOICES[chunk_name],
-        rank_batch_size=int(rank_batch_size) if rank_batch_size not in (None, "") else None,
-        beam_prefill_once=flag_argument(beam_prefill_once),
-        reuse_image_states=flag_argument(reuse_image_states),
-        media_cache=flag_argument(media_cache),
-        media_cache_bytes=int(media_cache_bytes),
+        name=name or (path if preset else "idefics"),
+        end_of_chunk=END_OF_CHUNK_CHOICES[settings.end_of_chunk or preset.get("end_of_chunk", "newline")],
+        rank_batch_size=settings.rank_batch_size,
+        beam_prefill_once=settings.beam_prefill_once,
+        reuse_image_states=settings.reuse_image_states,
+        media_cache=settings.media_cache,
+        media_cache_bytes=settings.media_cache_bytes,
         provenance=provenance,
     )
 

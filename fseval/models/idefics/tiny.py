@@ -22,8 +22,8 @@ from transformers import (
     LlamaTokenizer,
 )
 
+from fseval.models.card import CARD_NAME
 from fseval.models.idefics.inputs import END_OF_UTTERANCE, FAKE_TOKEN
-from fseval.models.registry import MODEL_CARD
 from fseval.types import IMAGE_TOKEN
 
 TINY_IMAGE_SIZE = 32
@@ -94,5 +94,5 @@ def make_tiny_idefics(directory: str | Path, seed: int = 0) -> Path:
     model.save_pretrained(directory)
     IdeficsProcessor(IdeficsImageProcessor(image_size=TINY_IMAGE_SIZE), tokenizer).save_pretrained(directory)
     card = {"family": "idefics", "args": {"path": "."}, "paths": ["path"], "seed": seed}
-    (directory / MODEL_CARD).write_text(json.dumps(card, indent=2) + "\n")
+    (directory / CARD_NAME).write_text(json.dumps(card, indent=2) + "\n")
     return directory

@@ -1,36 +1,48 @@
 """OpenFlamingo (Awadalla et al. 2023), an open reproduction of Flamingo (Alayrac et al. 2022).
 
-Entry points: ``load`` (family arguments), ``load_model_dir`` (a directory with an fseval model
-card), ``load_preset`` / ``PRESETS`` (the released models) and ``make_tiny`` (tiny random models).
+Entry points: ``load`` (a preset or the family's arguments), ``load_model_dir`` (a directory with
+an fseval model card), ``resolve_preset`` / ``PRESETS`` (the released models) and ``make_tiny``
+(tiny random models). Importing the package imports neither torch nor transformers; each name
+loads its module when first used (``settings.py`` is what the registry reads before loading).
 """
 
+from __future__ import annotations
+
+import importlib
 from typing import Any
 
-from fseval.models.openflamingo.adapter import OpenFlamingoAdapter
-from fseval.models.openflamingo.flamingo import Flamingo
-from fseval.models.openflamingo.loader import load as load_parts
-from fseval.models.openflamingo.presets import PRESETS, load_preset, resolve_preset
-from fseval.models.openflamingo.tiny import load_model_dir, make_tiny
+_NAMES = {
+    "OpenFlamingoAdapter": "adapter",
+    "Flamingo": "flamingo",
+    "load_parts": "loader",
+    "PRESETS": "settings",
+    "OpenFlamingoSettings": "settings",
+    "load_preset": "presets",
+    "resolve_preset": "presets",
+    "load_model_dir": "tiny",
+    "make_tiny": "tiny",
+}
 
 
-def load(preset: str | None = None, **arguments: Any) -> OpenFlamingoAdapter:
+def load(preset: str | None = None, **arguments: Any) -> Any:
     """``load(preset="openflamingo-9b", ...)`` or ``load(lm=..., checkpoint=..., ...)``.
 
     With a preset, the other arguments override its values (``checkpoint=/local/checkpoint.pt``).
     """
     if preset is not None:
-        return load_preset(preset, **arguments)  # type: ignore[no-any-return]
+        from fseval.models.openflamingo.presets import load_preset
+
+        return load_preset(preset, **arguments)
+    from fseval.models.openflamingo.loader import load as load_parts
+
     return load_parts(**arguments)
 
 
-__all__ = [
-    "PRESETS",
-    "Flamingo",
-    "OpenFlamingoAdapter",
-    "load",
-    "load_model_dir",
-    "load_parts",
-    "load_preset",
-    "make_tiny",
-    "resolve_preset",
-]
+def __getattr__(name: str) -> Any:
+    if name not in _NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(f"{__name__}.{_NAMES[name]}")
+    return getattr(module, "load" if name == "load_parts" else name)
+
+
+__all__ = ["load", *_NAMES]

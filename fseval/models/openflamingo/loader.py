@@ -20,10 +20,11 @@ from torch import nn
 
 from fseval.errors import FsevalError
 from fseval.models import tokenization
-from fseval.models.base import flag_argument
 from fseval.models.openflamingo.adapter import OpenFlamingoAdapter
 from fseval.models.openflamingo.flamingo import Flamingo
 from fseval.models.openflamingo.mosaic_gpt import MosaicGPTForCausalLM
+from fseval.models.openflamingo.settings import OpenFlamingoSettings
+from fseval.models.settings import validate_settings
 from fseval.types import END_OF_CHUNK, IMAGE_TOKEN
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -174,27 +175,13 @@ def load_checkpoint(model: Flamingo, path: str | Path) -> None:
 
 
 def load(
-    vision_encoder: str = "ViT-L-14",
-    vision_pretrained: str | None = "openai",
-    lm: str = "",
-    tokenizer: str | None = None,
-    checkpoint: str | None = None,
-    cross_attn_every_n_layers: int = 1,
-    vision_config: str | None = None,
-    device: str = "cpu",
-    precision: str = "fp32",
-    frame_embeddings: bool | int = False,
-    vision_token_ln: bool | str = False,
-    clean_up_tokenization_spaces: bool | str | None = None,
-    decoder_layers_attr_name: str | None = None,
-    name: str = "openflamingo",
-    media_cache: bool = True,
-    media_cache_bytes: int = 2 << 30,
-    shared_media_kv: bool = True,
-    beam_prefill_once: bool = True,
-    rank_strategy: str = "packed",
-    rank_chunk_tokens: int | str | None = None,
+    device: str = "cpu", precision: str = "fp32", name: str = "openflamingo", **arguments: Any
 ) -> OpenFlamingoAdapter:
+    """Build an OpenFlamingo model from ``--model-arg``-style arguments (``OpenFlamingoSettings``)."""
+    return build(validate_settings(OpenFlamingoSettings, "openflamingo", arguments), device, precision, name)
+
+
+def build(settings: OpenFlamingoSettings, device: str, precision: str, name: str) -> OpenFlamingoAdapter:
     """Build an OpenFlamingo model and wrap it in the fseval adapter.
 
     ``frame_embeddings``: False (OpenFlamingo's default, no frame embeddings), an int (that many
@@ -205,61 +192,37 @@ def load(
     ``clean_up_tokenization_spaces``: None decodes as transformers 4.33 did with this tokenizer
     (its saved setting, else the class default); True or False overrides it.
     ``checkpoint=None`` leaves the Flamingo weights at their random initialisation (gates at 0).
-    The last six arguments switch the adapter's optimisations (all on by default; see
+    The last six settings switch the adapter's optimisations (all on by default; see
     ``OpenFlamingoAdapter``), so they can be measured against the plain path.
     """
     if precision not in PRECISIONS:
         raise FsevalError(f"Unknown precision {precision!r}.", hint=f"Use one of {', '.join(PRECISIONS)}.")
-    if not lm:
-        raise FsevalError("The openflamingo family needs lm=<Hugging Face id or directory>.")
-    dtype = PRECISIONS[precision]
-    # --model-arg values arrive as strings.
-    cross_attn_every_n_layers = int(cross_attn_every_n_layers)
-    if isinstance(frame_embeddings, str):
-        lowered = frame_embeddings.strip().lower()
-        flags = {"true": True, "false": False, "": False}
-        frame_embeddings = flags[lowered] if lowered in flags else int(lowered)
-    visual, image_processor, vis_dim = load_vision_encoder(vision_encoder, vision_pretrained, vision_config)
-    text_tokenizer = load_tokenizer(tokenizer or lm)
-    lang_encoder = load_language_model(lm, dtype)
+    dtype, s = PRECISIONS[precision], settings
+    tokenizer_path = s.tokenizer or s.lm
+    visual, image_processor, vis_dim = load_vision_encoder(s.vision_encoder, s.vision_pretrained, s.vision_config)
+    text_tokenizer = load_tokenizer(tokenizer_path)
+    lang_encoder = load_language_model(s.lm, dtype)
     resize_embeddings(lang_encoder, len(text_tokenizer))
-
-    max_num_frames = None if frame_embeddings is False else int(frame_embeddings)
-    if frame_embeddings is True:
-        if checkpoint is None or "perceiver.frame_embs" not in read_checkpoint(checkpoint):
-            raise FsevalError("frame_embeddings=True needs a checkpoint holding perceiver.frame_embs.")
-        max_num_frames = read_checkpoint(checkpoint)["perceiver.frame_embs"].shape[0]
     model = Flamingo(
         visual,
         lang_encoder,
         eoc_token_id=text_tokenizer.convert_tokens_to_ids(END_OF_CHUNK),
         media_token_id=text_tokenizer.convert_tokens_to_ids(IMAGE_TOKEN),
         vis_dim=vis_dim,
-        cross_attn_every_n_layers=cross_attn_every_n_layers,
-        decoder_layers_attr_name=decoder_layers_attr_name,
-        max_num_frames=max_num_frames,
-        vision_token_ln=flag_argument(vision_token_ln),
+        cross_attn_every_n_layers=s.cross_attn_every_n_layers,
+        decoder_layers_attr_name=s.decoder_layers_attr_name,
+        max_num_frames=frame_count(s.frame_embeddings, s.checkpoint),
+        vision_token_ln=s.vision_token_ln,
     )
-    if checkpoint is not None:
-        load_checkpoint(model, checkpoint)
+    if s.checkpoint is not None:
+        load_checkpoint(model, s.checkpoint)
     model.to(device=device, dtype=dtype).eval()
     model.requires_grad_(False)
-    arguments = {
-        "vision_encoder": vision_encoder,
-        "vision_pretrained": vision_pretrained,
-        "vision_config": vision_config,
-        "lm": lm,
-        "tokenizer": tokenizer or lm,
-        "checkpoint": checkpoint,
-        "cross_attn_every_n_layers": cross_attn_every_n_layers,
-        "frame_embeddings": frame_embeddings,
-        "vision_token_ln": flag_argument(vision_token_ln),
-    }
-    cleanup = (
-        tokenization.release_era_cleanup(text_tokenizer)
-        if clean_up_tokenization_spaces in (None, "", "auto")
-        else flag_argument(clean_up_tokenization_spaces)
-    )
+    # What results.json records of the model (the speed switches change no result).
+    recorded = ("vision_encoder", "vision_pretrained", "vision_config", "lm", "checkpoint", "cross_attn_every_n_layers")
+    arguments = {key: getattr(s, key) for key in recorded}
+    arguments.update(tokenizer=tokenizer_path, frame_embeddings=s.frame_embeddings, vision_token_ln=s.vision_token_ln)
+    cleanup = s.clean_up_tokenization_spaces
     return OpenFlamingoAdapter(
         model,
         text_tokenizer,
@@ -268,11 +231,22 @@ def load(
         precision=precision,
         device=device,
         name=name,
-        clean_up_tokenization_spaces=cleanup,
-        media_cache=flag_argument(media_cache),
-        media_cache_bytes=int(media_cache_bytes),
-        shared_media_kv=flag_argument(shared_media_kv),
-        beam_prefill_once=flag_argument(beam_prefill_once),
-        rank_strategy=rank_strategy,
-        rank_chunk_tokens=int(rank_chunk_tokens) if rank_chunk_tokens not in (None, "", "auto") else None,
+        clean_up_tokenization_spaces=tokenization.release_era_cleanup(text_tokenizer) if cleanup is None else cleanup,
+        media_cache=s.media_cache,
+        media_cache_bytes=s.media_cache_bytes,
+        shared_media_kv=s.shared_media_kv,
+        beam_prefill_once=s.beam_prefill_once,
+        rank_strategy=s.rank_strategy,
+        rank_chunk_tokens=s.rank_chunk_tokens,
     )
+
+
+def frame_count(frame_embeddings: bool | int, checkpoint: str | None) -> int | None:
+    """Learned frame embeddings: none (False), a count, or as many as the checkpoint holds (True)."""
+    if frame_embeddings is False:
+        return None
+    if frame_embeddings is not True:
+        return int(frame_embeddings)
+    if checkpoint is None or "perceiver.frame_embs" not in (state := read_checkpoint(checkpoint)):
+        raise FsevalError("frame_embeddings=True needs a checkpoint holding perceiver.frame_embs.")
+    return int(state["perceiver.frame_embs"].shape[0])

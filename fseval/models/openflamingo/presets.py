@@ -8,56 +8,12 @@ fetch them.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from fseval.errors import FsevalError, UnknownNameError
-
-
-@dataclass(frozen=True)
-class Preset:
-    vision_encoder: str
-    vision_pretrained: str
-    lm: str
-    cross_attn_every_n_layers: int
-    checkpoint_repo: str
-    checkpoint_file: str = "checkpoint.pt"
-
-
-PRESETS: dict[str, Preset] = {
-    "openflamingo-3b": Preset(
-        "ViT-L-14",
-        "openai",
-        "anas-awadalla/mpt-1b-redpajama-200b",
-        1,
-        "openflamingo/OpenFlamingo-3B-vitl-mpt1b",
-    ),
-    "openflamingo-3b-instruct": Preset(
-        "ViT-L-14",
-        "openai",
-        "anas-awadalla/mpt-1b-redpajama-200b-dolly",
-        1,
-        "openflamingo/OpenFlamingo-3B-vitl-mpt1b-langinstruct",
-    ),
-    "openflamingo-4b": Preset(
-        "ViT-L-14",
-        "openai",
-        "togethercomputer/RedPajama-INCITE-Base-3B-v1",
-        2,
-        "openflamingo/OpenFlamingo-4B-vitl-rpj3b",
-    ),
-    "openflamingo-4b-instruct": Preset(
-        "ViT-L-14",
-        "openai",
-        "togethercomputer/RedPajama-INCITE-Instruct-3B-v1",
-        2,
-        "openflamingo/OpenFlamingo-4B-vitl-rpj3b-langinstruct",
-    ),
-    "openflamingo-9b": Preset(
-        "ViT-L-14", "openai", "anas-awadalla/mpt-7b", 4, "openflamingo/OpenFlamingo-9B-vitl-mpt7b"
-    ),
-}
+from fseval.models.openflamingo.settings import PRESETS
 
 
 def _cached_repo(repo: str) -> str | None:
@@ -105,6 +61,7 @@ def resolve_preset(name: str, **overrides: Any) -> dict[str, Any]:
         raise UnknownNameError("model preset", name, PRESETS, listing="fseval models")
     preset = asdict(PRESETS[name])
     repo, filename = preset.pop("checkpoint_repo"), preset.pop("checkpoint_file")
+    preset.pop("description")
     arguments: dict[str, Any] = {**preset, "tokenizer": None, "checkpoint": None, **overrides}
     missing: list[str] = []
     if "checkpoint" not in overrides:

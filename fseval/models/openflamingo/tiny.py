@@ -20,7 +20,8 @@ from typing import Any
 
 import torch
 
-CARD_NAME = "fseval-model.json"
+from fseval.models.card import CARD_NAME, ModelCard
+
 VISION_NAME = "fseval-tiny-vit"
 
 TINY_VISION_CONFIG: dict[str, Any] = {
@@ -199,7 +200,9 @@ def make_tiny(
             "tokenizer": "lm",
             "cross_attn_every_n_layers": cross_attn_every_n_layers,
         }
-        model = load(**_resolve(root, arguments)).model
+        model = load(
+            **ModelCard(family="openflamingo", args=arguments, paths=list(_PATH_ARGUMENTS)).arguments(root)
+        ).model
         for layer in model.layers:
             if layer.gated_cross_attn_layer is not None:
                 torch.nn.init.uniform_(layer.gated_cross_attn_layer.attn_gate, 0.5, 1.0)  # type: ignore[union-attr,arg-type]
@@ -221,29 +224,8 @@ def make_tiny(
 _PATH_ARGUMENTS = ("vision_pretrained", "vision_config", "lm", "tokenizer", "checkpoint")
 
 
-def _resolve(root: Path, arguments: dict[str, Any]) -> dict[str, Any]:
-    """Make relative paths absolute; values that are not paths under ``root`` (hub ids, tags) stay."""
-    resolved = dict(arguments)
-    for key in _PATH_ARGUMENTS:
-        value = resolved.get(key)
-        if isinstance(value, str) and (root / value).exists():
-            resolved[key] = str(root / value)
-    return resolved
-
-
 def load_model_dir(path: str | Path, device: str = "cpu", precision: str = "fp32", **overrides: Any) -> Any:
     """Load the model described by ``<path>/fseval-model.json``; ``overrides`` replace card arguments."""
-    from fseval.errors import FsevalError
-    from fseval.models.openflamingo.loader import load
+    from fseval.models.registry import load_model
 
-    root = Path(path)
-    card_path = root / CARD_NAME
-    if not card_path.is_file():
-        raise FsevalError(
-            f"{root} has no {CARD_NAME}.", hint="Create one with `fseval make-tiny DIR` or write it by hand."
-        )
-    card = json.loads(card_path.read_text())
-    if card.get("family") != "openflamingo":
-        raise FsevalError(f"{card_path} is for family {card.get('family')!r}, not 'openflamingo'.")
-    arguments = _resolve(root, {**card.get("args", {}), **overrides})
-    return load(**arguments, device=device, precision=precision, name=card.get("name", root.name))
+    return load_model(str(path), overrides, device, precision)

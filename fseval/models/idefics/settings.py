@@ -1,0 +1,39 @@
+"""The idefics family's arguments and its released models, without importing torch."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from fseval.models.settings import FamilySettings
+
+
+class IdeficsSettings(FamilySettings):
+    """``--model-arg`` keys of the idefics family (``fseval.models.idefics.load``)."""
+
+    path: str = Field(description="checkpoint directory, cached Hub repo id, or preset name")
+    end_of_chunk: Literal["newline", "end_of_utterance"] | None = Field(
+        None, description="what closes each demo (None: the preset's, else newline)"
+    )
+    rank_batch_size: int | None = Field(None, gt=0, description="candidate rows per ranking pass")
+    beam_prefill_once: bool = Field(True, description="speed: run a prompt once, not once per beam")
+    reuse_image_states: bool = Field(True, description="speed: resample and project images once per call")
+    media_cache: bool = Field(True, description="speed: encode each image once per run")
+    media_cache_bytes: int = Field(2 << 30, gt=0, description="the media cache's size")
+    cross_attention_gate: bool = Field(True, description="False: text before any image computes as on 4.33")
+    device_map: str | None = Field(None, description="from_pretrained's device_map (e.g. auto for the 80B models)")
+
+    @field_validator("rank_batch_size", mode="before")
+    @classmethod
+    def _auto(cls, value: object) -> object:
+        return None if value == "" else value
+
+
+# HuggingFaceM4's releases: the Hub repo, and the instruct models' demo delimiter.
+PRESETS: dict[str, dict[str, str]] = {
+    "idefics-9b": {"path": "HuggingFaceM4/idefics-9b"},
+    "idefics-9b-instruct": {"path": "HuggingFaceM4/idefics-9b-instruct", "end_of_chunk": "end_of_utterance"},
+    "idefics-80b": {"path": "HuggingFaceM4/idefics-80b"},
+    "idefics-80b-instruct": {"path": "HuggingFaceM4/idefics-80b-instruct", "end_of_chunk": "end_of_utterance"},
+}

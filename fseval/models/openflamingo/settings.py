@@ -1,0 +1,108 @@
+"""The openflamingo family's arguments and its released models, without importing torch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from fseval.models.settings import FamilySettings
+
+
+class OpenFlamingoSettings(FamilySettings):
+    """``--model-arg`` keys of the openflamingo family (``fseval.models.openflamingo.load``)."""
+
+    vision_encoder: str = Field("ViT-L-14", description="open_clip model name")
+    vision_pretrained: str | None = Field("openai", description="open_clip tag or weights file")
+    vision_config: str | None = Field(None, description="open_clip model config JSON for a custom tower")
+    lm: str = Field(description="language model: Hugging Face directory or cached repo id")
+    tokenizer: str | None = Field(None, description="tokenizer directory (default: lm)")
+    checkpoint: str | None = Field(None, description="OpenFlamingo checkpoint.pt (None: random Flamingo weights)")
+    cross_attn_every_n_layers: int = Field(1, ge=1, description="a cross-attention block before every n-th LM layer")
+    frame_embeddings: bool | int = Field(
+        False, description="learned frame embeddings: False, a count, or True (as many as the checkpoint holds)"
+    )
+    vision_token_ln: bool = Field(
+        False, description="norm the vision tokens (models trained on open_clip >= 2.23); False as OpenFlamingo"
+    )
+    clean_up_tokenization_spaces: bool | None = Field(
+        None, description="decode with transformers 4.33's clean-up (None: as 4.33 did for this tokenizer)"
+    )
+    decoder_layers_attr_name: str | None = Field(None, description="the LM's decoder-layer list (default: by LM type)")
+    media_cache: bool = Field(True, description="speed: encode each image once per run")
+    media_cache_bytes: int = Field(2 << 30, gt=0, description="the media cache's size")
+    shared_media_kv: bool = Field(True, description="speed: project media keys/values once per call")
+    beam_prefill_once: bool = Field(True, description="speed: run a prompt once, not once per beam")
+    rank_strategy: Literal["packed", "chunked"] = Field("packed", description="speed: how candidates are batched")
+    rank_chunk_tokens: int | None = Field(None, gt=0, description="tokens per ranking pass (None: from memory)")
+
+    @field_validator("clean_up_tokenization_spaces", "rank_chunk_tokens", mode="before")
+    @classmethod
+    def _auto(cls, value: object) -> object:
+        return None if value in ("", "auto") else value
+
+    @field_validator("frame_embeddings", mode="before")
+    @classmethod
+    def _count_or_flag(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() in ("true", "false", ""):
+            return value.strip().lower() == "true"
+        return value
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A released model: the arguments it stands for, and where its checkpoint is published."""
+
+    description: str
+    vision_encoder: str
+    vision_pretrained: str
+    lm: str
+    cross_attn_every_n_layers: int
+    checkpoint_repo: str
+    checkpoint_file: str = "checkpoint.pt"
+
+
+# github.com/mlfoundations/open_flamingo, README model table.
+PRESETS: dict[str, Preset] = {
+    "openflamingo-3b": Preset(
+        "ViT-L-14 + MPT-1B (RedPajama 200B), cross-attention every layer",
+        "ViT-L-14",
+        "openai",
+        "anas-awadalla/mpt-1b-redpajama-200b",
+        1,
+        "openflamingo/OpenFlamingo-3B-vitl-mpt1b",
+    ),
+    "openflamingo-3b-instruct": Preset(
+        "ViT-L-14 + MPT-1B Dolly-tuned, cross-attention every layer",
+        "ViT-L-14",
+        "openai",
+        "anas-awadalla/mpt-1b-redpajama-200b-dolly",
+        1,
+        "openflamingo/OpenFlamingo-3B-vitl-mpt1b-langinstruct",
+    ),
+    "openflamingo-4b": Preset(
+        "ViT-L-14 + RedPajama-INCITE-Base-3B, cross-attention every 2 layers",
+        "ViT-L-14",
+        "openai",
+        "togethercomputer/RedPajama-INCITE-Base-3B-v1",
+        2,
+        "openflamingo/OpenFlamingo-4B-vitl-rpj3b",
+    ),
+    "openflamingo-4b-instruct": Preset(
+        "ViT-L-14 + RedPajama-INCITE-Instruct-3B, cross-attention every 2 layers",
+        "ViT-L-14",
+        "openai",
+        "togethercomputer/RedPajama-INCITE-Instruct-3B-v1",
+        2,
+        "openflamingo/OpenFlamingo-4B-vitl-rpj3b-langinstruct",
+    ),
+    "openflamingo-9b": Preset(
+        "ViT-L-14 + MPT-7B, cross-attention every 4 layers",
+        "ViT-L-14",
+        "openai",
+        "anas-awadalla/mpt-7b",
+        4,
+        "openflamingo/OpenFlamingo-9B-vitl-mpt7b",
+    ),
+}

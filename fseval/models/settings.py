@@ -1,0 +1,46 @@
+"""What every family's settings share: ``--model-arg`` values validated and typed before any weights load.
+
+``--model-arg`` values arrive JSON-parsed where they parse (``true``, ``2``) and as strings
+otherwise; a family's settings model converts them (``"false"`` -> False, ``"2"`` -> 2) and rejects
+keys it does not know, so a typo is an error naming the key, not a silently ignored argument.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from fseval.errors import FsevalError
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+class FamilySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+
+
+S = TypeVar("S", bound=FamilySettings)
+
+
+def validate_settings(settings: type[S], family: str, arguments: dict[str, Any]) -> S:
+    """``settings`` built from ``arguments``, or one error listing every bad key and value."""
+    try:
+        return settings.model_validate(arguments)
+    except ValidationError as error:
+        known = sorted(settings.model_fields)
+        problems = []
+        for issue in error.errors():
+            key = ".".join(str(part) for part in issue["loc"]) or "(arguments)"
+            if issue["type"] == "extra_forbidden":
+                close = difflib.get_close_matches(key, known, n=1)
+                problems.append(
+                    f"{key}: not an argument of {family}" + (f" (did you mean {close[0]}?)" if close else "")
+                )
+            else:
+                problems.append(f"{key}={issue.get('input')!r}: {issue['msg']}")
+        raise FsevalError(
+            f"Bad --model-arg for {family!r}:\n  " + "\n  ".join(problems),
+            hint=f"Its arguments: {', '.join(known)} (fseval models {family}).",
+        ) from None

@@ -197,7 +197,7 @@ def worker_run(job: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     from fseval.config import RunConfig
-    from fseval.run.prefetch import PipelineOptions, Stopwatch, use_pipeline
+    from fseval.run.prefetch import PipelineOptions, Stopwatch
     from fseval.run.runner import GivenModel, no_progress, run
 
     work, device, switches = Path(job["work"]), job["device"], job["switches"]
@@ -214,8 +214,7 @@ def worker_run(job: dict[str, Any]) -> dict[str, Any]:
         output=output, limit=job["limit"], batch_size=job["batch_size"], device=device, precision=job["precision"],
         group_by_length=switches["group_by_length"], prefetch=switches["prefetch"],
     )  # fmt: skip
-    with use_pipeline(pipeline):
-        run(config, no_progress, GivenModel(adapter))
+    run(config, no_progress, GivenModel(adapter), pipeline=pipeline)
     lines = (output / "samples.jsonl").read_text().splitlines()
     generations = [json.loads(line)["generation"] for line in lines]
     stages = adapter.stage_seconds

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import os
@@ -185,81 +184,76 @@ def run(
     ] = None,
 ) -> None:
     """Evaluate a model on tasks at several shot counts; write results.json and samples.jsonl."""
-    from fseval.config import RunConfig, config_from_run, run_origin
-    from fseval.reports.display import console, progress_bars, results_table
+    options = {name: value for name, value in locals().items() if name not in ("ctx", "resume")}
+    if resume is not None:
+        config, origin = resumed_config(ctx, resume, model, model_arg)
+    else:
+        config, origin = new_config(ctx, options), None
+    execute(config, origin, resume is not None)
+
+
+def new_config(ctx: typer.Context, options: dict[str, Any]) -> Any:
+    """A validated ``RunConfig`` from ``fseval run``'s options; every problem in one usage error."""
+    from pydantic import ValidationError
+
+    from fseval.config import RunConfig, problems
+
+    if not options["task"]:
+        raise typer.BadParameter("give --task (or --resume RUN_DIR).")
+    values = dict(options)
+    values.update(
+        tasks=tuple(split_list(values.pop("task"))),
+        tasks_dirs=tuple(values.pop("tasks_dir") or ()),
+        model_args=parse_model_args(values.pop("model_arg")),
+        shots=parse_shots(values["shots"]),
+    )
+    if values["compat"] == "openflamingo" and getattr(ctx.get_parameter_source("demos"), "name", None) != "COMMANDLINE":
+        values["demos"] = "openflamingo"  # OpenFlamingo's own draws, unless another strategy is asked for
+    try:
+        return RunConfig.model_validate(values)
+    except ValidationError as error:
+        raise typer.BadParameter(problems(error)) from None
+
+
+def resumed_config(
+    ctx: typer.Context, resume: Path, model: str, model_arg: list[str] | None
+) -> tuple[Any, Path | None]:
+    """A run's own options, with only where the model's files are allowed to change; and its origin folder."""
+    from fseval.config import config_from_run, run_origin
+
+    # (Typer ships its own copy of click, so the source is matched by name.)
+    given = [
+        f"--{name.replace('_', '-')}"
+        for name in ctx.params
+        if name not in ("resume", "model_arg", "model")
+        and getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"
+    ]
+    if given:
+        raise typer.BadParameter(
+            f"{', '.join(given)} cannot be combined with --resume: a run resumes with its own options "
+            "(only --model and --model-arg may point to files that moved)."
+        )
+    # The runner checks that it is the same model. The run goes on in the folder it was started from
+    # (its relative paths, and the media paths it recorded, are from there); what is given now is
+    # resolved here first.
+    resume = resume.resolve()
+    saved = config_from_run(resume)
+    moved = getattr(ctx.get_parameter_source("model"), "name", None) == "COMMANDLINE"
+    arguments = {k: existing_path(v) for k, v in parse_model_args(model_arg).items()}
+    update = {"model": existing_path(model) if moved else saved.model, "model_args": {**saved.model_args, **arguments}}
+    return saved.model_copy(update=update), run_origin(resume)
+
+
+def execute(config: Any, origin: Path | None, resume: bool) -> None:
+    """Run, show progress and the results table on rank 0; Ctrl-C or SIGTERM says how to resume."""
+    from fseval.reports.display import console, progress_bars
     from fseval.run.runner import RunInterrupted, no_progress
     from fseval.run.runner import run as run_tasks
-
-    if precision not in ("fp32", "bf16", "fp16"):
-        raise typer.BadParameter("--precision must be fp32, bf16 or fp16.")
-    if resume is None and not task:
-        raise typer.BadParameter("give --task (or --resume RUN_DIR).")
-    if demos not in ("random", "fixed", "rices", "openflamingo"):
-        raise typer.BadParameter("--demos must be random, fixed, rices or openflamingo.")
-    if (demos == "fixed") != (demos_file is not None):
-        raise typer.BadParameter("--demos fixed needs --demos-file FILE (and --demos-file needs --demos fixed).")
-    if compat not in (None, "openflamingo"):
-        raise typer.BadParameter("--compat must be openflamingo (or left out).")
-    if compat == "openflamingo" and getattr(ctx.get_parameter_source("demos"), "name", None) != "COMMANDLINE":
-        demos = "openflamingo"  # OpenFlamingo's own draws, unless another strategy is asked for
-    if resume is not None:
-        # (Typer ships its own copy of click, so the source is matched by name.)
-        given = [
-            f"--{name.replace('_', '-')}"
-            for name in ctx.params
-            if name not in ("resume", "model_arg", "model")
-            and getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"
-        ]
-        if given:
-            raise typer.BadParameter(
-                f"{', '.join(given)} cannot be combined with --resume: a run resumes with its own options "
-                "(only --model and --model-arg may point to files that moved)."
-            )
-        # Only where the model's files are may change; the runner checks that it is the same model.
-        # The run goes on in the folder it was started from (its relative paths, and the media paths it
-        # recorded, are from there); what is given now is resolved here first.
-        resume = resume.resolve()
-        saved = config_from_run(resume)
-        moved = getattr(ctx.get_parameter_source("model"), "name", None) == "COMMANDLINE"
-        config = dataclasses.replace(
-            saved,
-            model=existing_path(model) if moved else saved.model,
-            model_args={**saved.model_args, **{k: existing_path(v) for k, v in parse_model_args(model_arg).items()}},
-        )
-        origin = run_origin(resume)
-    else:
-        origin = None
-        config = RunConfig(
-            tasks=tuple(split_list(task or [])),
-            model=model,
-            model_args=parse_model_args(model_arg),
-            shots=parse_shots(shots),
-            data_dir=data_dir,
-            tasks_dirs=tuple(tasks_dir or ()),
-            output=output,
-            limit=limit,
-            seed=seed,
-            trials=trials,
-            batch_size=batch_size,
-            device=device,
-            precision=precision,
-            metric_variant=metric_variant,
-            zero_shot_text_demos=zero_shot_text_demos,
-            prompt_ensembles=prompt_ensembles,
-            demos=demos,
-            demos_file=demos_file,
-            rices_model=rices_model,
-            rices_pretrained=rices_pretrained,
-            cache_dir=cache_dir,
-            group_by_length=group_by_length,
-            prefetch=prefetch,
-            compat=compat,
-        )
 
     worker = os.environ.get("RANK", "0") != "0"  # a torchrun worker: rank 0 shows progress and results
     try:
         with working_directory(origin), nullcontext(no_progress) if worker else progress_bars() as progress:
-            run_dir = run_tasks(config, progress, resume=resume is not None)
+            run_dir = run_tasks(config, progress, resume=resume)
     except RunInterrupted as stop:
         if not worker and stop.saved == 0:
             console.print("[yellow]Interrupted[/yellow] before any sample finished: nothing was saved.")
@@ -269,8 +263,13 @@ def run(
                 f"finish the run with: fseval run --resume {stop.output}"
             )
         raise typer.Exit(130) from None
-    if worker:
-        return
+    if not worker:
+        show_run(config, run_dir)
+
+
+def show_run(config: Any, run_dir: Path) -> None:
+    from fseval.reports.display import console, results_table
+
     results = json.loads((run_dir / "results.json").read_text())
     notes = [f"demos: {config.demos}"]
     notes += [f"prompt ensembles: {config.prompt_ensembles}"] if config.prompt_ensembles > 1 else []
@@ -458,23 +457,21 @@ def cache_features(
     tasks_dir: TasksDir = None,
 ) -> None:
     """Precompute the CLIP image features --demos rices uses (demo split and evaluation split)."""
-    from fseval.config import RunConfig
+    from fseval.config import RicesSettings
     from fseval.data.task_data import load_task_data
     from fseval.reports.display import console
     from fseval.run.rices import cache_dir as feature_dir
-    from fseval.run.rices import cached_embeddings, rices_device
+    from fseval.run.rices import cached_embeddings
     from fseval.tasks.spec import load_tasks
 
-    names = tuple(split_list(task))
-    config = RunConfig(
-        tasks=names, model="", data_dir=data_dir, device=device, rices_model=rices_model,
-        rices_pretrained=rices_pretrained, cache_dir=cache_dir,
-    )  # fmt: skip
-    for spec in load_tasks(names, tasks_dir or ()):
+    settings = RicesSettings(rices_model, rices_pretrained, cache_dir, device)
+    for spec in load_tasks(split_list(task), tasks_dir or ()):
         data = load_task_data(spec, data_dir)
-        pool = cached_embeddings(data.demo_pool, data.files["demo"], config, rices_device(config))
-        queries = cached_embeddings(data.eval, data.files["eval"], config, rices_device(config))
-        console.print(f"{spec.name}: {len(pool)} demo and {len(queries)} evaluation features in {feature_dir(config)}")
+        pool = cached_embeddings(data.demo_pool, data.files["demo"], settings)
+        queries = cached_embeddings(data.eval, data.files["eval"], settings)
+        console.print(
+            f"{spec.name}: {len(pool)} demo and {len(queries)} evaluation features in {feature_dir(settings)}"
+        )
 
 
 @app.command("make-tiny")

@@ -1,70 +1,150 @@
-"""A run's options, validated and typed, as the CLI builds them and ``results.json`` records them."""
+"""A run's options: one validated model, as the CLI builds it, ``results.json`` records it and ``--resume`` reads it.
+
+Every choice and cross-field rule is checked when a ``RunConfig`` is built, whichever way it is
+built, and all problems are reported at once. The parts of the run get the small settings
+objects they need (``demo_settings``, ``rices_settings``), not the whole config.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fseval.errors import DataError
 
+DEMO_STRATEGIES = ("random", "fixed", "rices", "openflamingo")
+PRECISIONS = ("fp32", "bf16", "fp16")
+COMPAT_MODES = ("openflamingo",)
+
 
 @dataclass(frozen=True)
-class RunConfig:
-    tasks: tuple[str, ...]
+class RicesSettings:
+    """What RICES needs: the CLIP encoder, where features are cached, and the device that computes them."""
+
+    model: str = "ViT-L-14"
+    pretrained: str = "openai"
+    cache_dir: Path | None = None
+    device: str = "auto"
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """How a trial chooses and orders each query's demos."""
+
+    strategy: str = "random"
+    file: Path | None = None
+    rices: RicesSettings = RicesSettings()
+    limit: int | None = None
+    zero_shot_text_demos: bool = True
+    prompt_ensembles: int = 1
+
+
+class RunConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tasks: tuple[str, ...] = Field(min_length=1)
     model: str
-    model_args: dict[str, str] = field(default_factory=dict)
+    model_args: dict[str, Any] = {}
     shots: tuple[int, ...] | None = None
     data_dir: str | None = None
     tasks_dirs: tuple[Path, ...] = ()
     output: Path | None = None
-    limit: int | None = None
+    limit: int | None = Field(default=None, ge=1)
     seed: int = 42
-    trials: int = 1
-    batch_size: int = 8
+    trials: int = Field(default=1, ge=1)
+    batch_size: int = Field(default=8, ge=1)
     device: str = "cpu"
-    precision: str = "fp32"
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
     metric_variant: str | None = None
     zero_shot_text_demos: bool = True
-    prompt_ensembles: int = 1
-    demos: str = "random"
+    prompt_ensembles: int = Field(default=1, ge=1)
+    demos: Literal["random", "fixed", "rices", "openflamingo"] = "random"
     demos_file: Path | None = None
     rices_model: str = "ViT-L-14"
     rices_pretrained: str = "openai"
     cache_dir: Path | None = None
     group_by_length: bool = True
     prefetch: bool = True
-    compat: str | None = None
+    compat: Literal["openflamingo"] | None = None
+
+    @field_validator("shots")
+    @classmethod
+    def _shots(cls, shots: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        if shots is None:
+            return None
+        if not shots or any(k < 0 for k in shots):
+            raise ValueError("shot counts must be one or more numbers >= 0, e.g. 0,4,8")
+        return tuple(dict.fromkeys(shots))  # each once, in the order given
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, device: str) -> str:
+        from fseval.devices import check_device_name
+        from fseval.errors import FsevalError
+
+        try:
+            return check_device_name(device)
+        except FsevalError as error:
+            raise ValueError(f"{error.message} {error.hint or ''}".strip()) from None
+
+    @model_validator(mode="after")
+    def _demos_file(self) -> RunConfig:
+        if (self.demos == "fixed") != (self.demos_file is not None):
+            raise ValueError("--demos fixed needs --demos-file FILE (and --demos-file needs --demos fixed)")
+        return self
 
     @property
     def seeds(self) -> list[int]:
         return [self.seed + trial for trial in range(self.trials)]
 
+    @property
+    def rices_settings(self) -> RicesSettings:
+        return RicesSettings(self.rices_model, self.rices_pretrained, self.cache_dir, self.device)
+
+    @property
+    def demo_settings(self) -> DemoSettings:
+        return DemoSettings(
+            self.demos,
+            self.demos_file,
+            self.rices_settings,
+            self.limit,
+            self.zero_shot_text_demos,
+            self.prompt_ensembles,
+        )
+
     def record(self, output: Path) -> dict[str, object]:
         """JSON-ready, as stored under ``config`` in results.json."""
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
-        values.update(tasks=list(self.tasks), tasks_dirs=[str(p) for p in self.tasks_dirs], output=str(output))
+        values = self.model_dump(mode="json")
+        values.update(tasks=list(self.tasks), output=str(output))
         values["cwd"] = str(Path.cwd())  # what relative paths were relative to, for --resume from elsewhere
-        for name in ("demos_file", "cache_dir"):
-            values[name] = str(values[name]) if values[name] is not None else None
         return values
 
 
+def problems(error: ValidationError) -> str:
+    """A pydantic validation error as one line per problem, named by option."""
+    lines = []
+    for issue in error.errors():
+        where = "--" + "-".join(str(part) for part in issue["loc"]).replace("_", "-") if issue["loc"] else "options"
+        lines.append(f"{where}: {issue['msg'].removeprefix('Value error, ')}")
+    return "; ".join(lines)
+
+
 def config_from_run(run_dir: Path) -> RunConfig:
-    """The configuration a run directory was started with (``fseval run --resume``)."""
+    """The configuration a run directory was started with (``fseval run --resume``), checked again."""
     path = run_dir / "results.json"
     if not path.is_file():
         raise DataError(f"{run_dir} is not a run directory: it has no results.json.")
     saved = json.loads(path.read_text(encoding="utf-8"))["config"]
-    saved["tasks"] = tuple(saved["tasks"])
-    saved["shots"] = tuple(saved["shots"]) if saved.get("shots") is not None else None
-    saved["tasks_dirs"] = tuple(Path(p) for p in saved.get("tasks_dirs", ()))
-    for name in ("demos_file", "cache_dir"):
-        if saved.get(name) is not None:
-            saved[name] = Path(saved[name])
     saved["output"] = run_dir
-    known = {f.name for f in fields(RunConfig)}
-    return RunConfig(**{k: v for k, v in saved.items() if k in known})
+    known = set(RunConfig.model_fields)
+    try:
+        return RunConfig.model_validate({k: v for k, v in saved.items() if k in known})
+    except ValidationError as error:
+        raise DataError(f"{path}: the recorded options are not valid ({problems(error)}).") from None
 
 
 def run_origin(run_dir: Path) -> Path | None:

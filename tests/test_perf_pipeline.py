@@ -17,8 +17,8 @@ from data_writers import write_vqav2
 from fseval.config import RunConfig
 from fseval.data.task_data import load_task_data
 from fseval.models.mock import MockModel
-from fseval.run.evaluation import evaluate, with_oom_backoff
-from fseval.run.prefetch import PipelineOptions, Prefetcher, Stopwatch, group_by_length, use_pipeline
+from fseval.run.evaluation import evaluate, trial_settings, with_oom_backoff
+from fseval.run.prefetch import PipelineOptions, Prefetcher, Stopwatch, group_by_length
 from fseval.tasks.spec import load_tasks
 
 PLAIN = PipelineOptions(group_by_length=False, prefetch=False)
@@ -28,8 +28,7 @@ def run_trial(data_dir: Path, model, pipeline: PipelineOptions, batch_size: int 
     (task,) = load_tasks(["vqav2"])
     data = load_task_data(task, str(data_dir), None)
     config = RunConfig(tasks=("vqav2",), model="m", batch_size=batch_size)
-    with use_pipeline(pipeline):
-        outcome = evaluate(task, data, model, shots, 42, 0, config, lambda n: None)
+    outcome = evaluate(task, data, model, shots, 42, 0, trial_settings(config, task, pipeline), lambda n: None)
     assert outcome is not None
     return [asdict(record) for record in outcome[0]]
 
@@ -91,8 +90,7 @@ def test_a_run_keeps_the_callers_stopwatch_and_its_own_switches(tmp_path: Path, 
         tasks=("vqav2",), model="m", shots=(2,), data_dir=str(write_vqav2(tmp_path / "vqa")),
         output=tmp_path / "run", batch_size=2, group_by_length=grouped, prefetch=False,
     )  # fmt: skip
-    with use_pipeline(PipelineOptions(stopwatch=watch)):
-        run(config, no_progress, GivenModel(model))
+    run(config, no_progress, GivenModel(model), pipeline=PipelineOptions(stopwatch=watch))
     assert watch.seconds["evaluate"] > 0 and watch.seconds["model"] > 0  # what benchmarks/perf.py reads
     lengths = [length for batch in model.batches for length in batch]
     assert (lengths == sorted(lengths, reverse=True)) is grouped
@@ -154,8 +152,7 @@ def test_batch_size_does_not_change_greedy_fp32_predictions(tmp_path: Path, tiny
         adapter.media_cache = adapter.shared_media_kv = pipeline is not PLAIN
         data = load_task_data(task, str(data_dir), None)
         config = RunConfig(tasks=("vqav2",), model="tiny", batch_size=batch_size)
-        with use_pipeline(pipeline):
-            outcome = evaluate(task, data, adapter, 2, 42, 0, config, lambda n: None)
+        outcome = evaluate(task, data, adapter, 2, 42, 0, trial_settings(config, task, pipeline), lambda n: None)
         assert outcome is not None
         results.append([(r.id, r.generation) for r in outcome[0]])
     assert results[0] == results[1] == results[2]

@@ -71,14 +71,14 @@ class OrderSensitiveModel(ModelAdapter):
 def test_prompt_ensembling_averages_over_demo_orders(tmp_path: Path) -> None:
     from fseval.config import RunConfig
     from fseval.data.task_data import load_task_data
-    from fseval.run.evaluation import demo_orders, evaluate
+    from fseval.run.evaluation import demo_orders, evaluate, trial_settings
     from fseval.tasks.prompts import render
     from fseval.tasks.spec import load_tasks
 
     (task,) = load_tasks(["hateful_memes"])
     data = load_task_data(task, str(write_hateful_memes(tmp_path / "hm")), None)
     config = RunConfig(tasks=("hateful_memes",), model="order", prompt_ensembles=4)
-    records, _ = evaluate(task, data, OrderSensitiveModel(), 3, 42, 0, config, lambda n: None)
+    records, _ = evaluate(task, data, OrderSensitiveModel(), 3, 42, 0, trial_settings(config, task), lambda n: None)
     order_sensitive = 0
     for record, sample in zip(records, data.eval, strict=True):
         demos = [next(d for d in data.demo_pool if d.id == i) for i in record.demo_ids]

@@ -105,13 +105,13 @@ class SimulatedCrash(Exception):
 class MockSettings(FamilySettings):
     """``--model-arg`` keys of the mock."""
 
-    mode: str = Field("majority", description=f"one of {', '.join(MODES)}")
-    field: str = Field("answers", description="mode=field: the reference field answered")
-    text: str = Field("", description="mode=constant: the answer")
-    suffix: str = Field("", description="appended to every generation")
-    crash_after: int = Field(0, ge=0, description="tests: raise after this many model calls")
-    kill_after: int = Field(0, ge=0, description="tests: SIGKILL after this many model calls")
-    interrupt_after: int = Field(0, ge=0, description="tests: SIGINT after this many model calls")
+    mode: str = Field(default="majority", description=f"one of {', '.join(MODES)}")
+    field: str = Field(default="answers", description="mode=field: the reference field answered")
+    text: str = Field(default="", description="mode=constant: the answer")
+    suffix: str = Field(default="", description="appended to every generation")
+    crash_after: int = Field(default=0, ge=0, description="tests: raise after this many model calls")
+    kill_after: int = Field(default=0, ge=0, description="tests: SIGKILL after this many model calls")
+    interrupt_after: int = Field(default=0, ge=0, description="tests: SIGINT after this many model calls")
 
 
 def load(**arguments: Any) -> MockModel:

@@ -15,13 +15,13 @@ import sys
 import time
 import weakref
 from collections.abc import Callable, Generator, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
 import numpy as np
 
-from fseval.config import RunConfig
+from fseval.config import DemoSettings, RunConfig
 from fseval.data.task_data import TaskData
 from fseval.errors import MediaError
 from fseval.media.images import load_media
@@ -29,7 +29,7 @@ from fseval.metrics import get_metric
 from fseval.models.base import ModelAdapter, is_out_of_memory
 from fseval.run import demos as demo_strategies
 from fseval.run.distributed import Dist
-from fseval.run.prefetch import PipelineOptions, Prefetcher, group_by_length, pipeline_options
+from fseval.run.prefetch import PipelineOptions, Prefetcher, group_by_length
 from fseval.run.results import SampleRecord, TrialResult
 from fseval.run.store import SampleStore, sample_key
 from fseval.tasks.postprocess import get_postprocessor
@@ -39,6 +39,27 @@ from fseval.types import GenerationSettings, Media, MediaRef, Prompt, Ranked, Re
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class TrialSettings:
+    """What a trial needs of the run's options; the metric variant is the task's, resolved once per run."""
+
+    demos: DemoSettings
+    metric_variant: str
+    batch_size: int = 8
+    compat: str | None = None
+    pipeline: PipelineOptions = field(default_factory=PipelineOptions)
+
+
+def trial_settings(config: RunConfig, task: Task, pipeline: PipelineOptions | None = None) -> TrialSettings:
+    return TrialSettings(
+        config.demo_settings,
+        metric_variant(task, config.metric_variant),
+        config.batch_size,
+        config.compat,
+        pipeline or PipelineOptions(group_by_length=config.group_by_length, prefetch=config.prefetch),
+    )
 
 
 @dataclass
@@ -73,32 +94,35 @@ def demo_orders(demos: list[Sample], ensembles: int, seed: int, sample_id: int |
     return [[demos[i] for i in order] for order in orders]
 
 
-def plan_demos(task: Task, data: TaskData, n_demos: int, seed: int, config: RunConfig) -> demo_strategies.DemoPlan:
-    pool = data.demo_pool
-    if config.demos == "openflamingo":
-        return demo_strategies.plan_openflamingo(len(data.eval), len(pool), n_demos, seed, config.limit)
-    if config.demos == "fixed":
-        assert config.demos_file is not None
-        return demo_strategies.plan_fixed(data.eval, pool, n_demos, config.demos_file, config.limit)
-    if config.demos == "rices":
+def plan_demos(data: TaskData, n_demos: int, seed: int, settings: DemoSettings) -> demo_strategies.DemoPlan:
+    pool, limit = data.demo_pool, settings.limit
+    if settings.strategy == "openflamingo":
+        return demo_strategies.plan_openflamingo(len(data.eval), len(pool), n_demos, seed, limit)
+    if settings.strategy == "fixed":
+        assert settings.file is not None
+        return demo_strategies.plan_fixed(data.eval, pool, n_demos, settings.file, limit)
+    if settings.strategy == "rices":
         from fseval.run.rices import plan_rices
 
-        return plan_rices(task, data, n_demos, config)
-    return demo_strategies.plan_random(data.eval, len(pool), n_demos, seed, config.limit, data.demo_is_eval)
+        return plan_rices(data, n_demos, settings.rices, limit)
+    return demo_strategies.plan_random(data.eval, len(pool), n_demos, seed, limit, data.demo_is_eval)
 
 
-def plan_queries(task: Task, data: TaskData, shots: int, seed: int, trial: int, config: RunConfig) -> list[Query]:
-    n_demos = shots if shots > 0 else (task.spec.zero_shot_text_demos if config.zero_shot_text_demos else 0)
+def plan_queries(
+    task: Task, data: TaskData, shots: int, seed: int, trial: int, settings: DemoSettings, compat: str | None = None
+) -> list[Query]:
+    """Each query of a trial with its demos, rendered prompt(s) and the record that will hold its result."""
+    n_demos = shots if shots > 0 else (task.spec.zero_shot_text_demos if settings.zero_shot_text_demos else 0)
     targets = get_metric(task.spec.metric).target_fields
-    ensembles = config.prompt_ensembles if task.spec.mode == "rank" else 1
-    plan = plan_demos(task, data, n_demos, seed, config)
+    ensembles = settings.prompt_ensembles if task.spec.mode == "rank" else 1
+    plan = plan_demos(data, n_demos, seed, settings)
     queries = []
     for position, (index, demo_indices) in enumerate(zip(plan.order, plan.demos, strict=True)):
         sample = data.eval[index]
         demos = [data.demo_pool[i] for i in demo_indices]
         variants = [
             openflamingo_zero_shot(render(task.prompt, order, sample, demo_media=shots > 0), order)
-            if shots == 0 and config.compat == "openflamingo" and task.spec.mode == "rank"
+            if shots == 0 and compat == "openflamingo" and task.spec.mode == "rank"
             else render(task.prompt, order, sample, demo_media=shots > 0)
             for order in demo_orders(demos, ensembles, seed, sample.id)
         ]
@@ -285,7 +309,7 @@ def evaluate(
     shots: int,
     seed: int,
     trial: int,
-    config: RunConfig,
+    settings: TrialSettings,
     advance: Callable[[int], None],
     store: SampleStore | None = None,
     dist: Dist | None = None,
@@ -294,23 +318,23 @@ def evaluate(
     started = time.perf_counter()
     dist = dist or Dist()
     spec = task.spec
-    settings = GenerationSettings(**spec.generation.model_dump())
-    queries = plan_queries(task, data, shots, seed, trial, config)
+    generation = GenerationSettings(**spec.generation.model_dump())
+    queries = plan_queries(task, data, shots, seed, trial, settings.demos, settings.compat)
     for query in queries:  # a model that rewrites the prompt (IDEFICS): record what it was given too
         query.record.model_prompt = model.model_text(query.record.prompt)
     finished = store.finished(task.name, shots, seed) if store is not None else {}
     todo = restore_finished(queries, dist.broadcast(finished), spec.mode)
     pending = {q.index for q in todo}
     advance(len(queries) - len(todo))
-    pipeline = pipeline_options()
-    batches = plan_batches(queries, todo, config, dist, pipeline.group_by_length)
+    pipeline = settings.pipeline
+    batches = plan_batches(queries, todo, settings, dist)
     stopwatch = pipeline.stopwatch
     with contextlib.closing(_load_batches(batches, model, pipeline)) as loaded_batches:
         for _ in range(len(batches)):
             with stopwatch.time("data"):
                 batch, loaded = next(loaded_batches)
             with stopwatch.time("model"):
-                run_batch(task, model, batch, settings, loaded)
+                run_batch(task, model, batch, generation, loaded)
             with stopwatch.time("gather_store"):
                 gathered = dist.gather([(q.index, q.record, q.prediction) for q in batch])
                 done = [item for part in gathered for item in part]
@@ -323,14 +347,12 @@ def evaluate(
     if not dist.is_main:
         return None
     with stopwatch.time("scoring"):
-        result = score_trial(task, queries, seed, config)
+        result = score_trial(task, queries, seed, settings.metric_variant)
     stopwatch.seconds["evaluate"] += time.perf_counter() - started
     return [q.record for q in queries], result
 
 
-def plan_batches(
-    queries: list[Query], todo: list[Query], config: RunConfig, dist: Dist, by_length: bool
-) -> list[list[Query]]:
+def plan_batches(queries: list[Query], todo: list[Query], settings: TrialSettings, dist: Dist) -> list[list[Query]]:
     """This process's batches; every process gets as many (the last ones maybe empty) so that gathers pair up.
 
     Batching never changes fseval's results, so pending queries are shared out and grouped by length.
@@ -338,8 +360,8 @@ def plan_batches(
     ``batch_size`` queries in its evaluation order, each run whole if any of it is pending (a resumed
     run recomputes the finished ones beside the others, and gets the same numbers).
     """
-    size = config.batch_size
-    if config.compat == "openflamingo":
+    size = settings.batch_size
+    if settings.compat == "openflamingo":
         pending = {id(q) for q in todo}
         runs = [queries[i : i + size] for i in range(0, len(queries), size)]
         runs = [run for run in runs if any(id(q) in pending for q in run)]
@@ -347,7 +369,7 @@ def plan_batches(
         return own + [[] for _ in range(math.ceil(len(runs) / dist.world_size) - len(own))]
     mine = todo[dist.rank :: dist.world_size]
     rounds = math.ceil(math.ceil(len(todo) / dist.world_size) / size)
-    if by_length:
+    if settings.pipeline.group_by_length:
         mine = group_by_length(mine, lambda q: sum(len(text) for text, _ in q.variants))
     return [mine[step * size : (step + 1) * size] for step in range(rounds)]
 
@@ -362,13 +384,12 @@ def metric_variant(task: Task, requested: str | None) -> str:
     return metric.check_variant(requested if requested in metric.variants else task.spec.metric_variant)
 
 
-def score_trial(task: Task, queries: list[Query], seed: int, config: RunConfig) -> TrialResult:
+def score_trial(task: Task, queries: list[Query], seed: int, variant: str) -> TrialResult:
     scored = [q for q in queries if q.record.error is None]
     failed = len(queries) - len(scored)
     if not scored:  # every sample failed (a wrong image folder, say): no score, and the run goes on
         return TrialResult(seed, math.nan, {}, 0, failed, lambda idx: np.full(len(idx), np.nan))
     metric = get_metric(task.spec.metric)
-    variant = metric_variant(task, config.metric_variant)
     outcome = metric.score([q.prediction for q in scored], [q.sample.fields for q in scored], variant)
     for query, value in zip(scored, outcome.per_sample, strict=True):
         query.record.score = value

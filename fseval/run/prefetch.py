@@ -9,7 +9,7 @@
   only its sample.
 - ``Stopwatch`` adds up the seconds of the loop's stages for ``benchmarks/perf.py``.
 
-All of it is on by default; ``use_pipeline(PipelineOptions(...))`` switches parts off (the
+All of it is on by default; a ``PipelineOptions`` handed to the run switches parts off (the
 benchmark measures each against the run without it).
 """
 
@@ -49,24 +49,6 @@ class PipelineOptions:
     prefetch_batches: int = 2
     workers: int = 2
     stopwatch: Stopwatch = field(default_factory=Stopwatch)
-
-
-_options = PipelineOptions()
-
-
-def pipeline_options() -> PipelineOptions:
-    return _options
-
-
-@contextmanager
-def use_pipeline(options: PipelineOptions) -> Iterator[PipelineOptions]:
-    """Run the evaluations inside the block with ``options``."""
-    global _options
-    previous, _options = _options, options
-    try:
-        yield options
-    finally:
-        _options = previous
 
 
 def group_by_length(items: Sequence[Q], length: Callable[[Q], int]) -> list[Q]:

@@ -18,21 +18,20 @@ from typing import Any
 
 import numpy as np
 
-from fseval.config import RunConfig
+from fseval.config import RicesSettings
 from fseval.data.task_data import TaskData
 from fseval.devices import resolve_device
 from fseval.errors import FsevalError, MediaError
 from fseval.media.images import load_media
 from fseval.run.demos import DemoPlan
-from fseval.tasks.spec import Task
 from fseval.types import Sample
 
 CACHE_ENV = "FSEVAL_CACHE"
 
 
-def cache_dir(config: RunConfig) -> Path:
-    if config.cache_dir is not None:
-        return config.cache_dir
+def cache_dir(settings: RicesSettings) -> Path:
+    if settings.cache_dir is not None:
+        return settings.cache_dir
     return Path(os.environ.get(CACHE_ENV, Path.home() / ".cache" / "fseval")) / "features"
 
 
@@ -93,12 +92,13 @@ def embed(samples: Sequence[Sample], encoder: str, pretrained: str, device: str,
     return np.concatenate([np.pad(r, ((0, 0), (0, width - r.shape[1]))) for r in rows]) if rows else np.zeros((0, 0))
 
 
-def cached_embeddings(samples: Sequence[Sample], files: Sequence[str], config: RunConfig, device: str) -> np.ndarray:
-    key = cache_key(config.rices_model, config.rices_pretrained, files, samples)
-    path = cache_dir(config) / f"{key}.npy"
+def cached_embeddings(samples: Sequence[Sample], files: Sequence[str], settings: RicesSettings) -> np.ndarray:
+    """The samples' embeddings, computed once and cached on disk under their key."""
+    key = cache_key(settings.model, settings.pretrained, files, samples)
+    path = cache_dir(settings) / f"{key}.npy"
     if path.is_file():
         return np.load(path)
-    features = embed(samples, config.rices_model, config.rices_pretrained, device)
+    features = embed(samples, settings.model, settings.pretrained, resolve_device(settings.device))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npy")
     np.save(tmp, features)
@@ -117,14 +117,9 @@ def most_similar(
     return [list(reversed(row.tolist())) for row in top]
 
 
-def rices_device(config: RunConfig) -> str:
-    return resolve_device(config.device)
-
-
-def plan_rices(task: Task, data: TaskData, k: int, config: RunConfig) -> DemoPlan:
-    device = rices_device(config)
-    order = list(range(len(data.eval)))[: config.limit]
-    pool = cached_embeddings(data.demo_pool, data.files["demo"], config, device)
-    queries = cached_embeddings([data.eval[i] for i in order], data.files["eval"], config, device)
+def plan_rices(data: TaskData, k: int, settings: RicesSettings, limit: int | None) -> DemoPlan:
+    order = list(range(len(data.eval)))[:limit]
+    pool = cached_embeddings(data.demo_pool, data.files["demo"], settings)
+    queries = cached_embeddings([data.eval[i] for i in order], data.files["eval"], settings)
     exclude = order if data.demo_is_eval else None
     return DemoPlan(order, most_similar(queries, pool, k, exclude) if k else [[] for _ in order])

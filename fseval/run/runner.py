@@ -21,8 +21,8 @@ from fseval.metrics import get_metric
 from fseval.models import registry
 from fseval.models.base import ModelAdapter
 from fseval.run.distributed import Dist, init_from_env
-from fseval.run.evaluation import evaluate, metric_variant
-from fseval.run.prefetch import pipeline_options, use_pipeline
+from fseval.run.evaluation import TrialSettings, evaluate, metric_variant, trial_settings
+from fseval.run.prefetch import PipelineOptions
 from fseval.run.results import RunDirClaim, RunWriter, ShotResult, TrialResult, model_changes, stored_samples
 from fseval.run.store import STORE_FILE, SampleStore
 from fseval.tasks.spec import Task, load_tasks
@@ -90,6 +90,7 @@ def run(
     models: ModelLoader | None = None,
     dist: Dist | None = None,
     resume: bool = False,
+    pipeline: PipelineOptions | None = None,
 ) -> Path:
     """Evaluate every (task, shots, seed); return the run directory (``resume``: one that holds this run)."""
     dist = dist or init_from_env()
@@ -113,10 +114,12 @@ def run(
             store = SampleStore(output / STORE_FILE)
         progress = progress if dist.is_main else no_progress
         # The run's switches over whatever else the caller set (a benchmark's stopwatch, worker counts).
-        options = replace(pipeline_options(), group_by_length=config.group_by_length, prefetch=config.prefetch)
-        with use_pipeline(options):
-            for task in tasks:
-                run_task(task, data[task.name], model, config, progress, writer, store, dist)
+        options = replace(
+            pipeline or PipelineOptions(), group_by_length=config.group_by_length, prefetch=config.prefetch
+        )
+        for task in tasks:
+            settings = trial_settings(config, task, options)
+            run_task(task, data[task.name], model, config, settings, progress, writer, store, dist)
     except KeyboardInterrupt:
         raise RunInterrupted(output, store.count() if store is not None else 0) from None
     finally:
@@ -211,6 +214,7 @@ def run_task(
     task_data: TaskData,
     model: ModelAdapter,
     config: RunConfig,
+    settings: TrialSettings,
     progress: Progress,
     writer: RunWriter | None,
     store: SampleStore | None,
@@ -226,12 +230,10 @@ def run_task(
         trials: list[TrialResult] = []
         for trial, seed in enumerate(config.seeds):
             advance = progress(f"{task.name} {shots}-shot seed {seed}", total)
-            outcome = evaluate(task, task_data, model, shots, seed, trial, config, advance, store, dist)
+            outcome = evaluate(task, task_data, model, shots, seed, trial, settings, advance, store, dist)
             if outcome is not None and writer is not None:
                 records, result = outcome
                 writer.add_samples(records)
                 trials.append(result)
         if writer is not None:
-            metric = get_metric(task.spec.metric)
-            variant = metric_variant(task, config.metric_variant)
-            writer.add_result(task.name, ShotResult(shots, metric.name, variant, trials))
+            writer.add_result(task.name, ShotResult(shots, task.spec.metric, settings.metric_variant, trials))

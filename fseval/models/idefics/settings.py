@@ -16,13 +16,15 @@ class IdeficsSettings(FamilySettings):
     end_of_chunk: Literal["newline", "end_of_utterance"] | None = Field(
         None, description="what closes each demo (None: the preset's, else newline)"
     )
-    rank_batch_size: int | None = Field(None, gt=0, description="candidate rows per ranking pass")
-    beam_prefill_once: bool = Field(True, description="speed: run a prompt once, not once per beam")
-    reuse_image_states: bool = Field(True, description="speed: resample and project images once per call")
-    media_cache: bool = Field(True, description="speed: encode each image once per run")
-    media_cache_bytes: int = Field(2 << 30, gt=0, description="the media cache's size")
-    cross_attention_gate: bool = Field(True, description="False: text before any image computes as on 4.33")
-    device_map: str | None = Field(None, description="from_pretrained's device_map (e.g. auto for the 80B models)")
+    rank_batch_size: int | None = Field(default=None, gt=0, description="candidate rows per ranking pass")
+    beam_prefill_once: bool = Field(default=True, description="speed: run a prompt once, not once per beam")
+    reuse_image_states: bool = Field(default=True, description="speed: resample and project images once per call")
+    media_cache: bool = Field(default=True, description="speed: encode each image once per run")
+    media_cache_bytes: int = Field(default=2 << 30, gt=0, description="the media cache's size")
+    cross_attention_gate: bool = Field(default=True, description="False: text before any image computes as on 4.33")
+    device_map: str | None = Field(
+        default=None, description="from_pretrained's device_map (e.g. auto for the 80B models)"
+    )
 
     @field_validator("rank_batch_size", mode="before")
     @classmethod

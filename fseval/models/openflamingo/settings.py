@@ -13,13 +13,17 @@ from fseval.models.settings import FamilySettings
 class OpenFlamingoSettings(FamilySettings):
     """``--model-arg`` keys of the openflamingo family (``fseval.models.openflamingo.load``)."""
 
-    vision_encoder: str = Field("ViT-L-14", description="open_clip model name")
-    vision_pretrained: str | None = Field("openai", description="open_clip tag or weights file")
-    vision_config: str | None = Field(None, description="open_clip model config JSON for a custom tower")
+    vision_encoder: str = Field(default="ViT-L-14", description="open_clip model name")
+    vision_pretrained: str | None = Field(default="openai", description="open_clip tag or weights file")
+    vision_config: str | None = Field(default=None, description="open_clip model config JSON for a custom tower")
     lm: str = Field(description="language model: Hugging Face directory or cached repo id")
-    tokenizer: str | None = Field(None, description="tokenizer directory (default: lm)")
-    checkpoint: str | None = Field(None, description="OpenFlamingo checkpoint.pt (None: random Flamingo weights)")
-    cross_attn_every_n_layers: int = Field(1, ge=1, description="a cross-attention block before every n-th LM layer")
+    tokenizer: str | None = Field(default=None, description="tokenizer directory (default: lm)")
+    checkpoint: str | None = Field(
+        default=None, description="OpenFlamingo checkpoint.pt (None: random Flamingo weights)"
+    )
+    cross_attn_every_n_layers: int = Field(
+        default=1, ge=1, description="a cross-attention block before every n-th LM layer"
+    )
     frame_embeddings: bool | int = Field(
         False, description="learned frame embeddings: False, a count, or True (as many as the checkpoint holds)"
     )
@@ -29,13 +33,17 @@ class OpenFlamingoSettings(FamilySettings):
     clean_up_tokenization_spaces: bool | None = Field(
         None, description="decode with transformers 4.33's clean-up (None: as 4.33 did for this tokenizer)"
     )
-    decoder_layers_attr_name: str | None = Field(None, description="the LM's decoder-layer list (default: by LM type)")
-    media_cache: bool = Field(True, description="speed: encode each image once per run")
-    media_cache_bytes: int = Field(2 << 30, gt=0, description="the media cache's size")
-    shared_media_kv: bool = Field(True, description="speed: project media keys/values once per call")
-    beam_prefill_once: bool = Field(True, description="speed: run a prompt once, not once per beam")
-    rank_strategy: Literal["packed", "chunked"] = Field("packed", description="speed: how candidates are batched")
-    rank_chunk_tokens: int | None = Field(None, gt=0, description="tokens per ranking pass (None: from memory)")
+    decoder_layers_attr_name: str | None = Field(
+        default=None, description="the LM's decoder-layer list (default: by LM type)"
+    )
+    media_cache: bool = Field(default=True, description="speed: encode each image once per run")
+    media_cache_bytes: int = Field(default=2 << 30, gt=0, description="the media cache's size")
+    shared_media_kv: bool = Field(default=True, description="speed: project media keys/values once per call")
+    beam_prefill_once: bool = Field(default=True, description="speed: run a prompt once, not once per beam")
+    rank_strategy: Literal["packed", "chunked"] = Field(
+        default="packed", description="speed: how candidates are batched"
+    )
+    rank_chunk_tokens: int | None = Field(default=None, gt=0, description="tokens per ranking pass (None: from memory)")
 
     @field_validator("clean_up_tokenization_spaces", "rank_chunk_tokens", mode="before")
     @classmethod

@@ -1,137 +1,229 @@
-"""Where a task's files are: layouts declared in task files, tried in order under the data folders."""
+"""Where a task's files are: layouts declared in task files, tried in order under the data folders.
+
+A layout is one release format (the official VQAv2 files, a Karpathy split file, a class-folder
+tree ...): one class with exactly the fields it needs, told apart by ``format`` in the task file,
+that lists its files and reads its samples. A new format is one more class here (its reader goes
+in the data module of its family) and one more member of ``Layout``.
+"""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
+from fseval.data import captions, classification, hf, video, vqa
 from fseval.errors import DataError
 from fseval.types import Sample, VideoSampling
 
-Format = Literal[
-    "vqa_json",
-    "textvqa_json",
-    "vizwiz_json",
-    "karpathy_json",
-    "hateful_memes_jsonl",
-    "image_folder",
-    "hf_datasets",
-    "videoqa_json",
-    "videodatainfo_json",
-]
 
-_REQUIRED: dict[str, tuple[str, ...]] = {
-    "vqa_json": ("questions", "images"),
-    "textvqa_json": ("file", "images"),
-    "vizwiz_json": ("file", "images"),
-    "karpathy_json": ("file", "split", "images"),
-    "hateful_memes_jsonl": ("file", "images"),
-    "image_folder": ("folder", "classnames"),
-    "hf_datasets": ("data_files", "columns"),
-    "videoqa_json": ("file", "videos"),
-    "videodatainfo_json": ("file", "split", "videos"),
-}
-
-
-class Layout(BaseModel):
+class LayoutBase(BaseModel, ABC):
     """One way a split can be laid out on disk (the official release, a converted copy, ...)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    format: Format
     description: str = ""
-    questions: str | None = None
-    annotations: str | None = None
-    file: str | None = None
-    images: str | None = None
-    split: str | None = Field(default=None, description="the Karpathy split to read (train, test)")
-    folder: str | None = Field(default=None, description="class-folder root of an image_folder split")
-    classnames: str | None = Field(default=None, description="class names file, one per line, in index order")
-    data_files: str | None = None
-    columns: dict[str, str] | None = None
-    videos: str | None = Field(default=None, description="video path template of a video format")
-    mapping: str | None = Field(default=None, description="MSVD's youtube_mapping.txt (vid<N> -> clip name)")
-    sampling: VideoSampling | None = Field(default=None, description="frames per clip (default: 8, uniform)")
-
-    @model_validator(mode="after")
-    def _has_required_fields(self) -> Layout:
-        missing = [name for name in _REQUIRED[self.format] if getattr(self, name) is None]
-        if missing:
-            raise ValueError(f"format {self.format!r} needs {', '.join(missing)}")
-        return self
 
     def files(self) -> list[str]:
         """The files this layout needs, relative to the data folder."""
-        return [f for f in (self.questions, self.annotations, self.file, self.mapping) if f]
+        return []
 
-    def describe(self) -> str:
-        parts = [*self.files(), *([f"images: {self.images}"] if self.images else [])]
-        if self.videos:
-            parts.append(f"videos: {self.videos} ({(self.sampling or VideoSampling()).tag})")
-        if self.split:
-            parts.append(f"split {self.split!r}")
-        if self.folder:
-            parts.append(f"{self.folder}/<class folder>/<image>")
-        if self.data_files:
-            parts.append(self.data_files)
-        label = f" ({self.description})" if self.description else ""
-        return f"{', '.join(parts)}{label}"
+    def paths(self) -> list[str]:
+        """What identifies the split on disk (files, or the folder or pattern it is read from)."""
+        return self.files()
+
+    def media(self) -> str:
+        """Where its images or clips are, as the task file spells it."""
+        return ""
 
     def missing(self, root: Path) -> list[str]:
-        if self.data_files:
-            return [] if any(root.glob(self.data_files)) else [self.data_files]
-        if self.folder:
-            return [] if (root / self.folder).is_dir() else [f"{self.folder}/"]
         return [f for f in self.files() if not (root / f).is_file()]
 
-    def read(self, root: Path) -> list[Sample]:
-        from fseval.data import captions, classification, hf, video, vqa
+    def details(self) -> list[str]:
+        return []
 
-        if self.format == "vqa_json":
-            assert self.questions and self.images
-            return vqa.read_vqa_json(root, self.questions, self.annotations, self.images)
-        if self.format == "textvqa_json":
-            assert self.file and self.images
-            return vqa.read_textvqa_json(root, self.file, self.images)
-        if self.format == "vizwiz_json":
-            assert self.file and self.images
-            return vqa.read_vizwiz_json(root, self.file, self.images)
-        if self.format == "karpathy_json":
-            assert self.file and self.split and self.images
-            return captions.read_karpathy(root, self.file, self.split, self.images)
-        if self.format == "hateful_memes_jsonl":
-            assert self.file and self.images
-            return classification.read_hateful_memes(root, self.file, self.images)
-        if self.format == "image_folder":
-            assert self.folder and self.classnames
-            return classification.read_image_folder(root, self.folder, self.classnames)
-        if self.format == "videoqa_json":
-            assert self.file and self.videos
-            return video.read_videoqa_json(root, self.file, self.videos, self.sampling or VideoSampling(), self.mapping)
-        if self.format == "videodatainfo_json":
-            assert self.file and self.split and self.videos
-            return video.read_videodatainfo(root, self.file, self.split, self.videos, self.sampling or VideoSampling())
-        assert self.data_files and self.columns
+    def describe(self) -> str:
+        parts = [*self.files(), *self.details()]
+        return ", ".join(parts) + (f" ({self.description})" if self.description else "")
+
+    @abstractmethod
+    def read(self, root: Path) -> list[Sample]:
+        """The split's samples, read from its files under ``root``."""
+
+
+class _ImageFiles(LayoutBase):
+    file: str
+    images: str
+
+    def files(self) -> list[str]:
+        return [self.file]
+
+    def media(self) -> str:
+        return self.images
+
+    def details(self) -> list[str]:
+        return [f"images: {self.images}"]
+
+
+class VqaJson(LayoutBase):
+    """VQAv2 / OK-VQA: questions and (for scored splits) annotations files, paired by question id."""
+
+    format: Literal["vqa_json"]
+    questions: str
+    annotations: str | None = None
+    images: str
+
+    def files(self) -> list[str]:
+        return [f for f in (self.questions, self.annotations) if f]
+
+    def media(self) -> str:
+        return self.images
+
+    def details(self) -> list[str]:
+        return [f"images: {self.images}"]
+
+    def read(self, root: Path) -> list[Sample]:
+        return vqa.read_vqa_json(root, self.questions, self.annotations, self.images)
+
+
+class TextVqaJson(_ImageFiles):
+    format: Literal["textvqa_json"]
+
+    def read(self, root: Path) -> list[Sample]:
+        return vqa.read_textvqa_json(root, self.file, self.images)
+
+
+class VizwizJson(_ImageFiles):
+    format: Literal["vizwiz_json"]
+
+    def read(self, root: Path) -> list[Sample]:
+        return vqa.read_vizwiz_json(root, self.file, self.images)
+
+
+class KarpathyJson(_ImageFiles):
+    format: Literal["karpathy_json"]
+    split: str = Field(description="the Karpathy split to read (train, test)")
+
+    def details(self) -> list[str]:
+        return [*super().details(), f"split {self.split!r}"]
+
+    def read(self, root: Path) -> list[Sample]:
+        return captions.read_karpathy(root, self.file, self.split, self.images)
+
+
+class HatefulMemesJsonl(_ImageFiles):
+    format: Literal["hateful_memes_jsonl"]
+
+    def read(self, root: Path) -> list[Sample]:
+        return classification.read_hateful_memes(root, self.file, self.images)
+
+
+class ImageFolder(LayoutBase):
+    format: Literal["image_folder"]
+    folder: str = Field(description="class-folder root of the split")
+    classnames: str = Field(description="class names file, one per line, in index order")
+
+    def paths(self) -> list[str]:
+        return [self.folder]
+
+    def media(self) -> str:
+        return f"{self.folder}/<class folder>/<image>"
+
+    def missing(self, root: Path) -> list[str]:
+        return [] if (root / self.folder).is_dir() else [f"{self.folder}/"]
+
+    def details(self) -> list[str]:
+        return [self.media()]
+
+    def read(self, root: Path) -> list[Sample]:
+        return classification.read_image_folder(root, self.folder, self.classnames)
+
+
+class HfDatasets(LayoutBase):
+    format: Literal["hf_datasets"]
+    data_files: str
+    columns: dict[str, str]
+
+    def paths(self) -> list[str]:
+        return [self.data_files]
+
+    def missing(self, root: Path) -> list[str]:
+        return [] if any(root.glob(self.data_files)) else [self.data_files]
+
+    def details(self) -> list[str]:
+        return [self.data_files]
+
+    def read(self, root: Path) -> list[Sample]:
         return hf.read_hf_datasets(root, self.data_files, self.columns)
+
+
+class _VideoFiles(LayoutBase):
+    file: str
+    videos: str = Field(description="video path template")
+    sampling: VideoSampling = Field(default_factory=VideoSampling, description="frames per clip (8, uniform)")
+
+    def media(self) -> str:
+        return self.videos
+
+    def details(self) -> list[str]:
+        return [f"videos: {self.videos} ({self.sampling.tag})"]
+
+
+class VideoQaJson(_VideoFiles):
+    format: Literal["videoqa_json"]
+    mapping: str | None = Field(default=None, description="MSVD's youtube_mapping.txt (vid<N> -> clip name)")
+
+    def files(self) -> list[str]:
+        return [f for f in (self.file, self.mapping) if f]
+
+    def read(self, root: Path) -> list[Sample]:
+        return video.read_videoqa_json(root, self.file, self.videos, self.sampling, self.mapping)
+
+
+class VideoDataInfoJson(_VideoFiles):
+    format: Literal["videodatainfo_json"]
+    split: str
+
+    def files(self) -> list[str]:
+        return [self.file]
+
+    def details(self) -> list[str]:
+        return [*super().details(), f"split {self.split!r}"]
+
+    def read(self, root: Path) -> list[Sample]:
+        return video.read_videodatainfo(root, self.file, self.split, self.videos, self.sampling)
+
+
+Layout = Annotated[
+    VqaJson
+    | TextVqaJson
+    | VizwizJson
+    | KarpathyJson
+    | HatefulMemesJsonl
+    | ImageFolder
+    | HfDatasets
+    | VideoQaJson
+    | VideoDataInfoJson,
+    Field(discriminator="format"),
+]
 
 
 @dataclass(frozen=True)
 class LoadedSplit:
     samples: list[Sample]
     root: Path
-    layout: Layout
+    layout: LayoutBase
 
     @property
     def files(self) -> list[str]:
-        named = self.layout.files() or [self.layout.folder or self.layout.data_files or ""]
-        return [str(self.root / f) for f in named]
+        return [str(self.root / f) for f in self.layout.paths()]
 
 
-def load_split(task: str, split: str, layouts: Sequence[Layout], roots: Sequence[Path], source: str) -> LoadedSplit:
+def load_split(task: str, split: str, layouts: Sequence[LayoutBase], roots: Sequence[Path], source: str) -> LoadedSplit:
     """Read the first layout whose files exist under the first folder that has one."""
     for root in roots:
         for layout in layouts:

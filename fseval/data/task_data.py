@@ -98,5 +98,5 @@ def _check_images(task: Task, split: LoadedSplit) -> None:
     if first is not None and not first.parent.is_dir():
         raise DataError(
             f"Task {task.name!r}: media folder {first.parent} does not exist.",
-            hint=f"Expected media at {split.layout.images or split.layout.videos}; see fseval tasks show {task.name}.",
+            hint=f"Expected media at {split.layout.media()}; see fseval tasks show {task.name}.",
         )

@@ -8,12 +8,15 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from fseval import __version__
 from fseval.errors import FsevalError
+
+if TYPE_CHECKING:
+    from fseval.record import RunRecord
 
 app = typer.Typer(
     help="Few-shot evaluation of Flamingo-style visual language models.",
@@ -268,31 +271,32 @@ def execute(config: Any, origin: Path | None, resume: bool) -> None:
 
 
 def show_run(config: Any, run_dir: Path) -> None:
+    from fseval.record import SAMPLES_FILE, RunRecord
     from fseval.reports.display import console, results_table
 
-    results = json.loads((run_dir / "results.json").read_text())
+    record = RunRecord.load(run_dir)
     notes = [f"demos: {config.demos}"]
     notes += [f"prompt ensembles: {config.prompt_ensembles}"] if config.prompt_ensembles > 1 else []
     notes += [] if config.zero_shot_text_demos else ["0 shots without text demos"]
     notes += [f"compat: {config.compat} (rank scores as its evaluate.py computes them)"] if config.compat else []
-    console.print(results_table(results["results"], title=f"fseval {config.model}", notes=notes))
-    for task_name, shot_count, error in unscored(results, run_dir / "samples.jsonl"):
+    console.print(results_table(record.results, title=f"fseval {config.model}", notes=notes))
+    for task_name, shot_count, error in unscored(record, run_dir / SAMPLES_FILE):
         message = f"{task_name} at {shot_count} shots: every sample failed, so there is no score. First error: {error}"
         console.print(message, style="red", markup=False)
-    if any(row["failed"] for rows in results["results"].values() for row in rows):
+    if any(row.failed for _, row in record.rows()):
         console.print(f"Samples that failed are tried again by: fseval run --resume {run_dir}", markup=False)
     console.print(f"Run directory: {run_dir}")
 
 
-def unscored(results: dict[str, Any], samples: Path) -> list[tuple[str, int, str]]:
+def unscored(record: RunRecord, samples: Path) -> list[tuple[str, int, str]]:
     """(task, shots, first error) of every row in which no sample could be scored."""
-    empty = {(task, row["shots"]) for task, rows in results["results"].items() for row in rows if row["n"] == 0}
+    empty = {(task, row.shots) for task, row in record.rows() if row.n == 0}
     errors: dict[tuple[str, int], str] = {}
     if empty:
         with samples.open(encoding="utf-8") as lines:
             for line in lines:
-                record = json.loads(line)
-                errors.setdefault((record["task"], record["shots"]), record["error"] or "")
+                sample = json.loads(line)
+                errors.setdefault((sample["task"], sample["shots"]), sample["error"] or "")
     return [(task, shots, errors.get((task, shots), "")) for task, shots in sorted(empty)]
 
 

@@ -7,7 +7,6 @@ objects they need (``demo_settings``, ``rices_settings``), not the whole config.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -15,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fseval.errors import DataError
+from fseval.record import RESULTS_FILE, RunRecord
 
 DEMO_STRATEGIES = ("random", "fixed", "rices", "openflamingo")
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -135,19 +135,16 @@ def problems(error: ValidationError) -> str:
 
 def config_from_run(run_dir: Path) -> RunConfig:
     """The configuration a run directory was started with (``fseval run --resume``), checked again."""
-    path = run_dir / "results.json"
-    if not path.is_file():
-        raise DataError(f"{run_dir} is not a run directory: it has no results.json.")
-    saved = json.loads(path.read_text(encoding="utf-8"))["config"]
+    saved = dict(RunRecord.load(run_dir).config)
     saved["output"] = run_dir
     known = set(RunConfig.model_fields)
     try:
         return RunConfig.model_validate({k: v for k, v in saved.items() if k in known})
     except ValidationError as error:
-        raise DataError(f"{path}: the recorded options are not valid ({problems(error)}).") from None
+        raise DataError(f"{run_dir / RESULTS_FILE}: the recorded options are not valid ({problems(error)}).") from None
 
 
 def run_origin(run_dir: Path) -> Path | None:
     """The folder a run was started from: its relative paths (data, tasks, model) are relative to it."""
-    cwd = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))["config"].get("cwd")
+    cwd = RunRecord.load(run_dir).config.get("cwd")
     return Path(cwd) if cwd and Path(cwd).is_dir() else None

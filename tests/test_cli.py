@@ -110,13 +110,14 @@ def test_limit_and_trials(tmp_path: Path, vqav2_dir: Path) -> None:
 def test_table_shows_spread_only_over_several_trials() -> None:
     from rich.console import Console
 
+    from fseval.record import ResultRow
     from fseval.reports.display import results_table
 
     def shown(trials: list[float]) -> str:
         row = {"shots": 4, "metric": "vqa_accuracy", "metric_variant": "vqav2", "mean": statistics.mean(trials)}
         row |= {"stddev": statistics.pstdev(trials), "ci95": [40.0, 60.0], "n": 9, "failed": 0, "trials": trials}
         console = Console(width=80, record=True)
-        console.print(results_table({"vqav2": [row]}))
+        console.print(results_table({"vqav2": [ResultRow.model_validate(row)]}))
         return console.export_text()
 
     assert "score" in shown([50.0]) and "±" not in shown([50.0])

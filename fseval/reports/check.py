@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fseval.errors import DataError
+from fseval.record import ResultRow
 from fseval.reports.compare import Run
 
 BASELINE_FORMAT = 1
@@ -39,18 +40,18 @@ class Verdict:
 
 def baseline_from_run(run: Run) -> dict[str, Any]:
     tasks: dict[str, dict[str, Any]] = {}
-    for task, rows in run.results["results"].items():
+    for task, rows in run.record.results.items():
         tasks[task] = {
-            str(row["shots"]): {
-                "metric": row["metric"],
-                "metric_variant": row["metric_variant"],
-                "mean": row["mean"],
-                "ci95": row.get("ci95"),
-                "n": row["n"],
+            str(row.shots): {
+                "metric": row.metric,
+                "metric_variant": row.metric_variant,
+                "mean": row.mean,
+                "ci95": list(row.ci95),
+                "n": row.n,
             }
             for row in rows
         }
-    return {"fseval_baseline": BASELINE_FORMAT, "source": str(run.path), "model": run.results["model"], "tasks": tasks}
+    return {"fseval_baseline": BASELINE_FORMAT, "source": str(run.path), "model": run.record.model, "tasks": tasks}
 
 
 def write_baseline(run: Run, path: Path) -> dict[str, Any]:
@@ -98,17 +99,17 @@ def check(run: Run, baseline: dict[str, Any], tolerance: float | None = None) ->
         for shots, entry in rows.items():
             row = run.row(task, int(shots))
             allowed = tolerance if tolerance is not None else default_tolerance(entry)
-            score = row["mean"] if row is not None and row["metric"] == entry["metric"] else None
+            score = row.mean if row is not None and row.metric == entry["metric"] else None
             mismatch = differs(entry, row) if row is not None and score is not None else None
             verdicts.append(Verdict(task, int(shots), entry["metric"], entry["mean"], score, allowed, mismatch))
     return verdicts
 
 
-def differs(entry: dict[str, Any], row: dict[str, Any]) -> str | None:
+def differs(entry: dict[str, Any], row: ResultRow) -> str | None:
     """A gate compares like with like: the same metric variant over the same number of samples."""
     found = []
-    if entry.get("metric_variant") not in (None, row["metric_variant"]):
-        found.append(f"metric variant {row['metric_variant']} (baseline {entry['metric_variant']})")
-    if entry.get("n") not in (None, row["n"]):
-        found.append(f"n {row['n']} (baseline {entry['n']})")
+    if entry.get("metric_variant") not in (None, row.metric_variant):
+        found.append(f"metric variant {row.metric_variant} (baseline {entry['metric_variant']})")
+    if entry.get("n") not in (None, row.n):
+        found.append(f"n {row.n} (baseline {entry['n']})")
     return "; ".join(found) or None

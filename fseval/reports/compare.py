@@ -22,6 +22,7 @@ import numpy as np
 
 from fseval.errors import DataError
 from fseval.metrics import METRICS
+from fseval.record import RESULTS_FILE, SAMPLES_FILE, ResultRow, RunRecord
 
 RESAMPLES = 10_000
 
@@ -29,27 +30,27 @@ RESAMPLES = 10_000
 @dataclass(frozen=True)
 class Run:
     path: Path
-    results: dict[str, Any]
+    record: RunRecord
     samples: list[dict[str, Any]]
 
     @property
     def name(self) -> str:
         return self.path.name
 
-    def row(self, task: str, shots: int) -> dict[str, Any] | None:
-        return next((r for r in self.results["results"].get(task, []) if r["shots"] == shots), None)
+    def row(self, task: str, shots: int) -> ResultRow | None:
+        return self.record.row(task, shots)
 
 
 def load_run(path: Path) -> Run:
-    results_path, samples_path = path / "results.json", path / "samples.jsonl"
-    if not results_path.is_file() or not samples_path.is_file():
-        raise DataError(f"{path} is not a run directory (it needs results.json and samples.jsonl).")
+    samples_path = path / SAMPLES_FILE
+    if not (path / RESULTS_FILE).is_file() or not samples_path.is_file():
+        raise DataError(f"{path} is not a run directory (it needs {RESULTS_FILE} and {SAMPLES_FILE}).")
+    record = RunRecord.load(path)
     try:
-        results = json.loads(results_path.read_text(encoding="utf-8"))
         samples = [json.loads(line) for line in samples_path.read_text(encoding="utf-8").splitlines() if line]
     except json.JSONDecodeError as e:
-        raise DataError(f"{path}: cannot read its results ({e}).") from e
-    return Run(path, results, samples)
+        raise DataError(f"{samples_path}: cannot read its samples ({e}).") from e
+    return Run(path, record, samples)
 
 
 @dataclass
@@ -123,11 +124,11 @@ def paired_statistics(a: np.ndarray, b: np.ndarray, seed: int = 0) -> tuple[floa
 def fairness_warnings(a: Run, b: Run, task: str) -> list[str]:
     """Differences that make a comparison of ``task`` unfair."""
     warnings = []
-    info_a, info_b = a.results.get("tasks", {}).get(task, {}), b.results.get("tasks", {}).get(task, {})
+    info_a, info_b = a.record.tasks.get(task, {}), b.record.tasks.get(task, {})
     for key, label in (("version", "task version"), ("prompt", "prompt")):
         if info_a.get(key) != info_b.get(key):
             warnings.append(f"{label} differs")
-    config_a, config_b = a.results.get("config", {}), b.results.get("config", {})
+    config_a, config_b = a.record.config, b.record.config
     for key, label in (
         ("demos", "demo selection"),
         ("seed", "seed"),
@@ -139,8 +140,8 @@ def fairness_warnings(a: Run, b: Run, task: str) -> list[str]:
             continue  # ensembling only touches rank tasks (a run from before modes were recorded still warns)
         if config_a.get(key) != config_b.get(key):
             warnings.append(f"{label} differs ({config_a.get(key)} vs {config_b.get(key)})")
-    variants_a = {r["metric_variant"] for r in a.results["results"].get(task, [])}
-    variants_b = {r["metric_variant"] for r in b.results["results"].get(task, [])}
+    variants_a = {r.metric_variant for r in a.record.results.get(task, [])}
+    variants_b = {r.metric_variant for r in b.record.results.get(task, [])}
     if variants_a != variants_b:
         warnings.append(f"metric variant differs ({', '.join(sorted(variants_a))} vs {', '.join(sorted(variants_b))})")
     return warnings
@@ -149,17 +150,17 @@ def fairness_warnings(a: Run, b: Run, task: str) -> list[str]:
 def compare(base: Run, other: Run) -> list[Paired]:
     """``other`` against ``base`` for every (task, shots) in ``base``."""
     comparisons = []
-    for task, rows in base.results["results"].items():
-        warnings = fairness_warnings(base, other, task) if task in other.results["results"] else ["task missing"]
+    for task, rows in base.record.results.items():
+        warnings = fairness_warnings(base, other, task) if task in other.record.results else ["task missing"]
         for row in rows:
-            other_row = other.row(task, row["shots"])
-            paired = Paired(task, row["shots"], row["metric"], [row["mean"], other_row["mean"] if other_row else None])
+            other_row = other.row(task, row.shots)
+            paired = Paired(task, row.shots, row.metric, [row.mean, other_row.mean if other_row else None])
             paired.warnings = list(warnings)
             if paired.metric in METRICS and not METRICS[paired.metric].per_sample_mean:
                 paired.note = (
                     f"B - A, its interval and p compare the per-sample scores (top-1 correctness), not {paired.metric}"
                 )
-            a, b = shared_scores(base, other, task, row["shots"])
+            a, b = shared_scores(base, other, task, row.shots)
             paired.n_shared = len(a)
             if len(a):
                 paired.difference, paired.ci95, paired.p_value = paired_statistics(a, b)

@@ -7,12 +7,15 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from fseval.record import ResultRow
 
 # Piped into a log file, rich would lay tables out for 80 columns and cut their right edge.
 _LOG_WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120
@@ -35,18 +38,18 @@ def _metric_label(name: str) -> str:
     return METRICS[name].label if name in METRICS else name
 
 
-def _count(row: dict[str, Any], key: str) -> str:
+def _count(row: ResultRow, key: str) -> str:
     """A per-trial count, or its range where the trials differ."""
-    values = row.get(f"{key}_per_trial", [row[key]])
+    values = row.per_trial(key)
     low, high = min(values), max(values)
     return str(low) if low == high else f"{low}–{high}"
 
 
-def results_table(results: dict[str, list[dict[str, Any]]], title: str = "Results", notes: Sequence[str] = ()) -> Table:
+def results_table(results: dict[str, list[ResultRow]], title: str = "Results", notes: Sequence[str] = ()) -> Table:
     """One row per (task, shots): mean ± population std over trials, bootstrap 95% CI over samples."""
     # ``n`` is the number of samples scored per trial; ``failed`` counts samples over all trials.
     # With one trial per row there is no spread to show: the column is the score alone.
-    trials = sorted({len(row["trials"]) for rows in results.values() for row in rows})
+    trials = sorted({len(row.trials) for rows in results.values() for row in rows})
     spread = trials != [1]
     table = Table(title=title)
     table.add_column("task", no_wrap=True)
@@ -57,17 +60,17 @@ def results_table(results: dict[str, list[dict[str, Any]]], title: str = "Result
     variants = set()
     for task, rows in results.items():
         for row in rows:
-            variants.add(f"{row['metric']}: {row['metric_variant']}")
-            low, high = row.get("ci95", [math.nan, math.nan])
+            variants.add(f"{row.metric}: {row.metric_variant}")
+            low, high = row.ci95
             failed = _count(row, "failed")
-            failed = failed if row["failed"] == 0 else f"[red]{failed}[/red]"
+            failed = failed if row.failed == 0 else f"[red]{failed}[/red]"
             table.add_row(
                 task,
-                str(row["shots"]),
-                _metric_label(row["metric"]),
-                f"{_fmt(row['mean'])} ± {_fmt(row['stddev'])}" if spread else _fmt(row["mean"]),
+                str(row.shots),
+                _metric_label(row.metric),
+                f"{_fmt(row.mean)} ± {_fmt(row.stddev)}" if spread else _fmt(row.mean),
                 f"{_fmt(low)}–{_fmt(high)}",
-                _count(row, "n") if row["n"] else "[red]0[/red]",
+                _count(row, "n") if row.n else "[red]0[/red]",
                 failed,
             )
     table.caption = "; ".join(

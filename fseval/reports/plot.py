@@ -24,7 +24,7 @@ def plot_runs(runs: list[Run], output: Path) -> Path:
         raise FsevalError(
             f"Cannot write a plot as {output.name!r}.", hint=f"End -o with one of: .{', .'.join(sorted(formats))}"
         )
-    tasks = sorted({task for run in runs for task in run.results["results"]})
+    tasks = sorted({task for run in runs for task in run.record.results})
     if not tasks:
         raise FsevalError("The runs have no results to plot.")
     columns = min(3, len(tasks))
@@ -32,17 +32,17 @@ def plot_runs(runs: list[Run], output: Path) -> Path:
     figure, axes = plt.subplots(rows, columns, figsize=(4.5 * columns, 3.5 * rows), squeeze=False)
     for axis, task in zip(axes.flat, tasks, strict=False):
         for run in runs:
-            points = sorted(run.results["results"].get(task, []), key=lambda r: r["shots"])
+            points = sorted(run.record.results.get(task, []), key=lambda r: r.shots)
             if not points:
                 continue
-            shots = [p["shots"] for p in points]
-            means = [p["mean"] for p in points]
-            low = [p["mean"] - (p.get("ci95") or [p["mean"]])[0] for p in points]
-            high = [(p.get("ci95") or [0, p["mean"]])[1] - p["mean"] for p in points]
+            shots = [p.shots for p in points]
+            means = [p.mean for p in points]
+            low = [p.mean - p.ci95[0] for p in points]
+            high = [p.ci95[1] - p.mean for p in points]
             axis.errorbar(shots, means, yerr=[low, high], marker="o", capsize=3, label=run.name)
-        metric = next(r["metric"] for run in runs for r in run.results["results"].get(task, []))
+        metric = next(r.metric for run in runs for r in run.record.results.get(task, []))
         axis.set(title=task, xlabel="shots", ylabel=metric)
-        axis.set_xticks(sorted({p["shots"] for run in runs for p in run.results["results"].get(task, [])}))
+        axis.set_xticks(sorted({p.shots for run in runs for p in run.record.results.get(task, [])}))
         axis.grid(alpha=0.3)
         axis.legend(fontsize="small")
     for axis in list(axes.flat)[len(tasks) :]:

@@ -25,6 +25,7 @@ from typing import Any
 from fseval import __version__
 from fseval.errors import FsevalError
 from fseval.metrics.stats import Resampler, bootstrap_ci
+from fseval.record import ResultRow, RunRecord
 
 
 @dataclass
@@ -69,29 +70,29 @@ class ShotResult:
     metric_variant: str
     trials: list[TrialResult]
 
-    def as_dict(self) -> dict[str, Any]:
+    def row(self) -> ResultRow:
         values = [t.value for t in self.trials]
         scored = [v for v in values if not math.isnan(v)]  # a trial whose every sample failed has no score
         low, high = bootstrap_ci([(t.resampler, t.n) for t in self.trials])
         extra_keys = sorted({k for t in self.trials for k in t.extra})
         n, failed = [t.n for t in self.trials], [t.failed for t in self.trials]
-        return {
-            "shots": self.shots,
-            "trials": values,
-            "mean": statistics.fmean(scored) if scored else math.nan,
+        return ResultRow(
+            shots=self.shots,
+            trials=values,
+            mean=statistics.fmean(scored) if scored else math.nan,
             # Population standard deviation over trials, as OpenFlamingo reports (np.nanstd).
-            "stddev": statistics.pstdev(scored) if scored else math.nan,
-            "ci95": [low, high],
+            stddev=statistics.pstdev(scored) if scored else math.nan,
+            ci95=(low, high),
             # Per trial: they differ only when a demo fails to load in some trials and not in others.
-            "n": min(n),
-            "failed": max(failed),
-            "n_per_trial": n,
-            "failed_per_trial": failed,
-            "metric": self.metric,
-            "metric_variant": self.metric_variant,
-            "seeds": [t.seed for t in self.trials],
-            "extra": {k: statistics.fmean(t.extra[k] for t in self.trials if k in t.extra) for k in extra_keys},
-        }
+            n=min(n),
+            failed=max(failed),
+            n_per_trial=n,
+            failed_per_trial=failed,
+            metric=self.metric,
+            metric_variant=self.metric_variant,
+            seeds=[t.seed for t in self.trials],
+            extra={k: statistics.fmean(t.extra[k] for t in self.trials if k in t.extra) for k in extra_keys},
+        )
 
 
 def git_commit() -> str | None:
@@ -213,21 +214,19 @@ class RunWriter:
         self.samples_path = directory / "samples.jsonl"
         # Rewritten by every run, resumed ones included: the store holds what earlier attempts finished.
         self._samples = self.samples_path.open("w", encoding="utf-8")
-        self.results: dict[str, list[dict[str, Any]]] = {}
-        self.tasks: dict[str, dict[str, Any]] = {}
-        self.header = {
-            "fseval_version": __version__,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "model": model,
-            "config": config,
-            "provenance": {
+        self.record = RunRecord(
+            fseval_version=__version__,
+            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            model=model,
+            config=config,
+            provenance={
                 "python": sys.version.split()[0],
                 "platform": platform.platform(),
                 "packages": package_versions(),
                 "git_commit": git_commit(),
                 "world_size": world_size,
             },
-        }
+        )
 
     def add_samples(self, records: list[SampleRecord]) -> None:
         for record in records:
@@ -235,17 +234,14 @@ class RunWriter:
         self._samples.flush()
 
     def add_task(self, name: str, info: dict[str, Any]) -> None:
-        self.tasks[name] = info
+        self.record.tasks[name] = info
 
     def add_result(self, task: str, result: ShotResult) -> None:
-        self.results.setdefault(task, []).append(result.as_dict())
+        self.record.results.setdefault(task, []).append(result.row())
         self.save()
 
     def save(self) -> None:
-        document = {**self.header, "tasks": self.tasks, "results": self.results}
-        tmp = self.directory / "results.json.tmp"
-        tmp.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        os.replace(tmp, self.directory / "results.json")
+        self.record.save(self.directory)
 
     def close(self) -> None:
         self._samples.close()

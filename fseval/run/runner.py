@@ -7,7 +7,6 @@ rank 0 writes the run directory.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -20,6 +19,7 @@ from fseval.errors import FsevalError
 from fseval.metrics import get_metric
 from fseval.models import registry
 from fseval.models.base import ModelAdapter
+from fseval.record import RunRecord
 from fseval.run.distributed import Dist, init_from_env
 from fseval.run.evaluation import TrialSettings, evaluate, metric_variant, trial_settings
 from fseval.run.prefetch import PipelineOptions
@@ -199,7 +199,7 @@ def check_same_model(output: Path, model: ModelAdapter) -> None:
     """A resumed run's stored samples came from the model resuming it (its files may have moved)."""
     if stored_samples(output) == 0:
         return
-    saved = json.loads((output / "results.json").read_text(encoding="utf-8"))["model"]
+    saved = RunRecord.load(output).model
     changes = model_changes(saved, model.describe())
     if changes:
         raise FsevalError(

@@ -348,79 +348,113 @@ def main() -> None:
         job = json.loads(args.worker)
         print(json.dumps(worker_rank(job) if job.get("rank_variants") else worker_run(job)))
         return
-    import torch
-
-    configs = [c.strip() for c in args.configs.split(",") if c.strip()]
-    cuda = torch.cuda.is_available()
-    for config in [c for c in configs if c in GPU_CONFIGS and not cuda]:
-        print(f"skipping {config}: needs CUDA, none available")
-    configs = [c for c in configs if c not in GPU_CONFIGS or cuda]
-    work = args.work_dir or Path(tempfile.mkdtemp(prefix="fseval-perf-"))
-    if not (work / "vqav2").exists():
-        write_vqav2(work / "vqav2", train_images=32, val_images=max(args.limit, args.tiny_limit) // 4 + 1)
-    if not (work / "tokenizer").exists():
-        write_tokenizer(work / "tokenizer", 16384)
-    if "tiny" in configs and not (work / "tiny").exists():
-        from fseval.models.openflamingo import make_tiny
-
-        make_tiny(work / "tiny")
-    report: dict[str, Any] = {"torch": torch.__version__, "threads": torch.get_num_threads(), "tables": {}}
-    print(f"workload: synthetic VQAv2 in {work} (demo pool: 32 train images x 4 questions; 640x480 JPEGs)")
-
-    def job(config: str, shots: int, switches: dict[str, bool], device: str = "cpu", precision: str = "fp32") -> dict:
-        limit = args.tiny_limit if config == "tiny" else args.limit
-        return {"work": str(work), "config": config, "shots": shots, "switches": switches, "device": device,
-                "precision": precision, "limit": limit, "batch_size": args.batch_size}  # fmt: skip
-
-    if "tiny" in configs and not args.rank_only:
-        rows: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = []
-        for shots in (4, 32):
-            off = spawn(job("tiny", shots, ALL_OFF))
-            on = spawn(job("tiny", shots, ALL_ON))
-            rows += [(f"tiny {shots}-shot, all off", off, None), (f"tiny {shots}-shot, all on", on, off)]
-        print(f"\ntiny (CPU), {args.tiny_limit} VQAv2 queries per run, batch {args.batch_size}, 3 beams\n")
-        print(table := run_table(rows))
-        report["tables"]["tiny"] = {"markdown": table, "rows": rows}
-    if "small" in configs and not args.rank_only:
-        off, on = spawn(job("small", 8, ALL_OFF)), spawn(job("small", 8, ALL_ON))
-        rows = [("small 8-shot, all off", off, None), ("small 8-shot, all on", on, off)]
-        for name in OPTIMISATIONS[:-1]:  # packed_rank is measured by the ranking table
-            rows.append((f"all on but {name}", spawn(job("small", 8, {**ALL_ON, name: False})), on))
-        print(f"\nsmall (CPU), {args.limit} VQAv2 queries at 8 shots, batch {args.batch_size}, 3 beams")
-        print("('speedup' and 'same preds' compare with the row's baseline: all off, or all on)\n")
-        print(table := run_table(rows))
-        report["tables"]["small"] = {"markdown": table, "rows": rows}
-    for config in [c for c in configs if c in GPU_CONFIGS and not args.rank_only]:
-        off = spawn(job(config, 8, ALL_OFF, "cuda", "fp32"))
-        fp32 = spawn(job(config, 8, ALL_ON, "cuda", "fp32"))
-        bf16 = spawn(job(config, 8, ALL_ON, "cuda", "bf16"))
-        rows = [(f"{config} fp32, all off", off, None), (f"{config} fp32, all on", fp32, off)]
-        rows.append((f"{config} bf16, all on", bf16, off))
-        print(f"\n{config} (CUDA), {args.limit} VQAv2 queries at 8 shots\n")
-        print(table := run_table(rows))
-        report["tables"][config] = {"markdown": table, "rows": rows}
-    if not args.no_rank:
-        variants = [("packed", "packed", None), ("chunked_64", "chunked", 64), ("one_at_a_time", "chunked", 1)]
-        for config in [c for c in configs if c != "tiny"] or configs[:1]:
-            device, precision = ("cuda", "bf16") if config in GPU_CONFIGS else ("cpu", "fp32")
-            result = spawn({**job(config, 8, ALL_ON, device, precision), "rank_variants": variants})
-            lines = [
-                f"\nImageNet ranking, {config} ({device}, {precision}): 8-shot prompt of {result['prompt_tokens']} "
-                f"tokens, 1000 class names = {result['candidate_tokens']} tokens; one greedy generation "
-                f"(5 tokens) of the same prompt: {result['generate_s']:.3f} s. Candidate tokens fed to the model: "
-                f"{result['fed_tokens']}; at the prompt pass's speed per token they need at least "
-                f"{result['floor_s']:.2f} s ({result['floor_ratio']:.1f}x)\n",
-                "| ranking | seconds | x greedy generation | same top-1 |",
-                "|---|---|---|---|",
-            ]
-            for label, _, _ in variants:
-                r = result[label]
-                same = "yes" if r["same_top1"] else "no"
-                lines.append(f"| {label} | {r['seconds']:.2f} | {r['ratio']:.1f}x | {same} |")
-            print(table := "\n".join(lines))
-            report["tables"][f"rank-{config}"] = {"markdown": table, "result": result}
+    report = Bench(args).measure()
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
+
+
+class Bench:
+    """The tables main prints: each config's runs, then the ranking timings."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        import torch
+
+        self.args = args
+        configs = [c.strip() for c in args.configs.split(",") if c.strip()]
+        cuda = torch.cuda.is_available()
+        for config in [c for c in configs if c in GPU_CONFIGS and not cuda]:
+            print(f"skipping {config}: needs CUDA, none available")
+        self.configs = [c for c in configs if c not in GPU_CONFIGS or cuda]
+        self.work = args.work_dir or Path(tempfile.mkdtemp(prefix="fseval-perf-"))
+        self.report: dict[str, Any] = {"torch": torch.__version__, "threads": torch.get_num_threads(), "tables": {}}
+
+    def measure(self) -> dict[str, Any]:
+        self.prepare()
+        if not self.args.rank_only:
+            if "tiny" in self.configs:
+                self.tiny()
+            if "small" in self.configs:
+                self.small()
+            for config in [c for c in self.configs if c in GPU_CONFIGS]:
+                self.gpu(config)
+        if not self.args.no_rank:
+            for config in [c for c in self.configs if c != "tiny"] or self.configs[:1]:
+                self.rank(config)
+        return self.report
+
+    def prepare(self) -> None:
+        work, args = self.work, self.args
+        if not (work / "vqav2").exists():
+            write_vqav2(work / "vqav2", train_images=32, val_images=max(args.limit, args.tiny_limit) // 4 + 1)
+        if not (work / "tokenizer").exists():
+            write_tokenizer(work / "tokenizer", 16384)
+        if "tiny" in self.configs and not (work / "tiny").exists():
+            from fseval.models.openflamingo import make_tiny
+
+            make_tiny(work / "tiny")
+        print(f"workload: synthetic VQAv2 in {work} (demo pool: 32 train images x 4 questions; 640x480 JPEGs)")
+
+    def job(
+        self, config: str, shots: int, switches: dict[str, bool], device: str = "cpu", precision: str = "fp32"
+    ) -> dict[str, Any]:
+        limit = self.args.tiny_limit if config == "tiny" else self.args.limit
+        return {"work": str(self.work), "config": config, "shots": shots, "switches": switches, "device": device,
+                "precision": precision, "limit": limit, "batch_size": self.args.batch_size}  # fmt: skip
+
+    def table(self, name: str, heading: str, rows: list[tuple[str, dict[str, Any], dict[str, Any] | None]]) -> None:
+        print(heading)
+        print(table := run_table(rows))
+        self.report["tables"][name] = {"markdown": table, "rows": rows}
+
+    def tiny(self) -> None:
+        rows: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = []
+        for shots in (4, 32):
+            off = spawn(self.job("tiny", shots, ALL_OFF))
+            on = spawn(self.job("tiny", shots, ALL_ON))
+            rows += [(f"tiny {shots}-shot, all off", off, None), (f"tiny {shots}-shot, all on", on, off)]
+        args = self.args
+        self.table(
+            "tiny", f"\ntiny (CPU), {args.tiny_limit} VQAv2 queries per run, batch {args.batch_size}, 3 beams\n", rows
+        )
+
+    def small(self) -> None:
+        off, on = spawn(self.job("small", 8, ALL_OFF)), spawn(self.job("small", 8, ALL_ON))
+        rows = [("small 8-shot, all off", off, None), ("small 8-shot, all on", on, off)]
+        for name in OPTIMISATIONS[:-1]:  # packed_rank is measured by the ranking table
+            rows.append((f"all on but {name}", spawn(self.job("small", 8, {**ALL_ON, name: False})), on))
+        heading = (
+            f"\nsmall (CPU), {self.args.limit} VQAv2 queries at 8 shots, batch {self.args.batch_size}, 3 beams\n"
+            "('speedup' and 'same preds' compare with the row's baseline: all off, or all on)\n"
+        )
+        self.table("small", heading, rows)
+
+    def gpu(self, config: str) -> None:
+        off = spawn(self.job(config, 8, ALL_OFF, "cuda", "fp32"))
+        fp32 = spawn(self.job(config, 8, ALL_ON, "cuda", "fp32"))
+        bf16 = spawn(self.job(config, 8, ALL_ON, "cuda", "bf16"))
+        rows = [(f"{config} fp32, all off", off, None), (f"{config} fp32, all on", fp32, off)]
+        rows.append((f"{config} bf16, all on", bf16, off))
+        self.table(config, f"\n{config} (CUDA), {self.args.limit} VQAv2 queries at 8 shots\n", rows)
+
+    def rank(self, config: str) -> None:
+        variants = [("packed", "packed", None), ("chunked_64", "chunked", 64), ("one_at_a_time", "chunked", 1)]
+        device, precision = ("cuda", "bf16") if config in GPU_CONFIGS else ("cpu", "fp32")
+        result = spawn({**self.job(config, 8, ALL_ON, device, precision), "rank_variants": variants})
+        lines = [
+            f"\nImageNet ranking, {config} ({device}, {precision}): 8-shot prompt of {result['prompt_tokens']} "
+            f"tokens, 1000 class names = {result['candidate_tokens']} tokens; one greedy generation "
+            f"(5 tokens) of the same prompt: {result['generate_s']:.3f} s. Candidate tokens fed to the model: "
+            f"{result['fed_tokens']}; at the prompt pass's speed per token they need at least "
+            f"{result['floor_s']:.2f} s ({result['floor_ratio']:.1f}x)\n",
+            "| ranking | seconds | x greedy generation | same top-1 |",
+            "|---|---|---|---|",
+        ]
+        for label, _, _ in variants:
+            r = result[label]
+            same = "yes" if r["same_top1"] else "no"
+            lines.append(f"| {label} | {r['seconds']:.2f} | {r['ratio']:.1f}x | {same} |")
+        print(table := "\n".join(lines))
+        self.report["tables"][f"rank-{config}"] = {"markdown": table, "result": result}
 
 
 if __name__ == "__main__":

@@ -123,68 +123,76 @@ def root(
     """Few-shot evaluation of Flamingo-style visual language models."""
 
 
+# fseval run's options whose declarations would not fit on one line.
+Tasks = Annotated[list[str] | None, typer.Option("--task", "-t", help="Task name(s), repeated or comma-separated.")]
+ModelName = Annotated[
+    str, typer.Option(help="Preset, family (with --model-arg), model directory, or the bundled tiny-shapes.")
+]
+ModelArgs = Annotated[
+    list[str] | None, typer.Option(help="key=value for the model family, one pair per flag (fseval models FAMILY).")
+]
+DataDir = Annotated[
+    str | None, typer.Option(help="Dataset folder (its files, or one sub-folder per task), or hf:REPO.")
+]
+BatchSize = Annotated[int, typer.Option(min=1, help="Prompts per model call (never changes the results).")]
+MetricVariant = Annotated[str | None, typer.Option(help="Metric variant, e.g. openflamingo (default: the task's).")]
+ZeroShotTextDemos = Annotated[bool, typer.Option(help="At 0 shots, prepend two text-only demos (Flamingo convention).")]
+PromptEnsembles = Annotated[
+    int, typer.Option(min=1, help="Rank tasks: average log-likelihoods over this many demo orders.")
+]
+DemosFile = Annotated[
+    Path | None, typer.Option(help='--demos fixed: JSON list of demo ids, or {"sample id": \\[demo ids]}.')
+]
+CacheDir = Annotated[
+    Path | None, typer.Option(help="Feature cache (default $FSEVAL_CACHE/features or ~/.cache/fseval/features).")
+]
+GroupByLength = Annotated[bool, typer.Option(help="Batch prompts of similar length together (never changes results).")]
+Compat = Annotated[
+    str | None,
+    typer.Option(
+        help="openflamingo: reproduce OpenFlamingo's evaluate.py where it differs from fseval (rank tasks: "
+        "0-shot prompts attend to the first demo's image, candidates attend to the prompts' padding, "
+        "its batches); implies --demos openflamingo and the openflamingo metric variant unless given."
+    ),
+]
+Resume = Annotated[
+    Path | None,
+    typer.Option(
+        help="Finish an interrupted run with its own options (RUN_DIR/results.json); "
+        "only --model/--model-arg may point to moved files."
+    ),
+]
+
+
 @app.command()
 @user_errors
 def run(
     ctx: typer.Context,
-    task: Annotated[
-        list[str] | None, typer.Option("--task", "-t", help="Task name(s), repeated or comma-separated.")
-    ] = None,
-    model: Annotated[
-        str, typer.Option(help="Preset, family (with --model-arg), model directory, or the bundled tiny-shapes.")
-    ] = "tiny-shapes",
-    model_arg: Annotated[
-        list[str] | None, typer.Option(help="key=value passed to the model family; repeat for each pair.")
-    ] = None,
+    task: Tasks = None,
+    model: ModelName = "tiny-shapes",
+    model_arg: ModelArgs = None,
     shots: Annotated[str | None, typer.Option(help="Shot counts, e.g. 0,4,8 (default: the task's).")] = None,
-    data_dir: Annotated[
-        str | None, typer.Option(help="Dataset folder (its files, or one sub-folder per task), or hf:REPO.")
-    ] = None,
+    data_dir: DataDir = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Run directory.")] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Evaluate the first N samples only.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the first trial; trial i uses seed + i.")] = 42,
     trials: Annotated[int, typer.Option(min=1, help="Trials (demo draws) per shot count.")] = 1,
-    batch_size: Annotated[int, typer.Option(min=1)] = 8,
+    batch_size: BatchSize = 8,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.", callback=device_callback)] = "auto",
     precision: Annotated[str, typer.Option(help="fp32, bf16 or fp16 (weights are cast).")] = "fp32",
-    metric_variant: Annotated[
-        str | None, typer.Option(help="Metric variant, e.g. openflamingo (default: the task's).")
-    ] = None,
-    zero_shot_text_demos: Annotated[
-        bool, typer.Option(help="At 0 shots, prepend two text-only demos (Flamingo convention).")
-    ] = True,
-    prompt_ensembles: Annotated[
-        int, typer.Option(min=1, help="Rank tasks: average log-likelihoods over this many demo orders.")
-    ] = 1,
+    metric_variant: MetricVariant = None,
+    zero_shot_text_demos: ZeroShotTextDemos = True,
+    prompt_ensembles: PromptEnsembles = 1,
     demos: Annotated[str, typer.Option(help="Demo selection: random, fixed, rices or openflamingo.")] = "random",
-    demos_file: Annotated[
-        Path | None, typer.Option(help='--demos fixed: JSON list of demo ids, or {"sample id": [demo ids]}.')
-    ] = None,
+    demos_file: DemosFile = None,
     rices_model: Annotated[str, typer.Option(help="--demos rices: open_clip model name or config JSON.")] = "ViT-L-14",
     rices_pretrained: Annotated[str, typer.Option(help="--demos rices: open_clip tag or weights file.")] = "openai",
-    cache_dir: Annotated[
-        Path | None, typer.Option(help="Feature cache (default $FSEVAL_CACHE/features or ~/.cache/fseval/features).")
-    ] = None,
-    group_by_length: Annotated[
-        bool, typer.Option(help="Batch prompts of similar length together (never changes results).")
-    ] = True,
+    cache_dir: CacheDir = None,
+    group_by_length: GroupByLength = True,
     prefetch: Annotated[bool, typer.Option(help="Decode the next batches' media in background threads.")] = True,
-    compat: Annotated[
-        str | None,
-        typer.Option(
-            help="openflamingo: reproduce OpenFlamingo's evaluate.py where it differs from fseval (rank tasks: "
-            "0-shot prompts attend to the first demo's image, candidates attend to the prompts' padding, "
-            "its batches); implies --demos openflamingo and the openflamingo metric variant unless given."
-        ),
-    ] = None,
+    compat: Compat = None,
     tasks_dir: TasksDir = None,
-    resume: Annotated[
-        Path | None,
-        typer.Option(
-            help="Finish an interrupted run with its own options (RUN_DIR/results.json); "
-            "only --model/--model-arg may point to moved files."
-        ),
-    ] = None,
+    resume: Resume = None,
 ) -> None:
     """Evaluate a model on tasks at several shot counts; write results.json and samples.jsonl."""
     options = {name: value for name, value in locals().items() if name not in ("ctx", "resume")}

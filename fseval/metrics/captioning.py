@@ -163,7 +163,7 @@ def ptb_tokenize(captions: Mapping[int, list[str]]) -> dict[int, list[str]]:
     as_annotations = {k: [{"caption": _LINE_BREAKS.sub(" ", c)} for c in v] for k, v in captions.items()}
     java = _JavaErrorKept()
     with _PTB_LOCK:
-        ptbtokenizer.subprocess = java  # type: ignore[attr-defined]
+        ptbtokenizer.subprocess = java
         try:
             tokenized: dict[int, list[str]] = ptbtokenizer.PTBTokenizer().tokenize(as_annotations)
         except OSError as e:
@@ -173,7 +173,7 @@ def ptb_tokenize(captions: Mapping[int, list[str]]) -> dict[int, list[str]]:
                 hint="It needs `java` on PATH and a writable pycocoevalcap/tokenizer folder.",
             ) from e
         finally:
-            ptbtokenizer.subprocess = subprocess  # type: ignore[attr-defined]
+            ptbtokenizer.subprocess = subprocess
     if java.returncode != 0 or any(len(tokenized.get(k, [])) != len(v) for k, v in captions.items()):
         said = java.stderr.strip().splitlines()
         raise FsevalError(

@@ -121,5 +121,5 @@ def load_model(name: str, args: dict[str, Any], device: str = "cpu", precision: 
     module, _, function = family.loader.partition(":")
     load = getattr(importlib.import_module(module), function)
     if not family.takes_device:
-        return load(**arguments)  # type: ignore[no-any-return]
-    return load(**arguments, device=resolve_device(device), precision=precision)  # type: ignore[no-any-return]
+        return load(**arguments)
+    return load(**arguments, device=resolve_device(device), precision=precision)

@@ -30,7 +30,7 @@ _NO_CLEANUP_CLASSES = ("LlamaTokenizer", "CodeLlamaTokenizer", "BloomTokenizer")
 
 
 def _saved_json(path: str, filename: str) -> dict[str, Any]:
-    from transformers.utils import cached_file
+    from transformers.utils.hub import cached_file
 
     found = cached_file(path, filename, _raise_exceptions_for_missing_entries=False)
     if not found:
@@ -54,7 +54,7 @@ def load_tokenizer(path: str) -> Any:
     """``AutoTokenizer.from_pretrained(path)`` with the special tokens its files name, and no others,
     running the pipeline its ``tokenizer.json`` saved (as 4.33's fast tokenizers did)."""
     from transformers import AutoTokenizer
-    from transformers.utils import cached_file
+    from transformers.utils.hub import cached_file
 
     tokenizer = AutoTokenizer.from_pretrained(path, pad_token=saved_pad_token(path))
     saved = cached_file(path, "tokenizer.json", _raise_exceptions_for_missing_entries=False)

@@ -97,7 +97,8 @@ def cached_embeddings(samples: Sequence[Sample], files: Sequence[str], settings:
     key = cache_key(settings.model, settings.pretrained, files, samples)
     path = cache_dir(settings) / f"{key}.npy"
     if path.is_file():
-        return np.load(path)
+        cached: np.ndarray = np.load(path)
+        return cached
     features = embed(samples, settings.model, settings.pretrained, resolve_device(settings.device))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npy")

@@ -99,7 +99,7 @@ def run(
     config = with_compat_defaults(config, tasks)
     check_options(config, tasks, models.check(config))
     data = {task.name: load_task_data(task, config.data_dir) for task in tasks}
-    output = dist.broadcast(config.output or default_output(config))
+    output: Path = dist.broadcast(config.output or default_output(config))
     claim = writer = store = None
     try:
         # Rank 0 holds the run directory (before the model load, which can take minutes); every rank stops with it.

@@ -293,13 +293,7 @@ class IdeficsAdapter(ModelAdapter):
         row carries that image's features alone.
         """
         self._check_single_images(prompts)
-        contexts: list[list[int]] = []
-        rows: list[tuple[int, int, list[int], int]] = []  # (prompt, candidate, full ids, scored tokens)
-        for i, (prompt, options) in enumerate(zip(prompts, candidates, strict=True)):
-            text = self.idefics_text(prompt)
-            context, *fulls = self._ids([text, *(text + option for option in options)])
-            contexts.append(context)
-            rows += [(i, j, *split_continuation(context, full)) for j, full in enumerate(fulls)]
+        contexts, rows = self._candidate_rows(prompts, candidates)
         scores: list[list[list[float]]] = [[[] for _ in options] for options in candidates]
         if not rows:
             return scores
@@ -316,6 +310,33 @@ class IdeficsAdapter(ModelAdapter):
             else:
                 pending.append((i, j, full, count))
         pending.sort(key=lambda row: -(len(row[2]) - shared[row[0]]))
+        self._score_in_passes(pending, shared, cache, prompt_mask, first, features, scores)
+        return scores
+
+    def _candidate_rows(
+        self, prompts: Sequence[Prompt], candidates: Sequence[Sequence[str]]
+    ) -> tuple[list[list[int]], list[tuple[int, int, list[int], int]]]:
+        """Each prompt's ids, and a row (prompt, candidate, full ids, scored tokens) per candidate."""
+        contexts: list[list[int]] = []
+        rows: list[tuple[int, int, list[int], int]] = []
+        for i, (prompt, options) in enumerate(zip(prompts, candidates, strict=True)):
+            text = self.idefics_text(prompt)
+            context, *fulls = self._ids([text, *(text + option for option in options)])
+            contexts.append(context)
+            rows += [(i, j, *split_continuation(context, full)) for j, full in enumerate(fulls)]
+        return contexts, rows
+
+    def _score_in_passes(
+        self,
+        pending: list[tuple[int, int, list[int], int]],
+        shared: list[int],
+        cache: Any,
+        prompt_mask: torch.Tensor,
+        first: torch.Tensor,
+        features: list[torch.Tensor],
+        scores: list[list[list[float]]],
+    ) -> None:
+        """Candidates longest first, continuing the prompt cache in passes; halves a pass on out-of-memory."""
         pass_tokens = pass_token_budget(cache, self.device)
         prompt_length, vocab = prompt_mask.shape[1], first.shape[-1]
         start = 0
@@ -347,7 +368,6 @@ class IdeficsAdapter(ModelAdapter):
             for (i, j, _, count), rest, head, tail in zip(chunk, rests, heads, later, strict=True):
                 scores[i][j] = [head, *tail[: len(rest) - 1]][-count:]
             start += len(chunk)
-        return scores
 
     def _prompt_pass(
         self, token_lists: list[list[int]], features: list[torch.Tensor]

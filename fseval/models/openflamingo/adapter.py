@@ -140,12 +140,12 @@ class OpenFlamingoAdapter(ModelAdapter):
         finally:
             self.stage_seconds[stage] += self._now() - start
 
-    def _lm_started(self, module: Any, args: tuple, kwargs: dict) -> None:
+    def _lm_started(self, module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         cache = kwargs.get("cache", kwargs.get("past_key_values"))
         if self.profile and (cache is None or cache.get_seq_length() == 0):
             self._prefill_started = self._now()
 
-    def _lm_finished(self, module: Any, args: tuple, output: Any) -> None:
+    def _lm_finished(self, module: Any, args: tuple[Any, ...], output: Any) -> None:
         if self._prefill_started is not None:
             self.stage_seconds["prefill"] += self._now() - self._prefill_started
             self._prefill_started = None
@@ -284,7 +284,7 @@ class OpenFlamingoAdapter(ModelAdapter):
         del out
         cache.batch_repeat_interleave(options["num_beams"])  # the media and image positions follow by themselves
         try:
-            return self.model.lang_encoder.generate(  # type: ignore[no-any-return,operator]
+            return self.model.lang_encoder.generate(  # type: ignore[operator]
                 input_ids=input_ids,
                 attention_mask=attention_mask,
                 eos_token_id=self.model.eoc_token_id,

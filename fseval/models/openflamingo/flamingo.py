@@ -118,7 +118,7 @@ class Flamingo(nn.Module):
         self.cache_kwarg = "cache" if "cache" in forward_params else "past_key_values"
         lang_encoder.register_forward_pre_hook(self._locate_media, with_kwargs=True)
 
-    def _locate_media(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
+    def _locate_media(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """Before every LM call (including each step of ``generate``), place its tokens in image time."""
         input_ids = kwargs.get("input_ids", args[0] if args else None)
         if input_ids is None:

@@ -76,7 +76,7 @@ def load_tokenizer(path: str) -> Any:
 
 def load_language_model(path: str, dtype: torch.dtype) -> nn.Module:
     from transformers import AutoModelForCausalLM
-    from transformers.utils import cached_file
+    from transformers.utils.hub import cached_file
 
     config_file = cached_file(path, "config.json")
     config = json.loads(Path(config_file).read_text()) if config_file else {}

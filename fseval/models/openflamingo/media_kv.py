@@ -77,7 +77,7 @@ def _forward(
         allowed = allowed | ~allowed.any(dim=-1, keepdim=True)  # as MaskedCrossAttention
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed[:, None])
     out = out.masked_fill((text_time == 0)[:, None, :, None], 0.0)
-    return layer.to_out(out.transpose(1, 2).reshape(b, length, -1))  # type: ignore[no-any-return]
+    return layer.to_out(out.transpose(1, 2).reshape(b, length, -1))
 
 
 def _attend_latest_image(

@@ -84,7 +84,7 @@ class PerceiverResampler(nn.Module):
             x = x + self.frame_embs[:f, None, :]
         media = x.reshape(b * t, f * v, d)
         latents = self.latents.expand(b * t, -1, -1)
-        for attn, ff in self.layers:  # type: ignore[misc,has-type]
+        for attn, ff in self.layers:  # type: ignore[misc]
             latents = attn(media, latents) + latents  # type: ignore[has-type]
             latents = ff(latents) + latents  # type: ignore[has-type]
         return self.norm(latents).reshape(b, t, -1, d)

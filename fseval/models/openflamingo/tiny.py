@@ -156,7 +156,7 @@ def trainable_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
     embedding = model.lang_encoder.get_input_embeddings().weight  # type: ignore[operator,union-attr]
     keep = {name for name, p in model.named_parameters() if p is embedding}
-    model_type = getattr(model.lang_encoder.config, "model_type", "")  # type: ignore[union-attr,arg-type]
+    model_type = getattr(model.lang_encoder.config, "model_type", "")  # type: ignore[union-attr]
     return {
         key: value.clone()
         for key, value in rename_lm_keys(model.state_dict(), model_type, to_legacy=True).items()

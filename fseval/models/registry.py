@@ -1,7 +1,9 @@
-"""Model families and presets: one table, each family imported only when a model of it loads.
+"""Model families and presets, found by a folder scan; each family imported only when a model of it loads.
 
-A ``--model`` value is a bundled model (``tiny-shapes``), a directory with a model card, a preset
-(a name for a set of a family's arguments) or a family name used with ``--model-arg``. ``resolve``
+A family is a package under ``fseval/models/`` whose ``settings.py`` declares ``FAMILY`` (its
+arguments, loader and presets); nothing else lists it. A ``--model`` value is a bundled model
+(``tiny-shapes``), a directory with a model card, a preset (a name for a set of a family's
+arguments) or a family name used with ``--model-arg``. ``resolve``
 turns it into a family and arguments, and ``check`` validates those against the family's settings
 model, both without importing torch, so a typo is reported before any weights load.
 """
@@ -9,7 +11,7 @@ model, both without importing torch, so a typo is reported before any weights lo
 from __future__ import annotations
 
 import importlib
-from dataclasses import asdict, dataclass
+import pkgutil
 from pathlib import Path
 from typing import Any
 
@@ -17,65 +19,26 @@ from fseval.devices import resolve_device
 from fseval.errors import FsevalError, UnknownNameError
 from fseval.models.base import ModelAdapter
 from fseval.models.card import CARD_NAME, has_card, read_card
-from fseval.models.idefics.settings import PRESETS as IDEFICS_PRESETS
-from fseval.models.idefics.settings import IdeficsSettings
-from fseval.models.mock import MockSettings
-from fseval.models.openflamingo.settings import PRESETS as OPENFLAMINGO_PRESETS
-from fseval.models.openflamingo.settings import OpenFlamingoSettings
-from fseval.models.settings import FamilySettings, validate_settings
+from fseval.models.settings import Family, FamilySettings, Preset, validate_settings
 from fseval.resources import ASSETS_DIR
 
 
-@dataclass(frozen=True)
-class Family:
-    name: str
-    description: str
-    settings: type[FamilySettings]
-    loader: str  # "module:function", imported when a model of the family loads
-    takes_device: bool = True
-    compat_modes: tuple[str, ...] = ()  # what ``fseval run --compat`` can ask of its ranking
+def _declared_families() -> dict[str, Family]:
+    """Every family whose package has a ``settings.py`` declaring ``FAMILY`` (light: no torch)."""
+    import fseval.models
+
+    families = {}
+    for package in pkgutil.iter_modules(fseval.models.__path__):
+        if package.ispkg:
+            module = importlib.import_module(f"fseval.models.{package.name}.settings")
+            family: Family = module.FAMILY
+            families[family.name] = family
+    return dict(sorted(families.items()))
 
 
-@dataclass(frozen=True)
-class Preset:
-    name: str
-    family: str
-    args: dict[str, Any]
-    description: str
-
-
-FAMILIES = {
-    family.name: family
-    for family in (
-        Family(
-            "openflamingo",
-            "OpenFlamingo-style models from their parts (open_clip vision tower, Hugging Face LM, checkpoint.pt)",
-            OpenFlamingoSettings,
-            "fseval.models.openflamingo:load",
-            compat_modes=("openflamingo",),
-        ),
-        Family(
-            "idefics",
-            "IDEFICS through transformers' IdeficsForVisionText2Text",
-            IdeficsSettings,
-            "fseval.models.idefics:load",
-        ),
-        Family(
-            "mock",
-            "Deterministic test model (mode=majority|copy-demo|field|constant)",
-            MockSettings,
-            "fseval.models.mock:load",
-            takes_device=False,
-            compat_modes=("openflamingo",),  # its scores have no batch to depend on; the prompts follow
-        ),
-    )
-}
-PRESETS: dict[str, Preset] = {
-    **{
-        name: Preset(name, "openflamingo", {"preset": name}, preset.description)
-        for name, preset in OPENFLAMINGO_PRESETS.items()
-    },
-    **{name: Preset(name, "idefics", {"path": name}, args["path"]) for name, args in IDEFICS_PRESETS.items()},
+FAMILIES = _declared_families()
+PRESETS: dict[str, tuple[Family, Preset]] = {
+    preset.name: (family, preset) for family in FAMILIES.values() for preset in family.presets
 }
 # Model directories shipped inside fseval; "tiny-shapes" is the default --model.
 BUNDLED = {"tiny-shapes": "tiny Flamingo trained on the bundled shapes world (scripts/train_tiny_shapes.py)"}
@@ -92,8 +55,8 @@ def resolve(name: str, args: dict[str, Any]) -> tuple[Family, dict[str, Any]]:
         named = {"name": card.name} if card.name else {}
         return FAMILIES[card.family], {**card.arguments(directory), **named, **args}
     if name in PRESETS:
-        preset = PRESETS[name]
-        return FAMILIES[preset.family], {**preset.args, **args}
+        family, preset = PRESETS[name]
+        return family, {**preset.args, **args}
     if name in FAMILIES:
         return FAMILIES[name], dict(args)
     if directory.exists():
@@ -104,13 +67,14 @@ def resolve(name: str, args: dict[str, Any]) -> tuple[Family, dict[str, Any]]:
 
 
 def check(family: Family, args: dict[str, Any]) -> FamilySettings:
-    """The family's settings for ``args``: every bad key or value reported at once, before loading."""
+    """The family's settings for ``args``: every bad key or value reported at once, before loading.
+
+    A preset's arguments are checked as what they stand for, under the user's overrides.
+    """
     arguments = {key: value for key, value in args.items() if key != "name"}
-    preset = arguments.pop("preset", None)
-    if preset is not None:  # the preset's arguments as published, under the user's overrides
-        fields = asdict(OPENFLAMINGO_PRESETS[preset])
-        fields.pop("description"), fields.pop("checkpoint_repo"), fields.pop("checkpoint_file")
-        arguments = {**fields, **arguments}
+    named = next((p for p in family.presets if p.args.items() <= arguments.items()), None)
+    if named is not None:
+        arguments = {**named.settings, **{k: v for k, v in arguments.items() if k not in named.args}}
     return validate_settings(family.settings, family.name, arguments)
 
 

@@ -8,6 +8,7 @@ keys it does not know, so a typo is an error naming the key, not a silently igno
 from __future__ import annotations
 
 import difflib
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -22,6 +23,29 @@ class FamilySettings(BaseModel):
 
 
 S = TypeVar("S", bound=FamilySettings)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A name for a set of a family's arguments: ``args`` go to its loader, ``settings`` are what they stand for."""
+
+    name: str
+    args: dict[str, Any]
+    description: str
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Family:
+    """A model family, declared in its package's light ``settings.py`` (found by ``fseval.models.registry``)."""
+
+    name: str
+    description: str
+    settings: type[FamilySettings]
+    loader: str  # "module:function", imported when a model of the family loads
+    presets: tuple[Preset, ...] = ()
+    takes_device: bool = True
+    compat_modes: tuple[str, ...] = ()  # what ``fseval run --compat`` can ask of its ranking
 
 
 def validate_settings(settings: type[S], family: str, arguments: dict[str, Any]) -> S:

@@ -168,8 +168,8 @@ def models_table() -> Table:
         table.add_row(name, "bundled (default)", description)
     for family in FAMILIES.values():
         table.add_row(family.name, "family", family.description)
-    for preset in PRESETS.values():
-        table.add_row(preset.name, f"preset of {preset.family}", preset.description)
+    for family, preset in PRESETS.values():
+        table.add_row(preset.name, f"preset of {family.name}", preset.description)
     return table
 
 

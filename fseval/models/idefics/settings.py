@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from fseval.models.settings import FamilySettings
+from fseval.models.settings import Family, FamilySettings, Preset
 
 
 class IdeficsSettings(FamilySettings):
@@ -39,3 +39,12 @@ PRESETS: dict[str, dict[str, str]] = {
     "idefics-80b": {"path": "HuggingFaceM4/idefics-80b"},
     "idefics-80b-instruct": {"path": "HuggingFaceM4/idefics-80b-instruct", "end_of_chunk": "end_of_utterance"},
 }
+
+
+FAMILY = Family(
+    "idefics",
+    "IDEFICS through transformers' IdeficsForVisionText2Text",
+    IdeficsSettings,
+    "fseval.models.idefics:load",
+    presets=tuple(Preset(name, {"path": name}, args["path"], dict(args)) for name, args in PRESETS.items()),
+)

@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from fseval.models.settings import FamilySettings
+from fseval.models.settings import Family, FamilySettings
+from fseval.models.settings import Preset as FamilyPreset
 
 
 class OpenFlamingoSettings(FamilySettings):
@@ -114,3 +115,18 @@ PRESETS: dict[str, Preset] = {
         "openflamingo/OpenFlamingo-9B-vitl-mpt7b",
     ),
 }
+
+
+def _preset(name: str, preset: Preset) -> FamilyPreset:
+    fields = ("vision_encoder", "vision_pretrained", "lm", "cross_attn_every_n_layers")
+    return FamilyPreset(name, {"preset": name}, preset.description, {key: getattr(preset, key) for key in fields})
+
+
+FAMILY = Family(
+    "openflamingo",
+    "OpenFlamingo-style models from their parts (open_clip vision tower, Hugging Face LM, checkpoint.pt)",
+    OpenFlamingoSettings,
+    "fseval.models.openflamingo:load",
+    presets=tuple(_preset(name, preset) for name, preset in PRESETS.items()),
+    compat_modes=("openflamingo",),
+)

@@ -22,14 +22,11 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import Field
-
 from fseval.errors import FsevalError
 from fseval.models.base import ModelAdapter
-from fseval.models.settings import FamilySettings, validate_settings
+from fseval.models.mock.settings import MODES, MockSettings
+from fseval.models.settings import validate_settings
 from fseval.types import END_OF_CHUNK, GenerationSettings, Prompt, ReferencedPrompt
-
-MODES = ("majority", "copy-demo", "field", "constant")
 
 
 class MockModel(ModelAdapter):
@@ -100,18 +97,6 @@ class MockModel(ModelAdapter):
 
 class SimulatedCrash(Exception):
     """Raised by the mock's ``crash_after`` to test interrupted runs."""
-
-
-class MockSettings(FamilySettings):
-    """``--model-arg`` keys of the mock."""
-
-    mode: str = Field(default="majority", description=f"one of {', '.join(MODES)}")
-    field: str = Field(default="answers", description="mode=field: the reference field answered")
-    text: str = Field(default="", description="mode=constant: the answer")
-    suffix: str = Field(default="", description="appended to every generation")
-    crash_after: int = Field(default=0, ge=0, description="tests: raise after this many model calls")
-    kill_after: int = Field(default=0, ge=0, description="tests: SIGKILL after this many model calls")
-    interrupt_after: int = Field(default=0, ge=0, description="tests: SIGINT after this many model calls")
 
 
 def load(**arguments: Any) -> MockModel:

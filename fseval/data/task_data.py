@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +47,8 @@ def load_task_data(task: Task, data_dir: str | None, limit: int | None = None, f
         demo = evaluation
     samples = evaluation.samples[:limit] if limit is not None else evaluation.samples
     _check_fields(task, evaluation.samples[0] if evaluation.samples else None)
+    _check_targets(task, evaluation)
+    _check_unique_ids(task, evaluation)
     if not for_scoring:
         for split in {id(evaluation): evaluation, id(demo): demo}.values():
             _check_images(task, split)
@@ -70,6 +73,36 @@ def _check_fields(task: Task, sample: Sample | None) -> None:
             f"{', '.join(map(repr, missing))}, which the samples do not have "
             f"(fields: {', '.join(sorted(sample.fields))}).",
             hint="Pick a metric, candidates_field and data layout that go together.",
+        )
+
+
+def _check_targets(task: Task, split: LoadedSplit) -> None:
+    """Every evaluation sample's targets are what the metric scores: a bad record fails here, not after the model."""
+    from fseval.metrics import get_metric
+
+    check = get_metric(task.spec.metric).check_target
+    if check is None:
+        return
+    problems = [(sample.id, problem) for sample in split.samples if (problem := check(sample.fields)) is not None]
+    if problems:
+        shown = "; ".join(f"sample {sample_id!r}: {problem}" for sample_id, problem in problems[:5])
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise DataError(
+            f"Task {task.name!r}: {len(problems)} samples of {', '.join(split.files)} cannot be scored: {shown}{more}.",
+            hint="Fix or remove those records (is this the benchmark's original annotation file?).",
+        )
+
+
+def _check_unique_ids(task: Task, split: LoadedSplit) -> None:
+    """A sample id twice would be scored twice (and its records would overwrite each other)."""
+    counts = Counter(str(sample.id) for sample in split.samples)
+    repeated = [key for key, count in counts.items() if count > 1]
+    if repeated:
+        shown = ", ".join(map(repr, repeated[:5]))
+        raise DataError(
+            f"Task {task.name!r}: {len(repeated)} sample ids appear more than once in {', '.join(split.files)} "
+            f"(e.g. {shown}).",
+            hint="Remove the duplicate records; each question or image must appear once.",
         )
 
 

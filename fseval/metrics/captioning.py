@@ -58,6 +58,7 @@ _LINE_BREAKS = re.compile("[\r\n\u000b\u000c\u2028\u2029]")
     default_variant="ptb",
     target_fields=("references",),
     result_format=formats.CAPTIONS,
+    check_target=lambda fields: formats.non_empty_strings(fields, "references"),
     headline="CIDEr",
     description="COCO caption evaluation (pycocoevalcap): CIDEr-D x100; BLEU-1..4, METEOR, ROUGE-L in extra.",
 )

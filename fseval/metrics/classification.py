@@ -35,6 +35,8 @@ def _check(predictions: Sequence[Any], targets: Sequence[Mapping[str, Any]]) -> 
     default_variant="default",
     target_fields=("label",),
     result_format=formats.LABELS,
+    mode="rank",
+    check_target=lambda fields: formats.string(fields, "label"),
     description="Top-1 accuracy of the highest-likelihood candidate (top-5 alongside); x100.",
 )
 def score_accuracy(predictions: Sequence[Any], targets: Sequence[Mapping[str, Any]], variant: str) -> MetricResult:
@@ -80,6 +82,8 @@ def roc_auc(labels: Sequence[bool], scores: Sequence[float]) -> float:
     default_variant="default",
     target_fields=("label",),
     result_format=formats.YES_PROBABILITIES,
+    mode="rank",
+    check_target=lambda fields: formats.string(fields, "label"),
     per_sample_mean=False,  # per-sample scores are top-1 correctness, which is not what AUC averages
     description="ROC AUC of P(yes), the softmax of the candidates' scores; x100. Per-sample: top-1 correct.",
 )

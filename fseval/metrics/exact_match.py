@@ -42,6 +42,7 @@ def exact_match(prediction: str, answer: str, variant: str = "vqa") -> float:
     default_variant="vqa",
     target_fields=("answer",),
     result_format=formats.VQA_ANSWERS,
+    check_target=lambda fields: formats.string(fields, "answer"),
     description="Open-ended QA accuracy: exact match with the single answer after VQA answer normalisation; x100.",
 )
 def score_exact_match(predictions: Sequence[str], targets: Sequence[Mapping[str, Any]], variant: str) -> MetricResult:

@@ -62,6 +62,22 @@ def yes_probability(record: Mapping[str, Any], path: Path, where: str) -> Ranked
     return Ranked.from_scores({"yes": float(p), "no": 1 - float(p)})
 
 
+def non_empty_strings(fields: Mapping[str, Any], key: str) -> str | None:
+    """A target check: ``fields[key]`` is a non-empty list of strings (VQA answers, reference captions)."""
+    value = fields.get(key)
+    if not isinstance(value, list | tuple) or not value:
+        return f"{key} should be a non-empty list, not {value!r}"
+    if not all(isinstance(item, str) for item in value):
+        return f"every item of {key} should be a string"
+    return None
+
+
+def string(fields: Mapping[str, Any], key: str) -> str | None:
+    """A target check: ``fields[key]`` is a string (a label, a single answer)."""
+    value = fields.get(key)
+    return None if isinstance(value, str) else f"{key} should be a string, not {value!r}"
+
+
 VQA_ANSWERS = ResultFormat("question_id", text("answer"), '[{"question_id", "answer"}]')
 CAPTIONS = ResultFormat("image_id", text("caption"), '[{"image_id", "caption"}]')
 LABELS = ResultFormat("id", label_or_scores, '[{"id", "label"}] or [{"id", "scores": {class: log-likelihood}}]')

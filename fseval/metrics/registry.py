@@ -33,6 +33,10 @@ ScoreFn = Callable[[Sequence[Any], Sequence[Mapping[str, Any]], str], MetricResu
 tasks and ``classification.Ranked`` for ranking tasks."""
 
 
+TargetCheck = Callable[[Mapping[str, Any]], str | None]
+"""A sample's fields -> why its targets cannot be scored (None: they can)."""
+
+
 @dataclass(frozen=True)
 class Metric:
     """A metric and the facts about it that the rest of fseval needs, in one place."""
@@ -44,8 +48,10 @@ class Metric:
     description: str
     target_fields: tuple[str, ...]  # the sample fields it reads (recorded per sample as targets)
     result_format: ResultFormat  # its benchmark's standard results file (fseval score)
+    mode: str = "generate"  # what it scores: generated text ("generate") or ranked candidates ("rank")
     per_sample_mean: bool = True  # the value is 100 x the mean of per_sample, so paired differences measure it
     headline: str = ""  # what the value is, where the name does not say (caption: CIDEr)
+    check_target: TargetCheck | None = None  # why a sample's targets cannot be scored (before any model runs)
 
     @property
     def label(self) -> str:
@@ -71,8 +77,10 @@ def register_metric(
     description: str,
     result_format: ResultFormat,
     target_fields: Sequence[str] = (),
+    mode: str = "generate",
     per_sample_mean: bool = True,
     headline: str = "",
+    check_target: TargetCheck | None = None,
 ) -> Callable[[ScoreFn], ScoreFn]:
     """Register ``fn`` under ``name`` with its facts (see ``Metric``)."""
 
@@ -85,8 +93,10 @@ def register_metric(
             description,
             tuple(target_fields),
             result_format,
+            mode,
             per_sample_mean,
             headline,
+            check_target,
         )
         return fn
 

@@ -99,6 +99,7 @@ def vqa_accuracy(
     default_variant="vqav2",
     target_fields=("answers",),
     result_format=formats.VQA_ANSWERS,
+    check_target=lambda fields: formats.non_empty_strings(fields, "answers"),
     description="VQA accuracy: min(1, #matching annotators / 3), averaged over leave-one-out subsets; x100.",
 )
 def score_vqa(predictions: Sequence[str], targets: Sequence[Mapping[str, Any]], variant: str) -> MetricResult:

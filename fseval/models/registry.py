@@ -78,6 +78,15 @@ def check(family: Family, args: dict[str, Any]) -> FamilySettings:
     return validate_settings(family.settings, family.name, arguments)
 
 
+def file_problems(family: Family, args: dict[str, Any]) -> list[str]:
+    """What is wrong with the model's files (missing, truncated, unparseable), found without loading them."""
+    if family.file_checks is None:
+        return []
+    module, _, function = family.file_checks.partition(":")
+    found: list[str] = getattr(importlib.import_module(module), function)(args)
+    return found
+
+
 def load_model(name: str, args: dict[str, Any], device: str = "cpu", precision: str = "fp32") -> ModelAdapter:
     """A bundled model, a model directory, a preset, or a family name with ``args``."""
     family, arguments = resolve(name, args)

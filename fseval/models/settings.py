@@ -46,6 +46,7 @@ class Family:
     presets: tuple[Preset, ...] = ()
     takes_device: bool = True
     compat_modes: tuple[str, ...] = ()  # what ``fseval run --compat`` can ask of its ranking
+    file_checks: str | None = None  # "module:function": the loader arguments -> problems with the files
 
 
 def validate_settings(settings: type[S], family: str, arguments: dict[str, Any]) -> S:

@@ -156,6 +156,22 @@ def model_changes(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
     ]
 
 
+def being_written(directory: Path) -> bool:
+    """Whether another fseval process holds ``directory`` (its run lock), checked without taking it."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks, no check
+        return False
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(descriptor)  # closing drops the probe's lock
+    return False
+
+
 class RunDirClaim:
     """Holds a run directory for one process: refuses a directory another run is writing, and a fresh
     run into a directory that already holds one (its stored samples would be taken as this run's)."""

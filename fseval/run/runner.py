@@ -20,8 +20,9 @@ from fseval.metrics import get_metric
 from fseval.models import registry
 from fseval.models.base import ModelAdapter
 from fseval.record import RunRecord
+from fseval.run import preflight
 from fseval.run.distributed import Dist, init_from_env
-from fseval.run.evaluation import TrialSettings, evaluate, metric_variant, trial_settings
+from fseval.run.evaluation import TrialSettings, evaluate, trial_settings
 from fseval.run.prefetch import PipelineOptions
 from fseval.run.results import RunDirClaim, RunWriter, ShotResult, TrialResult, model_changes, stored_samples
 from fseval.run.store import STORE_FILE, SampleStore
@@ -47,6 +48,9 @@ class RegistryLoader:
     def check(self, config: RunConfig) -> tuple[str, ...]:
         family, arguments = registry.resolve(config.model, config.model_args)
         registry.check(family, arguments)
+        problems = registry.file_problems(family, arguments)
+        if problems:
+            raise FsevalError(f"The model {config.model}'s files cannot be loaded: " + "; ".join(problems))
         return family.compat_modes
 
     def load(self, config: RunConfig, device: str) -> ModelAdapter:
@@ -97,9 +101,8 @@ def run(
     models = models or RegistryLoader()
     tasks = load_tasks(config.tasks, config.tasks_dirs)
     config = with_compat_defaults(config, tasks)
-    check_options(config, tasks, models.check(config))
-    data = {task.name: load_task_data(task, config.data_dir) for task in tasks}
     output: Path = dist.broadcast(config.output or default_output(config))
+    data = check_before_loading(config, tasks, models, output, resume, dist)
     claim = writer = store = None
     try:
         # Rank 0 holds the run directory (before the model load, which can take minutes); every rank stops with it.
@@ -133,27 +136,32 @@ def run(
     return output
 
 
-def check_options(config: RunConfig, tasks: list[Task], compat_modes: tuple[str, ...] = ()) -> None:
-    """Options that mean nothing for the tasks asked for are refused before any data or model is loaded."""
-    if config.prompt_ensembles > 1 and not any(task.spec.mode == "rank" for task in tasks):
-        raise FsevalError(
-            "--prompt-ensembles averages the candidates' scores over demo orders; it applies to rank tasks only.",
-            hint=f"{', '.join(config.tasks)} generate their answers: leave the option out.",
-        )
-    offered = {variant for task in tasks for variant in get_metric(task.spec.metric).variants}
-    if config.metric_variant is not None and config.metric_variant not in offered:
-        raise FsevalError(
-            f"No metric of {', '.join(config.tasks)} has a variant {config.metric_variant!r}.",
-            hint=f"Their variants: {', '.join(sorted(offered))}.",
-        )
+def check_before_loading(
+    config: RunConfig, tasks: list[Task], models: ModelLoader, output: Path, resume: bool, dist: Dist
+) -> dict[str, TaskData]:
+    """The tasks' data, once every check that needs no weights has passed (``preflight``): all problems at once.
+
+    Rank 0 checks the output folder (the others would see its claim) and its verdict stops every rank.
+    """
+    data: dict[str, TaskData] = {}
+    problems = []
     for task in tasks:
-        metric_variant(task, config.metric_variant)
-    ranks = any(task.spec.mode == "rank" for task in tasks)
-    if config.compat is not None and ranks and config.compat not in compat_modes:
-        raise FsevalError(
-            f"--compat {config.compat} reproduces OpenFlamingo's ranking; {config.model} cannot rank that way.",
-            hint="Leave --compat out for this model.",
-        )
+        try:
+            data[task.name] = load_task_data(task, config.data_dir)
+        except FsevalError as error:
+            problems.append(str(error))
+    compat_modes: tuple[str, ...] = ()
+    try:
+        compat_modes = models.check(config)
+    except FsevalError as error:
+        problems.append(str(error))
+    problems += preflight.option_problems(config, tasks, compat_modes)
+    problems += preflight.demo_problems(config, tasks, data)
+    problems += preflight.scorer_problems(tasks)
+    problems += preflight.output_problems(output, resume) if dist.is_main else []
+    problems += preflight.network_problems(config)
+    preflight.raise_problems(dist.broadcast(problems))
+    return data
 
 
 def with_compat_defaults(config: RunConfig, tasks: list[Task]) -> RunConfig:

@@ -119,7 +119,11 @@ class TaskSpec(_Strict):
         from fseval.metrics import get_metric
         from fseval.tasks.postprocess import get_postprocessor
 
-        get_metric(self.metric).check_variant(self.metric_variant)
+        metric = get_metric(self.metric)
+        metric.check_variant(self.metric_variant)
+        if metric.mode != self.mode:
+            scores = "ranked candidates" if metric.mode == "rank" else "generated text"
+            raise ValueError(f"metric {self.metric!r} scores {scores}: it needs mode: {metric.mode}, not {self.mode}")
         get_postprocessor(self.postprocess)
         return self
 

@@ -47,4 +47,5 @@ FAMILY = Family(
     IdeficsSettings,
     "fseval.models.idefics:load",
     presets=tuple(Preset(name, {"path": name}, args["path"], dict(args)) for name, args in PRESETS.items()),
+    file_checks="fseval.models.idefics.checks:problems",
 )

@@ -39,7 +39,7 @@ def _cached_file(repo: str, filename: str) -> str | None:
         return None
 
 
-def _vision_cached(name: str, tag: str) -> bool:
+def vision_weights_cached(name: str, tag: str) -> bool:
     """Whether open_clip can load ``name``/``tag`` without the network."""
     if Path(tag).expanduser().is_file():
         return True
@@ -73,7 +73,7 @@ def resolve_preset(name: str, **overrides: Any) -> dict[str, Any]:
         if arguments["lm"] is None:
             missing.append(f"hf download {preset['lm']}")
     arguments["tokenizer"] = arguments["tokenizer"] or arguments["lm"]
-    if "vision_pretrained" not in overrides and not _vision_cached(
+    if "vision_pretrained" not in overrides and not vision_weights_cached(
         preset["vision_encoder"], preset["vision_pretrained"]
     ):
         hub = (

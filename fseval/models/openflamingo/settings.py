@@ -129,4 +129,5 @@ FAMILY = Family(
     "fseval.models.openflamingo:load",
     presets=tuple(_preset(name, preset) for name, preset in PRESETS.items()),
     compat_modes=("openflamingo",),
+    file_checks="fseval.models.openflamingo.checks:problems",
 )

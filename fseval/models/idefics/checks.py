@@ -1,0 +1,21 @@
+"""What can be checked of an IDEFICS checkpoint before loading it (no torch, no weights read)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fseval.errors import FsevalError
+from fseval.models.files import model_dir_problems
+from fseval.models.idefics.checkpoint import check_files, resolve_checkpoint
+from fseval.models.idefics.settings import PRESETS
+
+
+def problems(arguments: dict[str, Any]) -> list[str]:
+    """The checkpoint is on this machine, complete, and its files whole."""
+    path = str(arguments.get("path", ""))
+    try:
+        directory, repo_id = resolve_checkpoint(PRESETS.get(path, {}).get("path", path))
+        check_files(directory, repo_id)
+    except FsevalError as error:
+        return [str(error)]
+    return model_dir_problems(directory)

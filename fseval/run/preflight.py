@@ -1,0 +1,148 @@
+"""Everything a run can check before it creates anything or loads any weights, reported at once.
+
+A run that fails after hours of generation because Java is missing, a record is malformed or the
+output folder is read-only loses the user's day. So before the run directory is made and before
+the model loads: the options against the tasks, the model's arguments and files, the demo pools
+against the shot counts, what the metrics need (Java, a writable temporary folder), the output
+folder, and whatever would otherwise need the network. All problems come back in one error.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from fseval.config import RunConfig
+from fseval.data.task_data import TaskData
+from fseval.errors import FsevalError
+from fseval.metrics import get_metric
+from fseval.run.demos import OPENFLAMINGO_QUERY_SET_SIZE
+from fseval.run.evaluation import metric_variant
+from fseval.run.results import being_written, stored_samples
+from fseval.tasks.spec import Task
+
+Problems = list[str]
+
+
+def raise_problems(problems: Iterable[str]) -> None:
+    found = list(dict.fromkeys(problems))
+    if found:
+        raise FsevalError(
+            f"This run cannot start ({len(found)} problem{'s' * (len(found) > 1)}; nothing was created):\n- "
+            + "\n- ".join(found),
+        )
+
+
+def collect(check: Callable[[], object]) -> Problems:
+    """A check that raises ``FsevalError`` (one message) as a list of problems."""
+    try:
+        check()
+    except FsevalError as error:
+        return [str(error)]
+    return []
+
+
+def option_problems(config: RunConfig, tasks: list[Task], compat_modes: tuple[str, ...]) -> Problems:
+    """Options that mean nothing, or cannot work, for the tasks and the model asked for."""
+    found = []
+    ranks = any(task.spec.mode == "rank" for task in tasks)
+    if config.prompt_ensembles > 1 and not ranks:
+        found.append(
+            "--prompt-ensembles averages the candidates' scores over demo orders; it applies to rank tasks only "
+            f"({', '.join(config.tasks)} generate their answers: leave the option out)."
+        )
+    offered = {variant for task in tasks for variant in get_metric(task.spec.metric).variants}
+    if config.metric_variant is not None and config.metric_variant not in offered:
+        found.append(
+            f"No metric of {', '.join(config.tasks)} has a variant {config.metric_variant!r} "
+            f"(their variants: {', '.join(sorted(offered))})."
+        )
+    else:
+        for task in tasks:
+            found += collect(lambda task=task: metric_variant(task, config.metric_variant))  # type: ignore[misc]
+    if config.compat is not None and ranks and config.compat not in compat_modes:
+        found.append(
+            f"--compat {config.compat} reproduces OpenFlamingo's ranking; {config.model} cannot rank that way "
+            "(leave --compat out for this model)."
+        )
+    return found
+
+
+def demo_problems(config: RunConfig, tasks: list[Task], data: dict[str, TaskData]) -> Problems:
+    """Each shot count's demos can be drawn from the task's demo pool."""
+    found = []
+    for task in (t for t in tasks if t.name in data):
+        pool = len(data[task.name].demo_pool) - data[task.name].demo_is_eval  # the query never demos itself
+        text_demos = task.spec.zero_shot_text_demos if config.zero_shot_text_demos else 0
+        most = max(shots or text_demos for shots in config.shots or task.spec.shots)
+        if config.demos == "openflamingo" and pool < OPENFLAMINGO_QUERY_SET_SIZE:
+            found.append(
+                f"{task.name}: --demos openflamingo draws from a query set of {OPENFLAMINGO_QUERY_SET_SIZE} "
+                f"but the demo split has {pool} examples."
+            )
+        elif most > pool:
+            found.append(
+                f"{task.name}: {most} demos per prompt, but its demo split has {pool} examples (use fewer --shots)."
+            )
+    return found
+
+
+def scorer_problems(tasks: list[Task]) -> Problems:
+    """Caption metrics run pycocoevalcap's PTB tokenizer, in Java, on files in a temporary folder."""
+    if not any(task.spec.metric == "caption" for task in tasks):
+        return []
+    found = []
+    if shutil.which("java") is None:
+        found.append(
+            "Caption metrics need Java for pycocoevalcap's PTB tokenizer, and there is no java on PATH "
+            "(Debian/Ubuntu: apt-get install default-jre-headless)."
+        )
+    scratch = tempfile.gettempdir()
+    if not os.access(scratch, os.W_OK | os.X_OK):
+        found.append(f"The temporary folder {scratch} is not writable (set TMPDIR to one that is).")
+    return found
+
+
+def output_problems(output: Path, resume: bool) -> Problems:
+    """The run directory can be made or taken, without making it now."""
+    if output.exists():
+        if not output.is_dir():
+            return [f"--output {output} is a file (give a new or empty folder)."]
+        if not os.access(output, os.W_OK | os.X_OK):
+            return [f"--output {output} is not writable (give a folder you can write to)."]
+        if being_written(output):
+            return [
+                f"{output} is being written by another fseval run (wait for it to finish, or stop it, then "
+                "fseval run --resume it; or pick another --output)."
+            ]
+        if not resume and stored_samples(output) > 0:
+            return [
+                f"{output} already holds a run (finish it with fseval run --resume {output}, or pick another --output)."
+            ]
+        if not resume and not (output / "results.json").exists() and any(output.iterdir()):
+            return [f"--output {output} is a folder with other files in it (give a new or empty folder)."]
+        return []
+    parent = output.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return [f"--output {output} cannot be created: {parent} is not writable."]
+    return []
+
+
+def network_problems(config: RunConfig) -> Problems:
+    """fseval downloads nothing: what a run would fetch must be on this machine already."""
+    if config.demos != "rices" or not config.rices_pretrained or Path(config.rices_pretrained).expanduser().is_file():
+        return []
+    from fseval.models.openflamingo.presets import vision_weights_cached
+
+    if vision_weights_cached(config.rices_model, config.rices_pretrained):
+        return []
+    return [
+        f"--demos rices needs the CLIP weights {config.rices_model}/{config.rices_pretrained}, which are not on "
+        "this machine (download them into the Hugging Face cache where there is network, or pass "
+        "--rices-pretrained as a local weights file)."
+    ]

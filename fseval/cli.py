@@ -164,6 +164,12 @@ Resume = Annotated[
 ]
 
 
+Labels = Annotated[
+    list[str] | None,
+    typer.Option(help="A name per run, in order (default: the folder, or model and seed where folders share a name)."),
+]
+
+
 @app.command()
 @user_errors
 def run(
@@ -218,6 +224,8 @@ def new_config(ctx: typer.Context, options: dict[str, Any]) -> Any:
         model_args=parse_model_args(values.pop("model_arg")),
         shots=parse_shots(values["shots"]),
     )
+    if getattr(ctx.get_parameter_source("model"), "name", None) != "COMMANDLINE":
+        refuse_the_toy_default(values["tasks"], values["tasks_dirs"])
     if values["compat"] == "openflamingo" and getattr(ctx.get_parameter_source("demos"), "name", None) != "COMMANDLINE":
         values["demos"] = "openflamingo"  # OpenFlamingo's own draws, unless another strategy is asked for
     try:
@@ -226,23 +234,41 @@ def new_config(ctx: typer.Context, options: dict[str, Any]) -> Any:
         raise typer.BadParameter(problems(error)) from None
 
 
+def refuse_the_toy_default(tasks: tuple[str, ...], tasks_dirs: tuple[Path, ...]) -> None:
+    """Without --model the bundled tiny-shapes runs: right for the shapes tasks, a silent toy score for others."""
+    from fseval.models.registry import PRESETS
+    from fseval.tasks.spec import load_tasks
+
+    others = [task.name for task in load_tasks(tasks, tasks_dirs) if task.spec.data.default_dir is None]
+    if others:
+        raise typer.BadParameter(
+            f"give --model for {', '.join(others)}: the default, tiny-shapes, is a 2.3M-parameter toy trained "
+            f"for the bundled shapes_* tasks. Presets: {', '.join(PRESETS)}; or a family with --model-arg, or a "
+            "model directory (fseval models)."
+        )
+
+
 def resumed_config(
     ctx: typer.Context, resume: Path, model: str, model_arg: list[str] | None
 ) -> tuple[Any, Path | None]:
-    """A run's own options, with only where the model's files are allowed to change; and its origin folder."""
+    """A run's own options, with only where the model's files are allowed to change; and its origin folder.
+
+    ``--shots`` and ``--trials`` extend a run: the shot counts given are added to the run's, and
+    trials grow to the number given; only the samples not stored yet are evaluated.
+    """
     from fseval.config import config_from_run, run_origin
 
     # (Typer ships its own copy of click, so the source is matched by name.)
     given = [
         f"--{name.replace('_', '-')}"
         for name in ctx.params
-        if name not in ("resume", "model_arg", "model")
+        if name not in ("resume", "model_arg", "model", "shots", "trials")
         and getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"
     ]
     if given:
         raise typer.BadParameter(
             f"{', '.join(given)} cannot be combined with --resume: a run resumes with its own options "
-            "(only --model and --model-arg may point to files that moved)."
+            "(only --model and --model-arg may point to files that moved; --shots and --trials add work)."
         )
     # The runner checks that it is the same model. The run goes on in the folder it was started from
     # (its relative paths, and the media paths it recorded, are from there); what is given now is
@@ -252,18 +278,40 @@ def resumed_config(
     moved = getattr(ctx.get_parameter_source("model"), "name", None) == "COMMANDLINE"
     arguments = {k: existing_path(v) for k, v in parse_model_args(model_arg).items()}
     update = {"model": existing_path(model) if moved else saved.model, "model_args": {**saved.model_args, **arguments}}
+    update.update(extended(ctx, saved, run_origin(resume)))
     return saved.model_copy(update=update), run_origin(resume)
+
+
+def extended(ctx: typer.Context, saved: Any, origin: Path | None) -> dict[str, Any]:
+    """The shot counts and trials ``--resume RUN --shots ... --trials N`` asks for, added to the run's."""
+    from fseval.tasks.spec import load_tasks
+
+    changes: dict[str, Any] = {}
+    if getattr(ctx.get_parameter_source("trials"), "name", None) == "COMMANDLINE":
+        changes["trials"] = max(saved.trials, ctx.params["trials"])
+    if getattr(ctx.get_parameter_source("shots"), "name", None) == "COMMANDLINE":
+        added = parse_shots(ctx.params["shots"]) or ()
+        if saved.shots is None:  # the tasks' own shot counts, all kept
+            with working_directory(origin):
+                before = [k for task in load_tasks(saved.tasks, saved.tasks_dirs) for k in task.spec.shots]
+        else:
+            before = list(saved.shots)
+        changes["shots"] = tuple(sorted(dict.fromkeys([*before, *added])))
+    return changes
 
 
 def execute(config: Any, origin: Path | None, resume: bool) -> None:
     """Run, show progress and the results table on rank 0; Ctrl-C or SIGTERM says how to resume."""
     from fseval.reports.display import console, progress_bars
+    from fseval.run.results import stored_samples
     from fseval.run.runner import RunInterrupted, no_progress
     from fseval.run.runner import run as run_tasks
 
     worker = os.environ.get("RANK", "0") != "0"  # a torchrun worker: rank 0 shows progress and results
+    stored_before = stored_samples(config.output) if resume else 0
     try:
-        with working_directory(origin), nullcontext(no_progress) if worker else progress_bars() as progress:
+        bars = nullcontext(no_progress) if worker else progress_bars()
+        with working_directory(origin), interrupted_by_sigterm(), quiet_libraries(), bars as progress:
             run_dir = run_tasks(config, progress, resume=resume)
     except RunInterrupted as stop:
         if not worker and stop.saved == 0:
@@ -276,6 +324,57 @@ def execute(config: Any, origin: Path | None, resume: bool) -> None:
         raise typer.Exit(130) from None
     if not worker:
         show_run(config, run_dir)
+        if resume and stored_samples(run_dir) == stored_before and not failed_rows(run_dir):
+            console.print(
+                "The run was complete: nothing new was evaluated (results.json is rewritten from its samples)."
+            )
+
+
+def failed_rows(run_dir: Path) -> list[int]:
+    from fseval.record import RunRecord
+
+    return [row.failed for _, row in RunRecord.load(run_dir).rows() if row.failed]
+
+
+@contextmanager
+def interrupted_by_sigterm() -> Iterator[None]:
+    """SIGTERM, what schedulers send to stop a job, stops a run as Ctrl-C does: saved, with the resume command."""
+    import signal
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class _NoRandomWeightsNotice:
+    """open_clip announces "No pretrained weights loaded" for every tower built from a config, as ours are."""
+
+    def filter(self, record: Any) -> bool:
+        return "No pretrained weights loaded" not in record.getMessage()
+
+
+@contextmanager
+def quiet_libraries() -> Iterator[None]:
+    """No library progress bars or notices in the middle of fseval's own (transformers' "Loading weights")."""
+    import logging
+
+    quiet = _NoRandomWeightsNotice()
+    logging.getLogger().addFilter(quiet)
+    previous = os.environ.get("HF_HUB_DISABLE_PROGRESS_BARS")
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    try:
+        yield
+    finally:
+        logging.getLogger().removeFilter(quiet)
+        if previous is None:
+            os.environ.pop("HF_HUB_DISABLE_PROGRESS_BARS", None)
+        else:
+            os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = previous
 
 
 def show_run(config: Any, run_dir: Path) -> None:
@@ -383,22 +482,22 @@ def models(
 def compare(
     runs: Annotated[list[Path], typer.Argument(help="Run directories; each is compared with the first.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+    label: Labels = None,
 ) -> None:
-    """Compare runs: score per shot count, difference, paired bootstrap CI and p-value on shared samples."""
+    """Compare runs: score per shot count, difference, bootstrap CI and p-value (paired on shared samples)."""
     from fseval.reports.compare import compare as compare_runs
-    from fseval.reports.compare import load_run
     from fseval.reports.display import comparison_tables, console
 
     if len(runs) < 2:
         raise typer.BadParameter("give at least two run directories.")
-    loaded = [load_run(path) for path in runs]
+    loaded = labelled_runs(runs, label)
     report = []
     for other in loaded[1:]:
         comparisons = compare_runs(loaded[0], other)
         pair = {"base": str(loaded[0].path), "other": str(other.path)}
         report.append({**pair, "comparisons": [c.as_dict() for c in comparisons]})
         if not as_json:
-            for table in comparison_tables(loaded[0].name, other.name, comparisons):
+            for table in comparison_tables(loaded[0].name, other.name, comparisons):  # by label
                 console.print(table)
     if as_json:
         typer.echo(json.dumps(report))
@@ -410,8 +509,8 @@ def check(
     run_dir: Annotated[Path, typer.Argument(help="The run directory to check.")],
     baseline: Annotated[Path | None, typer.Option(help="Baseline JSON to check against.")] = None,
     tolerance: Annotated[
-        float | None, typer.Option(help="Allowed drop in points (default: the baseline's 95% CI half-width).")
-    ] = None,
+        str, typer.Option(help="Allowed drop: points, or 'ci' for the baseline's 95% CI half-width (default: exact).")
+    ] = "exact",
     write_baseline: Annotated[Path | None, typer.Option(help="Create or update this baseline from the run.")] = None,
 ) -> None:
     """Exit 1 if any (task, shots) score fell below the baseline by more than the tolerance."""
@@ -430,7 +529,7 @@ def check(
         console.print(f"Wrote {write_baseline} ({entries} task/shot entries).")
         return
     assert baseline is not None
-    verdicts = check_run(run, read_baseline(baseline), tolerance)
+    verdicts = check_run(run, read_baseline(baseline), parse_tolerance(tolerance))
     console.print(check_table(verdicts))
     failed = [v for v in verdicts if not v.passed]
     if failed:
@@ -444,17 +543,44 @@ def check(
     console.print(f"[green]All {len(verdicts)} scores meet the baseline.[/green]")
 
 
+def labelled_runs(paths: list[Path], labels: list[str] | None) -> list[Any]:
+    """The runs, each named by ``--label`` or, by default, by what tells them apart."""
+    import dataclasses
+
+    from fseval.reports.compare import default_labels, load_run
+
+    runs = [load_run(path) for path in paths]
+    if labels is not None and len(labels) != len(runs):
+        raise typer.BadParameter(f"give one --label per run ({len(runs)} runs, {len(labels)} labels).")
+    names = labels if labels is not None else default_labels(runs)
+    return [dataclasses.replace(run, label=name) for run, name in zip(runs, names, strict=True)]
+
+
+def parse_tolerance(value: str) -> float | str:
+    from fseval.reports.check import EXACT
+
+    if value in ("exact", "ci"):
+        return EXACT if value == "exact" else value
+    try:
+        points = float(value)
+    except ValueError:
+        raise typer.BadParameter(f"--tolerance {value!r}: give points (e.g. 0.5), ci or exact.") from None
+    if points < 0:
+        raise typer.BadParameter("--tolerance must be >= 0.")
+    return points
+
+
 @app.command()
 @user_errors
 def plot(
     runs: Annotated[list[Path], typer.Argument(help="Run directories, one line each.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="PNG file to write.")] = Path("fseval.png"),
+    label: Labels = None,
 ) -> None:
     """Plot score against shots: one panel per task, one line per run (needs matplotlib)."""
-    from fseval.reports.compare import load_run
     from fseval.reports.plot import plot_runs
 
-    typer.echo(str(plot_runs([load_run(path) for path in runs], output)))
+    typer.echo(str(plot_runs(labelled_runs(runs, label), output)))
 
 
 @app.command("cache-features")
@@ -511,4 +637,8 @@ def make_tiny(
 
 
 def main() -> None:
+    # fseval downloads nothing unless asked: models and data come from local files and the Hugging Face
+    # cache, so an offline Hub fails at once instead of after network timeouts.
+    if not os.environ.get("FSEVAL_ALLOW_DOWNLOADS"):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
     app()

@@ -158,7 +158,7 @@ def test_a_shot_count_whose_every_sample_fails_is_reported_and_the_run_goes_on(t
 
 
 def test_user_errors_are_one_panel_and_exit_1(tmp_path: Path) -> None:
-    result = fseval("run", "--task", "vqav2", "--data-dir", str(tmp_path), "--output", str(tmp_path / "o"))
+    result = fseval("run", "--task", "vqav2", "--model", "mock", "--data-dir", str(tmp_path), "-o", str(tmp_path / "o"))
     assert result.exit_code == 1
     assert "fseval: error" in result.output and "v2_OpenEnded_mscoco_val2014_questions.json" in result.output
     assert "Traceback" not in result.output
@@ -217,7 +217,9 @@ def test_score_needs_only_the_evaluation_questions_and_annotations(tmp_path: Pat
     result = fseval("score", "--task", "vqav2", "--predictions", str(path), "--data-dir", str(vqav2_dir), "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["metrics"]["vqa_accuracy"] == 100.0
-    result = fseval("run", "--task", "vqav2", "--data-dir", str(vqav2_dir), "--output", str(tmp_path / "o"))
+    result = fseval(
+        "run", "--task", "vqav2", "--model", "mock", "--data-dir", str(vqav2_dir), "-o", str(tmp_path / "o")
+    )
     assert result.exit_code == 1 and "train2014" in result.output
 
 

@@ -60,7 +60,7 @@ def test_compare_pairs_shared_samples(runs: tuple[Path, Path]) -> None:
         assert c["ci95"][0] <= c["difference"] <= c["ci95"][1]
         assert 0 < c["p_value"] <= 1
     table = runner.invoke(app, ["compare", str(good), str(worse)])
-    assert table.exit_code == 0 and "paired 95% CI" in flat(table.output)
+    assert table.exit_code == 0 and "95% CI" in flat(table.output) and "unpaired" not in flat(table.output)
 
 
 def test_compare_warns_about_unfair_comparisons(tmp_path: Path, vqav2_dir: Path, runs: tuple[Path, Path]) -> None:
@@ -132,3 +132,50 @@ def test_ensembling_is_a_difference_only_for_rank_tasks(tmp_path: Path) -> None:
     warned = {c["task"]: c["warnings"] for c in report[0]["comparisons"]}
     assert not any("ensembling" in w for w in warned["vqav2"])
     assert any("prompt ensembling differs (1 vs 2)" in w for w in warned["hateful_memes"])
+
+
+def test_check_is_exact_by_default_and_noise_tolerant_on_request(tmp_path: Path, runs: tuple[Path, Path]) -> None:
+    """A deterministic CI gate must catch a small drop; ``--tolerance ci`` allows the baseline's own noise."""
+    good, _ = runs
+    baseline = tmp_path / "baseline.json"
+    assert runner.invoke(app, ["check", str(good), "--write-baseline", str(baseline)]).exit_code == 0
+    raised = json.loads(baseline.read_text())
+    entry = raised["tasks"]["vqav2"]["0"]
+    entry["mean"] += 0.5  # half a point above what the run scores
+    entry["ci95"] = [entry["mean"] - 5, entry["mean"] + 5]
+    baseline.write_text(json.dumps(raised))
+    exact = runner.invoke(app, ["check", str(good), "--baseline", str(baseline)])
+    assert exact.exit_code == 1 and "fell below the baseline" in flat(exact.output)
+    noisy = runner.invoke(app, ["check", str(good), "--baseline", str(baseline), "--tolerance", "ci"])
+    assert noisy.exit_code == 0, noisy.output
+    assert runner.invoke(app, ["check", str(good), "--baseline", str(baseline), "--tolerance", "x"]).exit_code == 2
+
+
+def test_runs_that_share_no_sample_are_compared_unpaired(tmp_path: Path, vqav2_dir: Path) -> None:
+    base = make_run(tmp_path, vqav2_dir, "a", "--model-arg", "mode=copy-demo")
+    other = make_run(tmp_path, vqav2_dir, "b", "--model-arg", "mode=copy-demo", "--seed", "7")
+    (report,) = json.loads(runner.invoke(app, ["compare", str(base), str(other), "--json"]).output)
+    for comparison in report["comparisons"]:
+        assert comparison["n_shared"] == 0 and comparison["paired"] is False
+        assert comparison["difference"] is not None and comparison["ci95"][0] <= comparison["difference"]
+        assert comparison["difference"] <= comparison["ci95"][1] and 0 < comparison["p_value"] <= 1
+    table = runner.invoke(app, ["compare", str(base), str(other)])
+    assert "unpaired" in flat(table.output)
+
+
+def test_runs_are_labelled_so_that_they_can_be_told_apart(tmp_path: Path, vqav2_dir: Path) -> None:
+    from fseval.reports.compare import default_labels, load_run
+
+    first = make_run(tmp_path / "x", vqav2_dir, "run")
+    second = make_run(tmp_path / "y", vqav2_dir, "run", "--seed", "7")
+    assert default_labels([load_run(first), load_run(second)]) == ["mock seed 42", "mock seed 7"]
+    named = runner.invoke(app, ["compare", str(first), str(second), "--label", "before", "--label", "after"])
+    assert named.exit_code == 0 and "B = after vs A = before" in flat(named.output)
+    wrong = runner.invoke(app, ["compare", str(first), str(second), "--label", "only-one"])
+    assert wrong.exit_code == 2 and "one --label per run" in flat(wrong.output)
+
+
+def test_plot_axes_name_the_headline_metric() -> None:
+    from fseval.reports.plot import axis_label
+
+    assert axis_label("caption") == "CIDEr" and axis_label("vqa_accuracy") == "vqa_accuracy"

@@ -159,8 +159,8 @@ def test_resume_refuses_another_model_and_other_options(tmp_path: Path, vqav2_di
     )
     assert other.exit_code == 1 and "made by another model" in flat(other.output)
     assert "mode: 'copy-demo' -> 'field'" in flat(other.output)
-    shots = runner.invoke(app, ["run", "--resume", str(out), "--shots", "4"])
-    assert shots.exit_code == 2 and "--shots cannot be combined with --resume" in flat(shots.output)
+    limit = runner.invoke(app, ["run", "--resume", str(out), "--limit", "4"])
+    assert limit.exit_code == 2 and "--limit cannot be combined with --resume" in flat(limit.output)
     assert runner.invoke(app, ["run", "--resume", str(out), "--model-arg", "crash_after=0"]).exit_code == 0
 
 

@@ -27,6 +27,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -129,20 +130,29 @@ def coco_scores(
     return out
 
 
-class _JavaErrorKept:
-    """``subprocess`` as pycocoevalcap's tokenizer module sees it: the Java process's stderr is captured.
+class _OwnFolderJava:
+    """``subprocess`` and ``tempfile`` as pycocoevalcap's tokenizer module sees them.
 
-    Unpiped, its progress line ("PTBTokenizer tokenized N tokens at ...") lands in the middle of the
-    progress bars, and its error, when there is one, cannot be put in fseval's message.
+    Its temporary file goes to a folder of fseval's instead of the installed package's (which may
+    be read-only), and the Java process runs there with the jar named by its full path. Java's
+    stderr is captured: unpiped, its progress line ("PTBTokenizer tokenized N tokens at ...") lands
+    in the middle of the progress bars, and its error, when there is one, belongs in fseval's message.
     """
 
     PIPE = subprocess.PIPE
 
-    def __init__(self) -> None:
+    def __init__(self, jar_dir: str, scratch: str) -> None:
+        self.jar_dir, self.scratch = jar_dir, scratch
         self.stderr, self.returncode = "", 0
 
-    def Popen(self, *args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(*args, **{**kwargs, "stderr": subprocess.PIPE})
+    def NamedTemporaryFile(self, **kwargs: Any) -> Any:
+        return tempfile.NamedTemporaryFile(**{**kwargs, "dir": self.scratch})
+
+    def Popen(self, command: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+        *head, jar, main_class, preserve, lower, input_name = command  # java -cp JAR PTBTokenizer ... FILE
+        command = [*head, os.path.join(self.jar_dir, jar), main_class, preserve, lower]
+        command.append(os.path.join(self.scratch, input_name))
+        process = subprocess.Popen(command, **{**kwargs, "cwd": self.scratch, "stderr": subprocess.PIPE})
         communicate = process.communicate
 
         def kept(*a: Any, **k: Any) -> tuple[Any, Any]:
@@ -162,19 +172,18 @@ def ptb_tokenize(captions: Mapping[int, list[str]]) -> dict[int, list[str]]:
     from pycocoevalcap.tokenizer import ptbtokenizer
 
     as_annotations = {k: [{"caption": _LINE_BREAKS.sub(" ", c)} for c in v] for k, v in captions.items()}
-    java = _JavaErrorKept()
-    with _PTB_LOCK:
-        ptbtokenizer.subprocess = java
+    with _PTB_LOCK, tempfile.TemporaryDirectory(prefix="fseval-ptb-") as scratch:
+        java = _OwnFolderJava(os.path.dirname(os.path.abspath(ptbtokenizer.__file__)), scratch)
+        ptbtokenizer.subprocess, ptbtokenizer.tempfile = java, java
         try:
             tokenized: dict[int, list[str]] = ptbtokenizer.PTBTokenizer().tokenize(as_annotations)
         except OSError as e:
-            # It writes its input to a temporary file inside the installed pycocoevalcap package.
             raise FsevalError(
                 f"pycocoevalcap's PTB tokenizer failed: {e}",
-                hint="It needs `java` on PATH and a writable pycocoevalcap/tokenizer folder.",
+                hint="It needs `java` on PATH (Debian/Ubuntu: apt-get install default-jre-headless).",
             ) from e
         finally:
-            ptbtokenizer.subprocess = subprocess
+            ptbtokenizer.subprocess, ptbtokenizer.tempfile = subprocess, tempfile
     if java.returncode != 0 or any(len(tokenized.get(k, [])) != len(v) for k, v in captions.items()):
         said = java.stderr.strip().splitlines()
         raise FsevalError(

@@ -2,9 +2,11 @@
 
 A baseline records, per task and shot count, the metric, its mean and its bootstrap 95%
 interval. ``fseval check`` fails a (task, shots) whose mean falls below the baseline mean by more
-than the tolerance: ``--tolerance X`` (absolute points) or, by default, the half-width of the
-baseline's 95% interval (at least 0.01) — the noise the baseline itself carries. A score measured
-with another metric variant or over another number of samples fails as not comparable.
+than the tolerance: by default ``EXACT`` (1e-6 points: a deterministic run of the same model,
+data and options reproduces its baseline), ``--tolerance X`` points, or ``--tolerance ci``, the
+half-width of the baseline's 95% interval (at least 0.01), for runs that are expected to move
+within the noise. A score measured with another metric variant or over another number of samples
+fails as not comparable.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from fseval.reports.compare import Run
 
 BASELINE_FORMAT = 1
 MIN_TOLERANCE = 0.01
+EXACT = 1e-6
 
 
 @dataclass(frozen=True)
@@ -93,12 +96,13 @@ def default_tolerance(entry: dict[str, Any]) -> float:
     return MIN_TOLERANCE if math.isnan(half_width) else max(half_width, MIN_TOLERANCE)
 
 
-def check(run: Run, baseline: dict[str, Any], tolerance: float | None = None) -> list[Verdict]:
+def check(run: Run, baseline: dict[str, Any], tolerance: float | str = EXACT) -> list[Verdict]:
+    """One verdict per baseline entry; ``tolerance`` is points, or ``"ci"`` for each entry's interval half-width."""
     verdicts = []
     for task, rows in baseline["tasks"].items():
         for shots, entry in rows.items():
             row = run.row(task, int(shots))
-            allowed = tolerance if tolerance is not None else default_tolerance(entry)
+            allowed = default_tolerance(entry) if tolerance == "ci" else float(tolerance)
             score = row.mean if row is not None and row.metric == entry["metric"] else None
             mismatch = differs(entry, row) if row is not None and score is not None else None
             verdicts.append(Verdict(task, int(shots), entry["metric"], entry["mean"], score, allowed, mismatch))

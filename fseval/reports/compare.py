@@ -32,10 +32,11 @@ class Run:
     path: Path
     record: RunRecord
     samples: list[dict[str, Any]]
+    label: str = ""  # how tables and plots name the run (``--label``; default: ``default_labels``)
 
     @property
     def name(self) -> str:
-        return self.path.name
+        return self.label or self.path.name
 
     def row(self, task: str, shots: int) -> ResultRow | None:
         return self.record.row(task, shots)
@@ -62,6 +63,7 @@ class Paired:
     metric: str
     means: list[float | None]
     n_shared: int = 0
+    paired: bool = True  # False: no shared samples (other seeds or demos), each run resampled on its own
     difference: float = float("nan")
     ci95: tuple[float, float] = (float("nan"), float("nan"))
     p_value: float = float("nan")
@@ -121,6 +123,45 @@ def paired_statistics(a: np.ndarray, b: np.ndarray, seed: int = 0) -> tuple[floa
     return 100 * observed, (100 * float(low), 100 * float(high)), float(p_value)
 
 
+def all_scores(run: Run, task: str, shots: int) -> np.ndarray:
+    """Every scored sample of a (task, shots), over all trials."""
+    return np.array([score for _, score in _scores(run, task, shots).values()], dtype=float)
+
+
+def unpaired_statistics(a: np.ndarray, b: np.ndarray, seed: int = 0) -> tuple[float, tuple[float, float], float]:
+    """Mean difference (x100), a bootstrap 95% interval resampling each run on its own, and a
+    permutation p-value (the runs' samples pooled and re-split): for runs that share no sample."""
+    observed = float(b.mean() - a.mean())
+    rng = np.random.default_rng(seed)
+    pooled = np.concatenate([a, b])
+    boot = np.empty(RESAMPLES)
+    shuffled = np.empty(RESAMPLES)
+    for start in range(0, RESAMPLES, 500):
+        rows = min(500, RESAMPLES - start)
+        boot[start : start + rows] = b[rng.integers(0, len(b), size=(rows, len(b)))].mean(axis=1) - a[
+            rng.integers(0, len(a), size=(rows, len(a)))
+        ].mean(axis=1)
+        order = rng.permuted(np.broadcast_to(pooled, (rows, len(pooled))), axis=1)
+        shuffled[start : start + rows] = order[:, len(a) :].mean(axis=1) - order[:, : len(a)].mean(axis=1)
+    low, high = np.percentile(boot, [2.5, 97.5])
+    p_value = (1 + np.sum(np.abs(shuffled) >= abs(observed) - 1e-12)) / (RESAMPLES + 1)
+    return 100 * observed, (100 * float(low), 100 * float(high)), float(p_value)
+
+
+def default_labels(runs: list[Run]) -> list[str]:
+    """Names that tell the runs apart: the folder, else model and seed, else both, else a number."""
+    folders = [run.path.name for run in runs]
+    if len(set(folders)) == len(runs):
+        return folders
+    described = [
+        f"{Path(str(run.record.config.get('model', '?'))).name} seed {run.record.config.get('seed')}" for run in runs
+    ]
+    if len(set(described)) == len(runs):
+        return described
+    both = [f"{folder} ({description})" for folder, description in zip(folders, described, strict=True)]
+    return both if len(set(both)) == len(runs) else [f"{i + 1}: {label}" for i, label in enumerate(both)]
+
+
 def fairness_warnings(a: Run, b: Run, task: str) -> list[str]:
     """Differences that make a comparison of ``task`` unfair."""
     warnings = []
@@ -165,6 +206,10 @@ def compare(base: Run, other: Run) -> list[Paired]:
             if len(a):
                 paired.difference, paired.ci95, paired.p_value = paired_statistics(a, b)
             elif other_row is not None:
-                paired.warnings.append("no shared samples (same ids, seeds and demos)")
+                a, b = all_scores(base, task, row.shots), all_scores(other, task, row.shots)
+                if len(a) and len(b):
+                    paired.paired = False
+                    paired.difference, paired.ci95, paired.p_value = unpaired_statistics(a, b)
+                paired.warnings.append("no shared samples (same ids, seeds and demos): unpaired comparison")
             comparisons.append(paired)
     return comparisons

@@ -194,14 +194,14 @@ def family_table(name: str) -> Table:
 
 
 def comparison_tables(base: str, other: str, comparisons: list[Any]) -> list[Table]:
-    """One table per task: each run's score per shot count, B - A, paired 95% CI and p-value."""
+    """One table per task: each run's score per shot count, B - A, its 95% CI and p-value (paired on shared samples)."""
     tables: dict[str, Table] = {}
     for c in comparisons:
         if c.task not in tables:
             table = Table(title=f"{c.task} ({_metric_label(c.metric)}): B = {other} vs A = {base}")
             table.add_column("shots", justify="right", no_wrap=True, min_width=5)
             difference = "B - A" if not c.note else "B - A (per sample)"  # ROC AUC is not a mean over samples
-            for column in (base, other, difference, "paired 95% CI", "p", "shared"):
+            for column in (base, other, difference, "95% CI", "p", "shared"):
                 table.add_column(column, justify="right", no_wrap=True)
             notes = [w for w in c.warnings] + ([c.note] if c.note else [])
             table.caption = "[yellow]" + "; ".join(notes) + "[/yellow]" if notes else None
@@ -213,7 +213,9 @@ def comparison_tables(base: str, other: str, comparisons: list[Any]) -> list[Tab
             _fmt(a) if a is not None else "-",
             _fmt(b) if b is not None else "-",
             f"{c.difference:+.2f}" if not math.isnan(c.difference) else "-",
-            f"[{c.ci95[0]:+.2f}, {c.ci95[1]:+.2f}]" if not math.isnan(c.ci95[0]) else "-",
+            (f"[{c.ci95[0]:+.2f}, {c.ci95[1]:+.2f}]" + ("" if c.paired else " unpaired"))
+            if not math.isnan(c.ci95[0])
+            else "-",
             f"{c.p_value:.4f}" if not math.isnan(c.p_value) else "-",
             str(c.n_shared),
         )

@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 from fseval.errors import FsevalError
+from fseval.metrics import METRICS
 from fseval.reports.compare import Run
 
 
@@ -41,7 +42,7 @@ def plot_runs(runs: list[Run], output: Path) -> Path:
             high = [p.ci95[1] - p.mean for p in points]
             axis.errorbar(shots, means, yerr=[low, high], marker="o", capsize=3, label=run.name)
         metric = next(r.metric for run in runs for r in run.record.results.get(task, []))
-        axis.set(title=task, xlabel="shots", ylabel=metric)
+        axis.set(title=task, xlabel="shots", ylabel=axis_label(metric))
         axis.set_xticks(sorted({p.shots for run in runs for p in run.record.results.get(task, [])}))
         axis.grid(alpha=0.3)
         axis.legend(fontsize="small")
@@ -52,3 +53,8 @@ def plot_runs(runs: list[Run], output: Path) -> Path:
     figure.savefig(output, dpi=120)
     plt.close(figure)
     return output
+
+
+def axis_label(metric: str) -> str:
+    """What the score is: the metric's headline where its name does not say (caption scores are CIDEr)."""
+    return METRICS[metric].label if metric in METRICS else metric

@@ -201,8 +201,16 @@ def load_task_file(path: Path, prompts_dirs: Sequence[Path] = ()) -> Task:
     return Task(spec, path, prompt)
 
 
+def check_tasks_dirs(tasks_dirs: Sequence[Path]) -> None:
+    """A ``--tasks-dir`` given must exist (a typo would otherwise hide its tasks without a word)."""
+    missing = [str(directory) for directory in tasks_dirs if not directory.is_dir()]
+    if missing:
+        raise SpecError(f"--tasks-dir {', '.join(missing)}: no such folder.", hint="Give a folder of task YAML files.")
+
+
 def load_tasks(names: Sequence[str], tasks_dirs: Sequence[Path] = ()) -> list[Task]:
     """Load and validate the named tasks, reporting every problem at once."""
+    check_tasks_dirs(tasks_dirs)
     known = discover(TASKS_ENV, "tasks", tasks_dirs)
     prompts_dirs = [d / "prompts" for d in tasks_dirs]
     tasks, problems = [], []
@@ -226,6 +234,7 @@ def all_tasks(tasks_dirs: Sequence[Path] = ()) -> list[Task]:
 
 def tasks_and_problems(tasks_dirs: Sequence[Path] = ()) -> tuple[list[Task], list[FsevalError]]:
     """Every task that loads, and what is wrong with the others (``fseval tasks`` lists both)."""
+    check_tasks_dirs(tasks_dirs)
     tasks, problems = [], []
     for name in sorted(discover(TASKS_ENV, "tasks", tasks_dirs)):
         try:

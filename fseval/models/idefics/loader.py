@@ -11,6 +11,7 @@ from transformers import IdeficsForVisionText2Text, IdeficsProcessor
 
 from fseval.errors import FsevalError
 from fseval.models import tokenization
+from fseval.models.files import model_dir_problems
 from fseval.models.idefics.adapter import IdeficsAdapter
 from fseval.models.idefics.checkpoint import WEIGHT_FILES, check_files, resolve_checkpoint
 from fseval.models.idefics.inputs import END_OF_UTTERANCE, NEWLINE
@@ -53,6 +54,9 @@ def load(
     preset = PRESETS.get(path, {})
     directory, repo_id = resolve_checkpoint(preset.get("path", path))
     check_files(directory, repo_id)
+    damaged = model_dir_problems(directory)
+    if damaged:
+        raise FsevalError("Cannot load IDEFICS: " + "; ".join(damaged))
     # As on transformers 4.33, where IDEFICS was released: Pillow resizing (transformers 5 defaults to
     # torchvision's, 0.015 away) and the tokenizer's saved pipeline (docs/fidelity.md).
     processor = IdeficsProcessor.from_pretrained(directory, local_files_only=True, backend="pil")

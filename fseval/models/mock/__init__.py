@@ -10,8 +10,8 @@ Modes (``--model-arg mode=...``):
 - ``constant``: ``text=...``.
 
 ``suffix=...`` is appended to every generation to exercise the post-processing; ``crash_after=N``
-raises after N model calls, ``kill_after=N`` kills the process with SIGKILL and ``interrupt_after=N``
-sends it SIGINT (Ctrl-C), to test ``--resume``.
+raises after N model calls, ``kill_after=N`` kills the process with SIGKILL, ``interrupt_after=N``
+sends it SIGINT (Ctrl-C) and ``terminate_after=N`` SIGTERM (a scheduler's stop), to test ``--resume``.
 """
 
 from __future__ import annotations
@@ -43,16 +43,13 @@ class MockModel(ModelAdapter):
         crash_after: int = 0,
         kill_after: int = 0,
         interrupt_after: int = 0,
+        terminate_after: int = 0,
     ) -> None:
         if mode not in MODES:
             raise FsevalError(f"Unknown mock mode {mode!r}.", hint=f"Use --model-arg mode=<{'|'.join(MODES)}>.")
         self.mode, self.field, self.text, self.suffix = mode, field, text, suffix
-        self.crash_after, self.kill_after, self.interrupt_after, self.calls = (
-            crash_after,
-            kill_after,
-            interrupt_after,
-            0,
-        )
+        self.crash_after, self.kill_after, self.calls = crash_after, kill_after, 0
+        self.signal_after = {signal.SIGINT: interrupt_after, signal.SIGTERM: terminate_after}
 
     def _count_call(self) -> None:
         # Simulates a crash mid-run (tests of --resume): the process dies after this many model calls.
@@ -61,8 +58,9 @@ class MockModel(ModelAdapter):
             raise SimulatedCrash(f"mock model crashed on call {self.calls}")
         if self.kill_after and self.calls > self.kill_after:
             os.kill(os.getpid(), signal.SIGKILL)  # as `kill -9` would, with no chance to clean up
-        if self.interrupt_after and self.calls > self.interrupt_after:
-            os.kill(os.getpid(), signal.SIGINT)  # as Ctrl-C would
+        for signum, after in self.signal_after.items():
+            if after and self.calls > after:
+                os.kill(os.getpid(), signum)  # as Ctrl-C (SIGINT) or a scheduler (SIGTERM) would
 
     def answer(self, prompt: Prompt) -> str:
         reference = prompt.reference if isinstance(prompt, ReferencedPrompt) else {}

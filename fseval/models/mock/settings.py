@@ -19,6 +19,7 @@ class MockSettings(FamilySettings):
     crash_after: int = Field(default=0, ge=0, description="tests: raise after this many model calls")
     kill_after: int = Field(default=0, ge=0, description="tests: SIGKILL after this many model calls")
     interrupt_after: int = Field(default=0, ge=0, description="tests: SIGINT after this many model calls")
+    terminate_after: int = Field(default=0, ge=0, description="tests: SIGTERM after this many model calls")
 
 
 FAMILY = Family(

@@ -17,7 +17,7 @@ _NAMES = {
     "load_parts": "loader",
     "PRESETS": "settings",
     "OpenFlamingoSettings": "settings",
-    "load_preset": "presets",
+    "load_preset": "loader",
     "resolve_preset": "presets",
     "load_model_dir": "tiny",
     "make_tiny": "tiny",
@@ -30,7 +30,7 @@ def load(preset: str | None = None, **arguments: Any) -> Any:
     With a preset, the other arguments override its values (``checkpoint=/local/checkpoint.pt``).
     """
     if preset is not None:
-        from fseval.models.openflamingo.presets import load_preset
+        from fseval.models.openflamingo.loader import load_preset
 
         return load_preset(preset, **arguments)
     from fseval.models.openflamingo.loader import load as load_parts

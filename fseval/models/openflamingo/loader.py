@@ -10,6 +10,7 @@ config JSON), language model and tokenizer from a Hugging Face directory or hub 
 from __future__ import annotations
 
 import json
+import pickle
 import re
 import warnings
 from pathlib import Path
@@ -20,9 +21,12 @@ from torch import nn
 
 from fseval.errors import FsevalError
 from fseval.models import tokenization
+from fseval.models.files import checkpoint_problem
+from fseval.models.openflamingo import checks
 from fseval.models.openflamingo.adapter import OpenFlamingoAdapter
 from fseval.models.openflamingo.flamingo import Flamingo
 from fseval.models.openflamingo.mosaic_gpt import MosaicGPTForCausalLM
+from fseval.models.openflamingo.presets import resolve_preset
 from fseval.models.openflamingo.settings import OpenFlamingoSettings
 from fseval.models.settings import validate_settings
 from fseval.types import END_OF_CHUNK, IMAGE_TOKEN
@@ -97,8 +101,19 @@ def resize_embeddings(lang_encoder: nn.Module, size: int) -> None:
 
 
 def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
-    """The model weights of a released or a training checkpoint, with DDP prefixes removed."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    """The model weights of a released or a training checkpoint, with DDP prefixes removed.
+
+    Loaded with ``weights_only=True``: a checkpoint can hold code, and fseval never runs it.
+    """
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, OSError, EOFError, ValueError, pickle.UnpicklingError) as error:
+        problem = checkpoint_problem(Path(path))
+        raise CheckpointError(
+            problem or f"{path} cannot be read as weights ({type(error).__name__}).",
+            hint="Download it again. A training checkpoint that also holds other objects: save its "
+            "model_state_dict on its own with torch, where you trust the file.",
+        ) from None
     if isinstance(state, dict) and "model_state_dict" in state:
         state = state["model_state_dict"]
     if not isinstance(state, dict):
@@ -177,8 +192,15 @@ def load_checkpoint(model: Flamingo, path: str | Path) -> None:
 def load(
     device: str = "cpu", precision: str = "fp32", name: str = "openflamingo", **arguments: Any
 ) -> OpenFlamingoAdapter:
-    """Build an OpenFlamingo model from ``--model-arg``-style arguments (``OpenFlamingoSettings``)."""
-    return build(validate_settings(OpenFlamingoSettings, "openflamingo", arguments), device, precision, name)
+    """Build an OpenFlamingo model from ``--model-arg``-style arguments (``OpenFlamingoSettings``).
+
+    Damaged or missing files are reported before anything loads (``checks.py``).
+    """
+    settings = validate_settings(OpenFlamingoSettings, "openflamingo", arguments)
+    problems = checks.problems(arguments)
+    if problems:
+        raise FsevalError(f"Cannot load {name}: " + "; ".join(problems))
+    return build(settings, device, precision, name)
 
 
 def build(settings: OpenFlamingoSettings, device: str, precision: str, name: str) -> OpenFlamingoAdapter:
@@ -250,3 +272,8 @@ def frame_count(frame_embeddings: bool | int, checkpoint: str | None) -> int | N
     if checkpoint is None or "perceiver.frame_embs" not in (state := read_checkpoint(checkpoint)):
         raise FsevalError("frame_embeddings=True needs a checkpoint holding perceiver.frame_embs.")
     return int(state["perceiver.frame_embs"].shape[0])
+
+
+def load_preset(name: str, device: str = "cpu", precision: str = "fp32", **overrides: Any) -> OpenFlamingoAdapter:
+    """A released model from its files on this machine (``presets.resolve_preset``); ``overrides`` replace parts."""
+    return load(**resolve_preset(name, **overrides), device=device, precision=precision, name=name)

@@ -88,9 +88,3 @@ def resolve_preset(name: str, **overrides: Any) -> dict[str, Any]:
             + "\nor point at local copies with --model-arg checkpoint=PATH / lm=PATH / vision_pretrained=PATH.",
         )
     return arguments
-
-
-def load_preset(name: str, device: str = "cpu", precision: str = "fp32", **overrides: Any) -> Any:
-    from fseval.models.openflamingo.loader import load
-
-    return load(**resolve_preset(name, **overrides), device=device, precision=precision, name=name)

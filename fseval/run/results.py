@@ -181,7 +181,10 @@ class RunDirClaim:
         if directory.exists() and not directory.is_dir():
             raise FsevalError(f"--output {directory} is a file.", hint="Give a new or empty folder.")
         self.created = not directory.exists()  # only a folder this run made is removed again
-        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise FsevalError(f"--output {directory} cannot be created: {error.strerror}.") from None
         try:
             self._lock()
             if not resume:

@@ -164,6 +164,9 @@ Resume = Annotated[
 ]
 
 
+ShowBreakdown = Annotated[
+    bool, typer.Option(help="Also show each group's score (answer type, question type ...: the task's breakdown).")
+]
 Labels = Annotated[
     list[str] | None,
     typer.Option(help="A name per run, in order (default: the folder, or model and seed where folders share a name)."),
@@ -199,14 +202,15 @@ def run(
     compat: Compat = None,
     tasks_dir: TasksDir = None,
     resume: Resume = None,
+    breakdown: ShowBreakdown = False,
 ) -> None:
     """Evaluate a model on tasks at several shot counts; write results.json and samples.jsonl."""
-    options = {name: value for name, value in locals().items() if name not in ("ctx", "resume")}
+    options = {name: value for name, value in locals().items() if name not in ("ctx", "resume", "breakdown")}
     if resume is not None:
         config, origin = resumed_config(ctx, resume, model, model_arg)
     else:
         config, origin = new_config(ctx, options), None
-    execute(config, origin, resume is not None)
+    execute(config, origin, resume is not None, breakdown)
 
 
 def new_config(ctx: typer.Context, options: dict[str, Any]) -> Any:
@@ -300,7 +304,7 @@ def extended(ctx: typer.Context, saved: Any, origin: Path | None) -> dict[str, A
     return changes
 
 
-def execute(config: Any, origin: Path | None, resume: bool) -> None:
+def execute(config: Any, origin: Path | None, resume: bool, breakdown: bool = False) -> None:
     """Run, show progress and the results table on rank 0; Ctrl-C or SIGTERM says how to resume."""
     from fseval.reports.display import console, progress_bars
     from fseval.run.results import stored_samples
@@ -323,7 +327,7 @@ def execute(config: Any, origin: Path | None, resume: bool) -> None:
             )
         raise typer.Exit(130) from None
     if not worker:
-        show_run(config, run_dir)
+        show_run(run_dir, breakdown)
         if resume and stored_samples(run_dir) == stored_before and not failed_rows(run_dir):
             console.print(
                 "The run was complete: nothing new was evaluated (results.json is rewritten from its samples)."
@@ -377,16 +381,21 @@ def quiet_libraries() -> Iterator[None]:
             os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = previous
 
 
-def show_run(config: Any, run_dir: Path) -> None:
+def show_run(run_dir: Path, breakdown: bool = False) -> None:
+    """The results table of a run directory (and its breakdowns), from its results.json."""
     from fseval.record import SAMPLES_FILE, RunRecord
-    from fseval.reports.display import console, results_table
+    from fseval.reports.display import breakdown_tables, console, results_table
 
     record = RunRecord.load(run_dir)
-    notes = [f"demos: {config.demos}"]
-    notes += [f"prompt ensembles: {config.prompt_ensembles}"] if config.prompt_ensembles > 1 else []
-    notes += [] if config.zero_shot_text_demos else ["0 shots without text demos"]
-    notes += [f"compat: {config.compat} (rank scores as its evaluate.py computes them)"] if config.compat else []
-    console.print(results_table(record.results, title=f"fseval {config.model}", notes=notes))
+    config = record.config
+    notes = [f"demos: {config.get('demos', 'random')}"]
+    notes += [f"prompt ensembles: {config['prompt_ensembles']}"] if config.get("prompt_ensembles", 1) > 1 else []
+    notes += [] if config.get("zero_shot_text_demos", True) else ["0 shots without text demos"]
+    compat = config.get("compat")
+    notes += [f"compat: {compat} (rank scores as its evaluate.py computes them)"] if compat else []
+    console.print(results_table(record.results, title=f"fseval {config.get('model', '')}", notes=notes))
+    for table in breakdown_tables(record.results) if breakdown else []:
+        console.print(table)
     for task_name, shot_count, error in unscored(record, run_dir / SAMPLES_FILE):
         message = f"{task_name} at {shot_count} shots: every sample failed, so there is no score. First error: {error}"
         console.print(message, style="red", markup=False)
@@ -399,7 +408,7 @@ def unscored(record: RunRecord, samples: Path) -> list[tuple[str, int, str]]:
     """(task, shots, first error) of every row in which no sample could be scored."""
     empty = {(task, row.shots) for task, row in record.rows() if row.n == 0}
     errors: dict[tuple[str, int], str] = {}
-    if empty:
+    if empty and samples.is_file():
         with samples.open(encoding="utf-8") as lines:
             for line in lines:
                 sample = json.loads(line)
@@ -424,12 +433,13 @@ def score(
 ) -> None:
     """Score predictions made elsewhere with the task's official metric."""
     from fseval.metrics import METRICS
-    from fseval.reports.display import console
+    from fseval.reports.display import console, group_scores_table
+    from fseval.reports.export import nan_to_none
     from fseval.reports.scoring import score_file
 
     result = score_file(task, predictions, data_dir, metric_variant, tasks_dir or ())
     if as_json:
-        typer.echo(json.dumps(result))
+        typer.echo(json.dumps(nan_to_none(result)))
         return
     for name, value in result["metrics"].items():
         label = f"{name} [{METRICS[name].label}]" if name in METRICS and METRICS[name].headline else name
@@ -438,6 +448,35 @@ def score(
         )
     if result["missing"]:
         console.print(f"[yellow]{result['missing']} evaluation samples had no prediction and were not scored.[/yellow]")
+    for field, groups in result["breakdown"].items():
+        console.print(group_scores_table(f"{result['task']} by {field}", field, groups))
+
+
+@app.command()
+@user_errors
+def show(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory (its results.json).")],
+    breakdown: ShowBreakdown = False,
+    output_format: Annotated[
+        str, typer.Option("--format", "-f", help="table, markdown, csv or json (csv and json at full precision).")
+    ] = "table",
+) -> None:
+    """Show a run's scores: the results table, or markdown/CSV/JSON for papers and issue trackers."""
+    from fseval.record import RunRecord
+    from fseval.reports import export
+
+    if output_format not in ("table", "markdown", "csv", "json"):
+        raise typer.BadParameter(f"{output_format!r} is not one of table, markdown, csv, json.", param_hint="--format")
+    if output_format == "table":
+        show_run(run_dir, breakdown)
+        return
+    record = RunRecord.load(run_dir)
+    if output_format == "json":
+        typer.echo(export.to_json(record, breakdown))
+    elif output_format == "markdown":
+        typer.echo(export.to_markdown(export.rows(record, breakdown)))
+    else:
+        typer.echo(export.to_csv(export.rows(record, breakdown)), nl=False)
 
 
 @tasks_app.callback()

@@ -25,6 +25,17 @@ RESULTS_FILE = "results.json"
 SAMPLES_FILE = "samples.jsonl"
 
 
+class GroupRow(BaseModel):
+    """One group of a breakdown field (``answer_type: number``): its score per trial and their mean."""
+
+    model_config = ConfigDict(extra="allow")
+
+    mean: float = math.nan
+    trials: list[float] = []
+    n: int = 0  # samples of the group scored per trial (the fewest)
+    extra: dict[str, list[float]] = {}  # other metrics of the group per trial (captions: BLEU, METEOR ...)
+
+
 class ResultRow(BaseModel):
     """One (task, shots): its trials' scores and how they were measured."""
 
@@ -43,6 +54,7 @@ class ResultRow(BaseModel):
     metric_variant: str = ""
     seeds: list[int] = []
     extra: dict[str, float] = {}
+    breakdown: dict[str, dict[str, GroupRow]] = {}  # field -> group -> its score (the task's breakdown fields)
 
     def per_trial(self, key: str) -> list[int]:
         """``n`` or ``failed`` of each trial (files from before they were recorded per trial: the one value)."""

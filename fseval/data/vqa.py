@@ -56,6 +56,8 @@ def read_vqa_json(root: Path, questions: str, annotations: str | None, images: s
             answers = require(by_id[qid], "answers", a_path, f"the annotation of question_id {qid}")
             fields["answers"] = [require(a, "answer", a_path, f"an answer of question_id {qid}") for a in answers]
             fields["answer_meta"] = [answer_meta(a) for a in answers]
+            # The official script's groups (perAnswerType, perQuestionType), where the release has them.
+            fields |= {key: by_id[qid][key] for key in ("answer_type", "question_type") if key in by_id[qid]}
         samples.append(Sample(id=qid, media=(image_ref(root, images, q, q_path),), fields=fields))
     return samples
 
@@ -97,5 +99,6 @@ def read_vizwiz_json(root: Path, file: str, images: str) -> list[Sample]:
         if "answers" in item:
             fields["answers"] = [require(a, "answer", path, f"an answer of {where}") for a in item["answers"]]
             fields["answer_meta"] = [answer_meta(a) for a in item["answers"]]
+        fields |= {key: item[key] for key in ("answer_type", "answerable") if key in item}
         samples.append(Sample(id=i, media=(image_ref(root, images, fields, path),), fields=fields))
     return samples

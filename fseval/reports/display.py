@@ -79,6 +79,40 @@ def results_table(results: dict[str, list[ResultRow]], title: str = "Results", n
     return table
 
 
+def breakdown_tables(results: dict[str, list[ResultRow]]) -> list[Table]:
+    """Per task and breakdown field: each group's score (mean over trials) per shot count, and its size."""
+    tables = []
+    for task, rows in results.items():
+        fields = list(dict.fromkeys(name for row in rows for name in row.breakdown))
+        for name in fields:
+            metric = _metric_label(rows[0].metric)
+            table = Table(title=f"{task}: {metric} by {name}")
+            table.add_column(name, no_wrap=True)
+            table.add_column("n", justify="right", no_wrap=True)
+            for row in rows:
+                table.add_column(f"{row.shots} shots", justify="right", no_wrap=True)
+            groups = list(dict.fromkeys(key for row in rows for key in row.breakdown.get(name, {})))
+            for key in groups:
+                cells = [row.breakdown.get(name, {}).get(key) for row in rows]
+                n = max(cell.n for cell in cells if cell is not None)
+                table.add_row(key, str(n), *(_fmt(cell.mean) if cell is not None else "-" for cell in cells))
+            tables.append(table)
+    return tables
+
+
+def group_scores_table(title: str, field: str, groups: dict[str, dict[str, float]]) -> Table:
+    """``fseval score``'s breakdown: each group's metrics (``score`` first) and its size."""
+    metrics = list(dict.fromkeys(name for group in groups.values() for name in group if name != "n"))
+    table = Table(title=title)
+    table.add_column(field, no_wrap=True)
+    table.add_column("n", justify="right", no_wrap=True)
+    for name in metrics:
+        table.add_column(name, justify="right", no_wrap=True)
+    for key, group in groups.items():
+        table.add_row(key, str(group["n"]), *(_fmt(group[name]) if name in group else "-" for name in metrics))
+    return table
+
+
 @contextmanager
 def progress_bars() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
     """Yields ``start(description, total) -> advance(n)``; one bar per (task, shots, seed)."""
@@ -128,6 +162,8 @@ def task_details(task: Any) -> Table:
         "metric variant", f"{metric.check_variant(spec.metric_variant)} (choices: {', '.join(metric.variants)})"
     )
     table.add_row("post-processing", spec.postprocess)
+    if spec.breakdown:
+        table.add_row("breakdown (--breakdown)", ", ".join(spec.breakdown))
     if spec.rank is not None:
         rank = spec.rank
         if rank.candidates is not None:

@@ -10,6 +10,7 @@ from fseval.data.base import read_json, require
 from fseval.data.task_data import load_task_data
 from fseval.errors import DataError
 from fseval.metrics import get_metric
+from fseval.metrics.breakdown import breakdown
 from fseval.tasks.spec import load_tasks
 from fseval.types import Ranked
 
@@ -74,11 +75,17 @@ def score_file(
             hint="Labels must be spelled exactly as the task's candidates (fseval tasks show NAME).",
         )
     keys = [key for key in samples if key in predictions]
-    outcome = metric.score([predictions[k] for k in keys], [samples[k].fields for k in keys], variant)
+    chosen, targets = [predictions[k] for k in keys], [samples[k].fields for k in keys]
+    outcome = metric.score(chosen, targets, variant)
+    groups = breakdown(metric, chosen, targets, variant, task.spec.breakdown)
     return {
         "task": task.name,
         "n": len(keys),
         "missing": len(samples) - len(keys),
         "metric_variant": variant,
         "metrics": {metric.name: outcome.value, **outcome.extra},
+        "breakdown": {
+            field: {key: {"score": group.value, "n": group.n, **group.extra} for key, group in members.items()}
+            for field, members in groups.items()
+        },
     }

@@ -26,6 +26,7 @@ from fseval.data.task_data import TaskData
 from fseval.errors import MediaError
 from fseval.media.images import load_media
 from fseval.metrics import get_metric
+from fseval.metrics.breakdown import breakdown, group_key
 from fseval.models.base import ModelAdapter, is_out_of_memory
 from fseval.run import demos as demo_strategies
 from fseval.run.distributed import Dist
@@ -137,6 +138,9 @@ def plan_queries(
             prompt=text,
             media=[m.key for m in media],
             targets={name: sample.fields.get(name) for name in targets},
+            groups={
+                name: key for name in task.spec.breakdown if (key := group_key(sample.fields.get(name))) is not None
+            },
         )
         queries.append(Query(position, sample, record, variants))
     return queries
@@ -390,7 +394,9 @@ def score_trial(task: Task, queries: list[Query], seed: int, variant: str) -> Tr
     if not scored:  # every sample failed (a wrong image folder, say): no score, and the run goes on
         return TrialResult(seed, math.nan, {}, 0, failed, lambda idx: np.full(len(idx), np.nan))
     metric = get_metric(task.spec.metric)
-    outcome = metric.score([q.prediction for q in scored], [q.sample.fields for q in scored], variant)
+    predictions, targets = [q.prediction for q in scored], [q.sample.fields for q in scored]
+    outcome = metric.score(predictions, targets, variant)
     for query, value in zip(scored, outcome.per_sample, strict=True):
         query.record.score = value
-    return TrialResult(seed, outcome.value, outcome.extra, len(scored), failed, outcome.resampler())
+    groups = breakdown(metric, predictions, targets, variant, task.spec.breakdown)
+    return TrialResult(seed, outcome.value, outcome.extra, len(scored), failed, outcome.resampler(), groups)

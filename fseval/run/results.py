@@ -24,8 +24,9 @@ from typing import Any
 
 from fseval import __version__
 from fseval.errors import FsevalError
+from fseval.metrics.breakdown import Breakdown
 from fseval.metrics.stats import Resampler, bootstrap_ci
-from fseval.record import ResultRow, RunRecord
+from fseval.record import GroupRow, ResultRow, RunRecord
 
 
 @dataclass
@@ -47,6 +48,7 @@ class SampleRecord:
     error: str | None = None
     ranking: list[list[Any]] | None = None
     model_prompt: str | None = None  # the prompt as the model's tokenizer received it, where the model rewrites it
+    groups: dict[str, str] = field(default_factory=dict)  # the task's breakdown fields: field -> this sample's group
 
 
 @dataclass
@@ -59,6 +61,7 @@ class TrialResult:
     n: int
     failed: int
     resampler: Resampler = field(repr=False)
+    groups: Breakdown = field(default_factory=dict)
 
 
 @dataclass
@@ -92,7 +95,25 @@ class ShotResult:
             metric_variant=self.metric_variant,
             seeds=[t.seed for t in self.trials],
             extra={k: statistics.fmean(t.extra[k] for t in self.trials if k in t.extra) for k in extra_keys},
+            breakdown=self.breakdown(),
         )
+
+    def breakdown(self) -> dict[str, dict[str, GroupRow]]:
+        """Each group's score per trial and its mean over trials (nan trials aside)."""
+        out: dict[str, dict[str, GroupRow]] = {}
+        for trial in self.trials:
+            for name, groups in trial.groups.items():
+                for key, score in groups.items():
+                    row = out.setdefault(name, {}).setdefault(key, GroupRow(trials=[], n=score.n))
+                    row.trials.append(score.value)
+                    row.n = min(row.n, score.n)
+                    for metric, value in score.extra.items():
+                        row.extra.setdefault(metric, []).append(value)
+        for rows in out.values():
+            for row in rows.values():
+                scored = [v for v in row.trials if not math.isnan(v)]
+                row.mean = statistics.fmean(scored) if scored else math.nan
+        return out
 
 
 def git_commit() -> str | None:

@@ -99,6 +99,9 @@ class TaskSpec(_Strict):
     rank: RankSpec | None = Field(default=None, description="candidates and scoring of a rank-mode task")
     shots: list[int] = Field(default_factory=lambda: [0, 4, 8, 16, 32])
     zero_shot_text_demos: int = Field(default=2, ge=0, description="text-only demos at 0 shots (Flamingo convention)")
+    breakdown: list[str] = Field(
+        default_factory=list, description="sample fields to score groups by (e.g. answer_type, question_type)"
+    )
     data: DataSpec
 
     @field_validator("shots")

@@ -656,10 +656,13 @@ def cache_features(
 def make_tiny(
     directory: Annotated[Path, typer.Argument(help="Where to write the model directory.")],
     seed: Annotated[int, typer.Option(help="Same seed, same weights.")] = 0,
-    family: Annotated[str, typer.Option(help="openflamingo or idefics.")] = "openflamingo",
+    family: Annotated[str, typer.Option(help="openflamingo, idefics or hf_vlm.")] = "openflamingo",
     lm: Annotated[
         str, typer.Option(help="OpenFlamingo LM family: gpt_neox, mpt, mosaic_gpt, llama, opt, gptj, gpt2.")
     ] = "gpt_neox",
+    arch: Annotated[
+        str, typer.Option(help="hf_vlm architecture: idefics2, idefics3, qwen2_vl, qwen2_5_vl, llava_onevision.")
+    ] = "idefics2",
 ) -> None:
     """Write a tiny random model directory (released layout + fseval model card); prints its path."""
     if family == "openflamingo":
@@ -670,8 +673,14 @@ def make_tiny(
         from fseval.models.idefics import make_tiny_idefics
 
         path = make_tiny_idefics(directory, seed=seed)
+    elif family == "hf_vlm":
+        from fseval.models.hf_vlm.tiny import BUILDERS, make_tiny_hf_vlm
+
+        if arch not in BUILDERS:
+            raise typer.BadParameter(f"--arch must be one of {', '.join(BUILDERS)}.")
+        path = make_tiny_hf_vlm(directory, arch=arch, seed=seed)
     else:
-        raise typer.BadParameter("--family must be openflamingo or idefics.")
+        raise typer.BadParameter("--family must be openflamingo, idefics or hf_vlm.")
     typer.echo(str(path))
 
 

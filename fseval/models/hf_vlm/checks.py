@@ -1,0 +1,19 @@
+"""What can be checked of an hf_vlm checkpoint before loading it (no torch, no weights read)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fseval.errors import FsevalError
+from fseval.models.files import model_dir_problems
+from fseval.models.hf_vlm.checkpoint import check_files, resolve_checkpoint
+
+
+def problems(arguments: dict[str, Any]) -> list[str]:
+    """The checkpoint is on this machine, complete, of a supported architecture, and its files whole."""
+    try:
+        directory, repo_id = resolve_checkpoint(str(arguments.get("path", "")))
+        check_files(directory, repo_id)
+    except FsevalError as error:
+        return [str(error)]
+    return model_dir_problems(directory)

@@ -1,0 +1,199 @@
+"""Ranking: per-token log-probabilities of candidate continuations, each prompt run once.
+
+A prompt (with its images) runs once; its candidates continue its key/value cache in length-sorted
+passes (``fseval.models.kv_cache``), so a thousand ImageNet class names cost one prompt pass and
+the class names' own tokens. A candidate is tokenised together with its prompt's text
+(``split_continuation``): a token merged across the boundary is scored with the candidate. The
+tokens are read in the processor's token space, in which each image placeholder is expanded; the
+text after the last image tokenises alike in both spaces, which is where the boundary lies.
+
+In the chat style a candidate continues the assistant's turn as a demo's answer is written (after
+the template's answer prefix, e.g. Idefics2's space after ``Assistant:``).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import torch
+
+from fseval.errors import FsevalError
+from fseval.models.base import is_out_of_memory
+from fseval.models.hf_vlm.inputs import ModelInputs
+from fseval.models.hf_vlm.prompts import ChatFormat
+from fseval.models.idefics.adapter import split_continuation
+from fseval.models.kv_cache import gather_rows, pass_overhead_tokens, pass_token_budget, plan_passes, rows_per_pass
+from fseval.types import Prompt
+
+PER_TOKEN = ("input_ids", "attention_mask", "mm_token_type_ids", "token_type_ids")
+Row = tuple[int, int, list[int], int]
+"""(prompt, candidate, full token ids, number of scored tokens)."""
+
+
+class Ranker(Protocol):
+    model: Any
+    tokenizer: Any
+    inputs: ModelInputs
+    chat: ChatFormat
+    rank_batch_size: int | None
+
+    def texts(self, prompts: Sequence[Prompt]) -> list[str]: ...
+
+
+@torch.inference_mode()
+def rank(adapter: Ranker, prompts: Sequence[Prompt], candidates: Sequence[Sequence[str]]) -> list[list[list[float]]]:
+    """``ModelAdapter.rank``: ``result[i][j]``, the log-probabilities of candidate ``j``'s tokens after prompt ``i``."""
+    texts = adapter.texts(prompts)
+    batch = adapter.inputs.batch(texts, prompts)
+    mask = batch["attention_mask"].bool().cpu()
+    expanded = [ids[keep].tolist() for ids, keep in zip(batch["input_ids"].cpu(), mask, strict=True)]
+    rows = candidate_rows(adapter.tokenizer, adapter.chat.answer_prefix, texts, expanded, candidates)
+    scores: list[list[list[float]]] = [[[] for _ in options] for options in candidates]
+    if not rows:
+        return scores
+    shared = [len(ids) for ids in expanded]
+    for i, _, full, count in rows:
+        shared[i] = min(shared[i], len(full) - count)
+    out, positions = prompt_pass(adapter, trimmed(batch, shared, adapter.tokenizer.pad_token_id))
+    first = out.logits[:, -1].float().log_softmax(dim=-1)
+    prompt_mask = trimmed(batch, shared, 0)["attention_mask"]
+    pending = []
+    for i, j, full, count in rows:
+        if len(full) - shared[i] == 1:  # scored from the prompt pass alone
+            scores[i][j] = [first[i, full[-1]].item()]
+        else:
+            pending.append((i, j, full, count))
+    pending.sort(key=lambda row: -(len(row[2]) - shared[row[0]]))
+    state = (out.cache, prompt_mask, positions, first)
+    score_in_passes(adapter, pending, shared, state, scores)
+    return scores
+
+
+def candidate_rows(
+    tokenizer: Any,
+    prefix: str,
+    texts: Sequence[str],
+    expanded: Sequence[list[int]],
+    candidates: Sequence[Sequence[str]],
+) -> list[Row]:
+    """A row per candidate: its prompt's ids (as the processor made them) continued by the candidate's tokens."""
+    rows: list[Row] = []
+    for i, (text, options) in enumerate(zip(texts, candidates, strict=True)):
+        encoded = tokenizer([text, *(text + prefix + option for option in options)], add_special_tokens=False)
+        context, *fulls = (list(ids) for ids in encoded["input_ids"])
+        for j, plain in enumerate(fulls):
+            _, count = split_continuation(context, plain)
+            common = len(plain) - count
+            dropped = len(context) - common  # prompt tokens merged with the candidate's first
+            prompt = expanded[i][: len(expanded[i]) - dropped]
+            if expanded[i][len(prompt) :] != context[common:]:
+                raise FsevalError(
+                    "A ranking candidate merges with an image's tokens at the end of its prompt.",
+                    hint="End the prompt with text after its last <image>.",
+                )
+            rows.append((i, j, prompt + plain[common:], count))
+    return rows
+
+
+def trimmed(batch: dict[str, Any], lengths: Sequence[int], pad: int) -> dict[str, Any]:
+    """The batch with row ``i`` cut to its first ``lengths[i]`` real tokens, left-padded again.
+
+    The per-token inputs (ids, mask, token types) are cut; images are left as they are.
+    """
+    mask = batch["attention_mask"].bool()
+    width = max(lengths)
+    out = dict(batch)
+    for key, value in batch.items():
+        if key in PER_TOKEN and isinstance(value, torch.Tensor):
+            fill = pad if key == "input_ids" else 0
+            rows = [row[keep][:length] for row, keep, length in zip(value, mask, lengths, strict=True)]
+            out[key] = torch.stack([torch.cat([row.new_full((width - len(row),), fill), row]) for row in rows])
+    return out
+
+
+def position_ids(model: Any, batch: dict[str, Any]) -> torch.Tensor:
+    """The position ids ``generate`` gives these left-padded inputs (Qwen2-VL: its multimodal positions)."""
+    wanted = ("attention_mask", "mm_token_type_ids", "image_grid_thw", "video_grid_thw")
+    kwargs = {key: value for key, value in batch.items() if key in wanted}
+    positions: torch.Tensor = model._prepare_position_ids_for_generation(batch["input_ids"], kwargs)
+    return positions
+
+
+def prompt_pass(adapter: Any, batch: dict[str, Any], use_cache: bool = True) -> tuple[Any, torch.Tensor]:
+    """The prompts through the model once: (output with its cache and last logits, position ids)."""
+    positions = position_ids(adapter.model, batch)
+    out = adapter.model(**batch, position_ids=positions, use_cache=use_cache, logits_to_keep=1)
+    return out, positions
+
+
+def score_in_passes(
+    adapter: Ranker,
+    pending: list[Row],
+    shared: list[int],
+    state: tuple[Any, torch.Tensor, torch.Tensor, torch.Tensor],
+    scores: list[list[list[float]]],
+) -> None:
+    """Candidates longest first, continuing the prompt cache in passes; halves a pass on out-of-memory."""
+    cache, prompt_mask, _, first = state
+    device = first.device
+    pass_tokens = pass_token_budget(cache, device)
+    prompt_length, vocab = prompt_mask.shape[1], first.shape[-1]
+    start = 0
+    while start < len(pending):
+        widths = [len(full) - shared[i] - 1 for i, _, full, _ in pending[start:]]
+        limit = functools.partial(
+            rows_per_pass,
+            prompt_length=prompt_length,
+            pass_tokens=pass_tokens,
+            vocab=vocab,
+            cap=adapter.rank_batch_size,
+        )
+        chunk = pending[start : start + plan_passes(widths, limit, pass_overhead_tokens(device))]
+        fed = [(i, full, shared[i]) for i, _, full, _ in chunk]
+        try:
+            logprobs = continue_rows(adapter.model, state, fed)
+        except RuntimeError as error:  # halve the pass on out-of-memory for the rest of the call
+            if not is_out_of_memory(error) or len(chunk) == 1:
+                raise
+            pass_tokens = max(1, len(chunk) // 2) * (prompt_length + widths[0])
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+            continue
+        rests = [full[shared[i] :] for i, _, full, _ in chunk]
+        width = logprobs.shape[1]
+        targets = torch.tensor([rest[1:] + [0] * (width + 1 - len(rest)) for rest in rests], device=device)
+        later = logprobs.gather(-1, targets[..., None])[..., 0].tolist()
+        heads = first[[i for i, *_ in chunk], [rest[0] for rest in rests]].tolist()
+        for (i, j, _, count), rest, head, tail in zip(chunk, rests, heads, later, strict=True):
+            scores[i][j] = [head, *tail[: len(rest) - 1]][-count:]
+        start += len(chunk)
+
+
+def continue_rows(
+    model: Any, state: tuple[Any, torch.Tensor, torch.Tensor, torch.Tensor], rows: list[tuple[int, list[int], int]]
+) -> torch.Tensor:
+    """Log-probabilities (rows, width, vocab) after each fed token of ``rows`` (prompt, full ids, cached length).
+
+    A row feeds ``full[cached:-1]`` after its prompt's cache; its positions continue the prompt's last
+    position (on every axis of a multimodal position id: text after the images advances all of them).
+    """
+    cache, prompt_mask, positions, first = state
+    device = first.device
+    width = max(len(full) - cached - 1 for _, full, cached in rows)
+    fed = [full[cached:-1] for _, full, cached in rows]
+    tokens = torch.tensor([ids + [0] * (width - len(ids)) for ids in fed], device=device)
+    lengths = torch.tensor([len(ids) for ids in fed], device=device)
+    token_mask = (torch.arange(width, device=device) < lengths[:, None]).long()
+    index = torch.tensor([i for i, _, _ in rows], device=device)
+    steps = 1 + torch.arange(width, device=device)
+    continued = positions[..., -1:].index_select(-2, index.to(positions.device)) + steps.to(positions.device)
+    out = model(
+        input_ids=tokens,
+        attention_mask=torch.cat([prompt_mask[index], token_mask], dim=1),
+        position_ids=continued,
+        cache=gather_rows(cache, index, width),
+        use_cache=True,
+    )
+    return out.logits.float().log_softmax(dim=-1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -167,6 +167,10 @@ Resume = Annotated[
 ShowBreakdown = Annotated[
     bool, typer.Option(help="Also show each group's score (answer type, question type ...: the task's breakdown).")
 ]
+LogTo = Annotated[
+    list[str] | None,
+    typer.Option(help="Also send the scores to tensorboard and/or wandb (installed separately), when the run ends."),
+]
 Labels = Annotated[
     list[str] | None,
     typer.Option(help="A name per run, in order (default: the folder, or model and seed where folders share a name)."),
@@ -203,14 +207,16 @@ def run(
     tasks_dir: TasksDir = None,
     resume: Resume = None,
     breakdown: ShowBreakdown = False,
+    log_to: LogTo = None,
 ) -> None:
     """Evaluate a model on tasks at several shot counts; write results.json and samples.jsonl."""
-    options = {name: value for name, value in locals().items() if name not in ("ctx", "resume", "breakdown")}
+    options = {name: value for name, value in locals().items() if name not in ("ctx", "resume", "breakdown", "log_to")}
+    trackers = checked_loggers(split_list(log_to))
     if resume is not None:
         config, origin = resumed_config(ctx, resume, model, model_arg)
     else:
         config, origin = new_config(ctx, options), None
-    execute(config, origin, resume is not None, breakdown)
+    execute(config, origin, resume is not None, breakdown, trackers)
 
 
 def new_config(ctx: typer.Context, options: dict[str, Any]) -> Any:
@@ -304,7 +310,20 @@ def extended(ctx: typer.Context, saved: Any, origin: Path | None) -> dict[str, A
     return changes
 
 
-def execute(config: Any, origin: Path | None, resume: bool, breakdown: bool = False) -> None:
+def checked_loggers(names: list[str]) -> list[str]:
+    """``--log-to`` names whose packages are installed (checked before anything runs)."""
+    from fseval.errors import FsevalError
+    from fseval.reports.loggers import missing_loggers
+
+    problems = missing_loggers(names)
+    if problems:
+        raise FsevalError("\n".join(problems))
+    return names
+
+
+def execute(
+    config: Any, origin: Path | None, resume: bool, breakdown: bool = False, trackers: Sequence[str] = ()
+) -> None:
     """Run, show progress and the results table on rank 0; Ctrl-C or SIGTERM says how to resume."""
     from fseval.reports.display import console, progress_bars
     from fseval.run.results import stored_samples
@@ -328,6 +347,11 @@ def execute(config: Any, origin: Path | None, resume: bool, breakdown: bool = Fa
         raise typer.Exit(130) from None
     if not worker:
         show_run(run_dir, breakdown)
+        if trackers:
+            from fseval.reports.loggers import log_run
+
+            for where in log_run(run_dir, trackers):
+                console.print(f"Logged to {where}", markup=False)
         if resume and stored_samples(run_dir) == stored_before and not failed_rows(run_dir):
             console.print(
                 "The run was complete: nothing new was evaluated (results.json is rewritten from its samples)."
@@ -620,6 +644,31 @@ def plot(
     from fseval.reports.plot import plot_runs
 
     typer.echo(str(plot_runs(labelled_runs(runs, label), output)))
+
+
+@app.command()
+@user_errors
+def report(
+    runs: Annotated[list[Path], typer.Argument(help="Run directories; the first is A in the paired differences.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")] = Path("report.html"),
+    label: Labels = None,
+    thumbnail_size: Annotated[int, typer.Option(min=16, max=512, help="Longest side of thumbnails, pixels.")] = 80,
+    image_budget: Annotated[
+        float, typer.Option(min=0, help="MB of thumbnails at most (query images first); the rest are named.")
+    ] = 40.0,
+) -> None:
+    """Write one self-contained HTML file: scores, charts, breakdowns and a browser of every sample."""
+    from fseval.reports.display import console
+    from fseval.reports.html import build_report
+
+    built = build_report(labelled_runs(runs, label), output, thumbnail_size, image_budget)
+    stats = built.stats
+    left_out = "; ".join(f"{n} media {why}" for why, n in stats.not_embedded.items())
+    console.print(
+        f"Wrote {built.path} ({built.bytes / 1e6:.1f} MB: {stats.samples} samples, {stats.thumbnails} thumbnails"
+        f"{'; ' + left_out if left_out else ''}) in {built.seconds:.1f} s",
+        markup=False,
+    )
 
 
 @app.command("cache-features")

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import math
+import shutil
 import statistics
 from collections import defaultdict
 from pathlib import Path
@@ -135,3 +136,16 @@ def test_score_prints_and_returns_the_breakdown() -> None:
     as_json = json.loads(runner.invoke(app, [*args, "--json"]).output)
     assert set(as_json["breakdown"]) == {"answer_type", "question_type"}
     assert as_json["breakdown"]["answer_type"]["number"]["n"] == 60
+
+
+@pytest.mark.skipif(shutil.which("java") is None, reason="caption metrics need Java")
+def test_caption_groups_carry_every_metric_of_their_subset() -> None:
+    """A caption group's numbers are the metric run on that group alone (CIDEr's IDF from its references)."""
+    metric = get_metric("caption")
+    references = [["a red circle", "a circle that is red"], ["two blue squares", "blue squares"], ["a green shape"]]
+    targets = [{"references": r, "kind": k} for r, k in zip(references, ["round", "square", "square"], strict=True)]
+    predictions = ["a red circle", "blue squares", "a shape"]
+    groups = breakdown(metric, predictions, targets, "ptb", ["kind"])["kind"]
+    alone = metric.score(predictions[1:], targets[1:], "ptb")
+    assert groups["square"].value == pytest.approx(alone.value) and groups["square"].n == 2
+    assert groups["square"].extra == pytest.approx(alone.extra) and "METEOR" in groups["square"].extra

@@ -1,0 +1,127 @@
+"""The report's summary as HTML: runs, scores with intervals, charts, breakdowns and paired differences.
+
+Rendered here, so the summary reads without JavaScript; the sample browser below it is drawn by
+``assets/report.js`` from the embedded data.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from html import escape
+
+from fseval.record import ResultRow
+from fseval.reports.compare import Paired, Run
+from fseval.reports.compare import compare as compare_runs
+from fseval.reports.html.svg import score_chart
+from fseval.reports.plot import axis_label
+
+
+def _number(value: float | None, signed: bool = False) -> str:
+    if value is None or math.isnan(value):
+        return "–"
+    return f"{value:+.2f}" if signed else f"{value:.2f}"
+
+
+def _table(head: Sequence[str], rows: Iterable[Sequence[str]], caption: str = "", text: bool = False) -> str:
+    """A table of already-escaped cells (numbers right-aligned after the first column unless ``text``)."""
+    out = ['<table class="text">' if text else "<table>", f"<caption>{caption}</caption>" if caption else ""]
+    out.append("<thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>")
+    out += ["<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows]
+    return "".join(out) + "</tbody></table>"
+
+
+def runs_section(runs: Sequence[Run]) -> str:
+    rows = []
+    for run in runs:
+        record, config = run.record, run.record.config
+        rows.append(
+            [
+                escape(run.name),
+                escape(f"{record.model.get('name', config.get('model', ''))} ({record.model.get('family', '?')})"),
+                escape(str(run.path)),
+                escape(record.created[:19]),
+                escape(f"{config.get('demos', '')}, seed {config.get('seed', '')}, {config.get('trials', 1)} trial(s)"),
+                str(len(run.samples)),
+                escape(record.fseval_version),
+            ]
+        )
+    head = ["run", "model", "directory", "created", "demos", "samples", "fseval"]
+    return "<section><h2>Runs</h2>" + _table(head, rows, text=True) + "</section>"
+
+
+def _score(row: ResultRow | None) -> str:
+    if row is None:
+        return "–"
+    spread = f" ± {_number(row.stddev)}" if len(row.trials) > 1 else ""
+    failed = f' <span class="failed-count">{row.failed} failed</span>' if row.failed else ""
+    return (
+        f'<b>{_number(row.mean)}</b>{spread} <span class="ci">[{_number(row.ci95[0])}, {_number(row.ci95[1])}]'
+        f'</span> <span class="n">n={row.n}</span>{failed}'
+    )
+
+
+def scores_section(runs: Sequence[Run], tasks: Sequence[str]) -> str:
+    parts = ['<section><h2>Scores</h2><p class="note">mean (± std over trials) [bootstrap 95% CI] n</p>']
+    for task in tasks:
+        shots = sorted({row.shots for run in runs for row in run.record.results.get(task, [])})
+        metric = next(row.metric for run in runs for row in run.record.results.get(task, []))
+        rows = [[str(k)] + [_score(run.row(task, k)) for run in runs] for k in shots]
+        head = ["shots"] + [escape(run.name) for run in runs]
+        chart = score_chart(task, axis_label(metric), [(run.name, run.record.results.get(task, [])) for run in runs])
+        caption = f"{escape(task)}: {escape(axis_label(metric))}"
+        parts.append(f'<div class="task">{_table(head, rows, caption)}{chart}</div>')
+    return "".join(parts) + "</section>"
+
+
+def breakdown_section(runs: Sequence[Run], tasks: Sequence[str]) -> str:
+    parts = []
+    for task in tasks:
+        columns = [(run, row) for run in runs for row in run.record.results.get(task, [])]
+        fields = list(dict.fromkeys(name for _, row in columns for name in row.breakdown))
+        for name in fields:
+            keys = list(dict.fromkeys(key for _, row in columns for key in row.breakdown.get(name, {})))
+            head = [escape(name), "n"] + [
+                escape(f"{run.name}: {row.shots} shots" if len(runs) > 1 else f"{row.shots} shots")
+                for run, row in columns
+            ]
+            rows = []
+            for key in keys:
+                cells = [row.breakdown.get(name, {}).get(key) for _, row in columns]
+                n = max((cell.n for cell in cells if cell is not None), default=0)
+                rows.append([escape(key), str(n)] + [_number(cell.mean if cell else None) for cell in cells])
+            parts.append(_table(head, rows, f"{escape(task)} by {escape(name)}"))
+    return "<section><h2>Breakdowns</h2>" + "".join(parts) + "</section>" if parts else ""
+
+
+def comparison_section(runs: Sequence[Run]) -> str:
+    if len(runs) < 2:
+        return ""
+    note = (
+        "as <code>fseval compare</code>: B − A on the samples both runs evaluated with the same id, seed and demos; "
+        "paired bootstrap 95% CI; sign-flip p"
+    )
+    parts = [f'<section><h2>Paired differences</h2><p class="note">{note}</p>']
+    for other in runs[1:]:
+        comparisons = compare_runs(runs[0], other)
+        rows = [_comparison_row(c) for c in comparisons]
+        head = ["task", "shots", escape(runs[0].name), escape(other.name), "B − A", "95% CI", "p", "shared", "notes"]
+        parts.append(_table(head, rows, f"B = {escape(other.name)} vs A = {escape(runs[0].name)}"))
+    return "".join(parts) + "</section>"
+
+
+def _comparison_row(c: Paired) -> list[str]:
+    a, b = c.means
+    interval = f"[{_number(c.ci95[0], True)}, {_number(c.ci95[1], True)}]" + ("" if c.paired else " unpaired")
+    notes = "; ".join(c.warnings + ([c.note] if c.note else []))
+    return [
+        escape(c.task),
+        str(c.shots),
+        _number(a),
+        _number(b),
+        _number(c.difference, True),
+        interval if not math.isnan(c.ci95[0]) else "–",
+        f"{c.p_value:.4f}" if not math.isnan(c.p_value) else "–",
+        str(c.n_shared),
+        escape(notes),
+    ]

@@ -13,7 +13,11 @@ then times the ranking of the 1000 ImageNet class names after an 8-shot ImageNet
 one greedy generation (5 new tokens) of the same prompt. Every run is a fresh subprocess, so its
 peak memory and caches are its own. Prints one table per part (and ``--json`` writes them).
 
+With ``--decode``, also one decoding step's memory traffic and a prefill/decode sweep over batch
+sizes (``benchmarks/decode.py``: TFLOP/s, MFU, ms per step, GB/s).
+
 Run: python benchmarks/perf.py                       # tiny + small on CPU, ~10 minutes on 2 cores
+     python benchmarks/perf.py --configs small --decode-only --decode-batches 8,32   # CPU, ~5 minutes
      python benchmarks/perf.py --configs 3b,9b        # the GPU shapes
 """
 
@@ -32,7 +36,10 @@ from pathlib import Path
 from typing import Any
 
 # Optimisations, each switchable: adapter attributes and fseval.run.prefetch.PipelineOptions fields.
-OPTIMISATIONS = ("media_cache", "shared_media_kv", "beam_prefill_once", "group_by_length", "prefetch", "packed_rank")
+OPTIMISATIONS = (
+    "media_cache", "shared_media_kv", "beam_prefill_once", "static_kv_cache", "group_by_length", "prefetch",
+    "packed_rank",
+)  # fmt: skip
 ALL_ON = dict.fromkeys(OPTIMISATIONS, True)
 ALL_OFF = dict.fromkeys(OPTIMISATIONS, False)
 
@@ -177,6 +184,7 @@ def configure(adapter: Any, switches: dict[str, bool]) -> None:
     adapter.media_cache = switches["media_cache"]
     adapter.shared_media_kv = switches["shared_media_kv"]
     adapter.beam_prefill_once = switches["beam_prefill_once"]
+    adapter.static_kv_cache = switches["static_kv_cache"]
     adapter.rank_strategy = "packed" if switches["packed_rank"] else "chunked"
     adapter.profile = True
 
@@ -291,6 +299,24 @@ def worker_rank(job: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def worker_decode(job: dict[str, Any]) -> dict[str, Any]:
+    """Decode-step traffic and the prefill/decode sweep of ``benchmarks/decode.py``."""
+    import torch
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import decode
+
+    work, device = Path(job["work"]), job["device"]
+    torch.manual_seed(0)
+    adapter = build_adapter(job["config"], work, device, job["precision"])
+    configure(adapter, ALL_ON)
+    prompts = decode.eight_shot_prompts(work, max(32, *job["decode_batches"]))
+    return {
+        "traffic": decode.traffic(adapter, prompts[:32]),
+        "sweep": decode.sweep(adapter, prompts, job["decode_batches"], device),
+    }
+
+
 def spawn(job: dict[str, Any]) -> dict[str, Any]:
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "TOKENIZERS_PARALLELISM": "false"}
     done = subprocess.run(
@@ -343,10 +369,14 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--no-rank", action="store_true", help="skip the ImageNet ranking timing")
     parser.add_argument("--rank-only", action="store_true", help="only the ImageNet ranking timing")
+    parser.add_argument("--decode", action="store_true", help="also decode-step traffic and the prefill/decode sweep")
+    parser.add_argument("--decode-only", action="store_true", help="only decode-step traffic and the sweep")
+    parser.add_argument("--decode-batches", default="8,32,64", help="batch sizes of the prefill/decode sweep")
     args = parser.parse_args()
     if args.worker:
         job = json.loads(args.worker)
-        print(json.dumps(worker_rank(job) if job.get("rank_variants") else worker_run(job)))
+        worker = worker_rank if job.get("rank_variants") else worker_decode if job.get("decode_batches") else worker_run
+        print(json.dumps(worker(job)))
         return
     report = Bench(args).measure()
     if args.json:
@@ -370,6 +400,11 @@ class Bench:
 
     def measure(self) -> dict[str, Any]:
         self.prepare()
+        if self.args.decode or self.args.decode_only:
+            for config in [c for c in self.configs if c != "tiny"]:
+                self.decode(config)
+            if self.args.decode_only:
+                return self.report
         if not self.args.rank_only:
             if "tiny" in self.configs:
                 self.tiny()
@@ -435,6 +470,17 @@ class Bench:
         rows = [(f"{config} fp32, all off", off, None), (f"{config} fp32, all on", fp32, off)]
         rows.append((f"{config} bf16, all on", bf16, off))
         self.table(config, f"\n{config} (CUDA), {self.args.limit} VQAv2 queries at 8 shots\n", rows)
+
+    def decode(self, config: str) -> None:
+        sys.path.insert(0, str(Path(__file__).parent))
+        import decode
+
+        device, precision = ("cuda", "bf16") if config in GPU_CONFIGS else ("cpu", "fp32")
+        batches = [int(b) for b in self.args.decode_batches.split(",")]
+        result = spawn({**self.job(config, 8, ALL_ON, device, precision), "decode_batches": batches})
+        print(f"\ndecoding, {config} ({device}, {precision})\n")
+        print(table := decode.table(result))
+        self.report["tables"][f"decode-{config}"] = {"markdown": table, "result": result}
 
     def rank(self, config: str) -> None:
         variants = [("packed", "packed", None), ("chunked_64", "chunked", 64), ("one_at_a_time", "chunked", 1)]

@@ -1,4 +1,5 @@
-"""Key/value-cache helpers for scoring many continuations of a few prompts (likelihood ranking).
+"""Key/value caches: for generation (``DecodingCache``: written in place, beams reordered cheaply), and
+for scoring many continuations of a few prompts (likelihood ranking).
 
 A ranking pass continues each candidate from its prompt's cache: ``gather_rows`` copies the
 prompt's keys/values once per candidate row into a buffer that the candidate's own tokens are
@@ -8,11 +9,12 @@ written into, and ``plan_passes`` decides how many length-sorted rows each pass 
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
-from transformers.cache_utils import DynamicLayer
+from transformers.cache_utils import Cache, DynamicLayer
 
 LOGIT_BUDGET = 1 << 27  # candidate log-probabilities per ranking pass (512 MiB in fp32)
 
@@ -112,3 +114,97 @@ class GatheredLayer(DynamicLayer):
         self.length = end
         self.keys, self.values = self._keys[..., :end, :], self._values[..., :end, :]
         return self.keys, self.values
+
+
+class DecodingLayer(DynamicLayer):
+    """One layer's keys/values for generation: a buffer with room for the tokens to come, written in place.
+
+    ``DynamicLayer`` concatenates the whole cache with each new token and beam search then copies
+    all of it again to reorder the beams (``index_select``): two copies of every prompt's keys and
+    values per decoding step. Here a step writes its token's keys/values into the buffer, and a
+    reorder moves only the positions after ``shared``: the beams of a prompt are copies of one
+    prompt pass (``batch_repeat_interleave``), identical up to there, so reordering them within a
+    prompt leaves those positions as they are. A reorder waits for the next token (beam search
+    also reorders after its last step, which then costs nothing), and reorders in a row compose.
+    The keys/values returned are views of the buffer; ``keys``/``values`` read between a reorder
+    and the next token are those of the beams' previous order.
+    """
+
+    def __init__(self, room: int) -> None:
+        super().__init__()
+        self.room, self.length, self.shared = room, 0, 0
+        self._keys = self._values = torch.empty(0)
+        self._pending: torch.Tensor | None = None  # a beam reorder not applied yet
+
+    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+        if not self.is_initialized:
+            self.lazy_initialization(key_states, value_states)
+        self._reorder()
+        end = self.length + key_states.shape[-2]
+        if self._keys.dim() != key_states.dim() or end > self._keys.shape[-2]:
+            self._grow(key_states, value_states, end + self.room)
+        self._keys[..., self.length : end, :].copy_(key_states)
+        self._values[..., self.length : end, :].copy_(value_states)
+        self._view(end)
+        return self.keys, self.values
+
+    def _grow(self, key_states: torch.Tensor, value_states: torch.Tensor, capacity: int) -> None:
+        """A buffer of ``capacity`` positions holding what is cached so far (the prompt pass allocates it once)."""
+        old = (self._keys, self._values) if self.length else None
+        self._keys, self._values = (
+            s.new_empty(*s.shape[:-2], capacity, s.shape[-1]) for s in (key_states, value_states)
+        )
+        if old is not None:
+            self._keys[..., : self.length, :].copy_(old[0][..., : self.length, :])
+            self._values[..., : self.length, :].copy_(old[1][..., : self.length, :])
+
+    def _view(self, end: int) -> None:
+        self.length = end
+        self.keys, self.values = self._keys[..., :end, :], self._values[..., :end, :]
+
+    def reorder_cache(self, beam_idx: torch.LongTensor) -> None:
+        """Applied when the next token's keys/values arrive: beam search reorders after its last step too."""
+        index = beam_idx.to(self._keys.device)
+        self._pending = index if self._pending is None else self._pending[index]
+
+    def _reorder(self) -> None:
+        index, self._pending = self._pending, None
+        if index is not None and self.length > self.shared:
+            part = slice(self.shared, self.length)
+            self._keys[:, :, part] = self._keys[:, :, part].index_select(0, index)
+            self._values[:, :, part] = self._values[:, :, part].index_select(0, index)
+
+    def batch_repeat_interleave(self, repeats: int) -> None:
+        """Beams of each prompt: the prompt's keys/values copied once, the positions so far shared by the beams."""
+        self._reorder()
+        if self.length:
+            self._keys = self._keys.repeat_interleave(repeats, dim=0)
+            self._values = self._values.repeat_interleave(repeats, dim=0)
+            self.shared = self.length
+            self._view(self.length)
+
+    def batch_select_indices(self, indices: torch.Tensor) -> None:
+        self._reorder()
+        if self.length:
+            self._keys, self._values = self._keys[indices], self._values[indices]
+            self.shared = 0  # rows of several prompts may now sit side by side
+            self._view(self.length)
+
+    def crop(self, tokens_to_remove: int) -> None:
+        self._reorder()
+        if tokens_to_remove < 0 and self.is_initialized:
+            self._view(max(0, self.length + tokens_to_remove))
+            self.shared = min(self.shared, self.length)
+
+    def reset(self) -> None:
+        self.length = self.shared = 0
+        self._pending = None
+        self._keys = self._values = torch.empty(0)
+        super().reset()
+
+
+class DecodingCache(Cache):
+    """A key/value cache of ``DecodingLayer``s for ``generate``: ``room`` is how many tokens will follow the prompt."""
+
+    def __init__(self, room: int) -> None:
+        super().__init__(layer_class_to_replicate=functools.partial(DecodingLayer, room))  # type: ignore[arg-type]

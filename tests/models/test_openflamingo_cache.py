@@ -1,6 +1,7 @@
 """The OpenFlamingo adapter's speed features give the results of the plain path.
 
-Covered: the content-hash media cache (and its byte bound), shared cross-attention keys/values,
+Covered: the content-hash media cache (and its byte bound), shared cross-attention keys/values, the
+in-place decoding cache,
 packed candidate ranking, background preprocessing (``prepare_media``) and the out-of-memory
 backoff of ranking.
 """
@@ -19,12 +20,12 @@ from fseval.types import GenerationSettings, Media, Prompt
 GREEDY = GenerationSettings(max_new_tokens=6, num_beams=1)
 BEAMS = GenerationSettings(max_new_tokens=6, num_beams=3, length_penalty=0.0)
 FAST = {
-    "media_cache": True, "shared_media_kv": True, "beam_prefill_once": True, "rank_strategy": "packed",
-    "rank_batch_size": None,
+    "media_cache": True, "shared_media_kv": True, "beam_prefill_once": True, "static_kv_cache": True,
+    "rank_strategy": "packed", "rank_batch_size": None,
 }  # fmt: skip
 PLAIN = {
-    "media_cache": False, "shared_media_kv": False, "beam_prefill_once": False, "rank_strategy": "chunked",
-    "rank_batch_size": 1,
+    "media_cache": False, "shared_media_kv": False, "beam_prefill_once": False, "static_kv_cache": False,
+    "rank_strategy": "chunked", "rank_batch_size": 1,
 }  # fmt: skip
 
 
@@ -75,7 +76,7 @@ def test_fast_and_plain_generations_are_identical(of_tiny, prompts, settings) ->
     assert cold == plain and warm == plain
 
 
-@pytest.mark.parametrize("option", ["media_cache", "shared_media_kv", "beam_prefill_once"])
+@pytest.mark.parametrize("option", ["media_cache", "shared_media_kv", "beam_prefill_once", "static_kv_cache"])
 def test_each_switch_alone_keeps_generations(of_tiny, prompts, option) -> None:
     with configured(of_tiny, **PLAIN):
         plain = of_tiny.generate(prompts, BEAMS)
@@ -239,14 +240,15 @@ def test_pass_plan_keeps_long_candidates_from_padding_short_ones() -> None:
 
 @pytest.mark.parametrize("lm_family", ["gpt_neox", "mpt", "mosaic_gpt", "llama", "opt", "gptj", "gpt2"])
 def test_fast_paths_match_the_plain_ones_for_every_lm(tmp_path, prompts, lm_family) -> None:
-    """The gathered and beam-repeated prompt caches and the per-image cross-attention hold for each LM."""
+    """The gathered, beam-repeated and in-place caches and the per-image cross-attention hold for each LM."""
     from fseval.models.openflamingo import load_model_dir, make_tiny
 
     adapter = load_model_dir(make_tiny(tmp_path / lm_family, lm_family=lm_family), device="cpu", precision="fp32")
     with configured(adapter, **PLAIN):
-        plain_beams = adapter.generate(prompts, BEAMS)
+        plain_beams, plain_greedy = adapter.generate(prompts, BEAMS), adapter.generate(prompts, GREEDY)
     with configured(adapter, **FAST):
         assert adapter.generate(prompts, BEAMS) == plain_beams
+        assert adapter.generate(prompts, GREEDY) == plain_greedy
     with configured(adapter, **FAST):
         fast = adapter.rank(prompts, CANDIDATES)
     with configured(adapter, **PLAIN):

@@ -18,6 +18,9 @@ Speed (each switchable on the adapter, all on by default; ``benchmarks/perf.py``
   reused across decoding steps, beams and ranked candidates (``media_kv.py``).
 - ``beam_prefill_once``: beam search runs the prompt through the model once per prompt and
   repeats its key/value cache per beam (``generate`` alone runs it once per beam).
+- ``static_kv_cache``: generation writes keys/values in place into a buffer sized for the prompt
+  and the tokens to come, and beam search reorders only the beams' generated positions
+  (``kv_cache.DecodingCache``); otherwise every step re-concatenates and re-gathers the whole cache.
 - ``rank_strategy="packed"``: all candidates of all prompts of a call, sorted by token length,
   continue the prompts' key/value cache in passes of at most ``rank_chunk_tokens`` tokens (None:
   what a quarter of free GPU memory, or 2 GiB on CPU, holds of gathered keys/values); where
@@ -55,6 +58,7 @@ import torch
 
 from fseval.models.base import ModelAdapter, is_out_of_memory
 from fseval.models.kv_cache import (
+    DecodingCache,
     gather_rows,
     pass_overhead_tokens,
     pass_token_budget,
@@ -94,6 +98,7 @@ class OpenFlamingoAdapter(ModelAdapter):
         rank_chunk_tokens: int | None = None,
         vision_batch_size: int = 128,
         beam_prefill_once: bool = True,
+        static_kv_cache: bool = True,
         clean_up_tokenization_spaces: bool = True,
     ) -> None:
         if rank_strategy not in RANK_STRATEGIES:
@@ -110,6 +115,7 @@ class OpenFlamingoAdapter(ModelAdapter):
         self.media_cache = media_cache
         self.shared_media_kv = shared_media_kv
         self.beam_prefill_once = beam_prefill_once
+        self.static_kv_cache = static_kv_cache
         self.rank_strategy = rank_strategy
         self.rank_chunk_tokens = rank_chunk_tokens
         self.vision_batch_size = vision_batch_size
@@ -245,10 +251,12 @@ class OpenFlamingoAdapter(ModelAdapter):
             "pad_token_id": self.tokenizer.pad_token_id,
             "bad_words_ids": [[self.model.media_token_id]],
         }
+        if self.static_kv_cache:
+            options[self.model.cache_kwarg] = DecodingCache(settings.max_new_tokens + 1)
         with shared_media_kv(self.model, self.shared_media_kv) as shared:
             conditioning = self._conditioning(media, shared)
             if settings.num_beams > 1 and self.beam_prefill_once and input_ids.shape[1] > 1:
-                output = self._generate_after_prefill(input_ids, attention_mask, conditioning, options)
+                output = self._generate_after_prefill(input_ids, attention_mask, conditioning, options, shared)
             else:
                 output = self.model.generate(
                     None, input_ids, attention_mask=attention_mask, media=conditioning, **options
@@ -259,7 +267,12 @@ class OpenFlamingoAdapter(ModelAdapter):
         return output[:, input_ids.shape[1] :]
 
     def _generate_after_prefill(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, media: torch.Tensor, options: dict[str, Any]
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        media: torch.Tensor,
+        options: dict[str, Any],
+        shared: MediaKV | None,
     ) -> torch.Tensor:
         """Beam search whose prompt pass runs once per prompt, not once per beam.
 
@@ -270,6 +283,7 @@ class OpenFlamingoAdapter(ModelAdapter):
         lengths and stopping are those of the plain call.
         """
         head, head_mask = input_ids[:, :-1], attention_mask[:, :-1]
+        options = dict(options)
         out = self.model(
             None,
             head,
@@ -278,10 +292,13 @@ class OpenFlamingoAdapter(ModelAdapter):
             use_cache=True,
             clear_conditioned_layers=False,
             logits_to_keep=1,  # the cache is what this pass is for: no vocabulary projection of the prompt
+            past_key_values=options.pop(self.model.cache_kwarg, None),
             **self._positions(head_mask, head.shape[1]),
         )
         cache = out.cache
         del out
+        if shared is not None:  # the head pass left out the last token: its image counts too
+            shared.prepare_decoding((input_ids == self.model.media_token_id).sum(dim=1))
         cache.batch_repeat_interleave(options["num_beams"])  # the media and image positions follow by themselves
         try:
             return self.model.lang_encoder.generate(  # type: ignore[operator]

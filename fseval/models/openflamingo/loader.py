@@ -258,6 +258,7 @@ def build(settings: OpenFlamingoSettings, device: str, precision: str, name: str
         media_cache_bytes=s.media_cache_bytes,
         shared_media_kv=s.shared_media_kv,
         beam_prefill_once=s.beam_prefill_once,
+        static_kv_cache=s.static_kv_cache,
         rank_strategy=s.rank_strategy,
         rank_chunk_tokens=s.rank_chunk_tokens,
     )

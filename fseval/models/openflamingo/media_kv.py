@@ -45,13 +45,20 @@ class MediaKV:
     rows: torch.Tensor | None = None
     continuation: bool = False
     projected: dict[int, tuple[torch.Tensor, ...]] = field(default_factory=dict)
+    latest: dict[int, tuple[torch.Tensor, ...]] = field(default_factory=dict)  # decoding: each prompt's last image
 
     def condition(self, media: torch.Tensor) -> None:
         if self.source is not media:
-            self.source, self.projected = media, {}
+            self.source, self.projected, self.latest = media, {}, {}
 
     def clear(self) -> None:
-        self.source, self.rows, self.continuation, self.projected = None, None, False, {}
+        self.source, self.rows, self.continuation, self.projected, self.latest = None, None, False, {}, {}
+
+    def prepare_decoding(self, time: torch.Tensor) -> None:
+        """Before generating: each prompt's latest image is ``time`` (B0,), for every projected layer."""
+        if self.source is not None:
+            n = self.source.shape[2]
+            self.latest = {key: _latest_image_kv(kv, time, n) for key, kv in self.projected.items()}
 
 
 def _forward(
@@ -68,9 +75,13 @@ def _forward(
         kv = shared.projected[id(layer)] = tuple(t.unflatten(-1, (layer.heads, -1)).transpose(1, 2) for t in (k, v))
     rows = shared.rows if shared.rows is not None else torch.arange(b, device=x.device) // max(1, b // b0)
     q = layer.to_q(layer.norm(x)).unflatten(-1, (layer.heads, -1)).transpose(1, 2)
-    if shared.continuation or length == 1:
+    if length == 1 and shared.rows is None and not shared.continuation and b % b0 == 0:
+        out = _decoding_step(shared, id(layer), q, kv, text_time[:, 0], n)
+    elif shared.continuation or length == 1:
         out = _attend_latest_image(q, kv, rows, text_time[:, 0], t_img, n)
     else:
+        if b == b0 and shared.rows is None and not shared.continuation:  # a prompt pass: generation may follow
+            shared.latest[id(layer)] = _latest_image_kv(kv, text_time[:, -1], n)
         k, v = (t[rows] if b != b0 or shared.rows is not None else t for t in kv)
         media_time = torch.arange(1, t_img + 1, device=x.device).repeat_interleave(n)
         allowed = text_time[:, :, None] == media_time[None, None, :]
@@ -78,6 +89,36 @@ def _forward(
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed[:, None])
     out = out.masked_fill((text_time == 0)[:, None, :, None], 0.0)
     return layer.to_out(out.transpose(1, 2).reshape(b, length, -1))
+
+
+def _latest_image_kv(kv: tuple[torch.Tensor, ...], time: torch.Tensor, n: int) -> tuple[torch.Tensor, ...]:
+    """The keys/values of each prompt's latest image: ``kv`` (B0, heads, T_img * n, dim_head), ``time`` (B0,)."""
+    b0, heads, _, dim = kv[0].shape
+    image = (time - 1).clamp(min=0)
+    index = (image[:, None] * n + torch.arange(n, device=time.device))[:, None, :, None].expand(b0, heads, n, dim)
+    return tuple(t.gather(2, index) for t in kv)
+
+
+def _decoding_step(
+    shared: MediaKV, key: int, q: torch.Tensor, kv: tuple[torch.Tensor, ...], time: torch.Tensor, n: int
+) -> torch.Tensor:
+    """One generated token per row, the rows of each prompt side by side (its beams, or itself alone).
+
+    A generated token never is ``<image>`` (generation bans it), so a row's latest image is fixed
+    for the whole ``generate`` call: its latents' keys/values are gathered once per prompt and
+    layer, by the prompt pass (or ``MediaKV.prepare_decoding``), and each prompt's rows attend to
+    them as one query sequence. No step synchronises with
+    the host or copies keys (``_attend_latest_image`` finds the groups with ``unique``/``nonzero``).
+    """
+    b0, heads, _, dim = kv[0].shape
+    per = q.shape[0] // b0
+    latest = shared.latest.get(key)
+    if latest is None:  # no prompt pass of B0 rows came first (beams expanded before it): gathered once here
+        latest = shared.latest[key] = _latest_image_kv(kv, time[::per], n)  # every row of a prompt: one image
+    grouped = q.reshape(b0, per, heads, dim).transpose(1, 2)  # (B0, heads, rows of the prompt, dim_head)
+    keys, values = latest
+    attended = F.scaled_dot_product_attention(grouped, keys, values)
+    return attended.transpose(1, 2).reshape(b0 * per, heads, 1, dim)
 
 
 def _attend_latest_image(

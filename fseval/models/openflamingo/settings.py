@@ -41,6 +41,9 @@ class OpenFlamingoSettings(FamilySettings):
     media_cache_bytes: int = Field(default=2 << 30, gt=0, description="the media cache's size")
     shared_media_kv: bool = Field(default=True, description="speed: project media keys/values once per call")
     beam_prefill_once: bool = Field(default=True, description="speed: run a prompt once, not once per beam")
+    static_kv_cache: bool = Field(
+        default=True, description="speed: keys/values written in place; beams reorder only their new tokens"
+    )
     rank_strategy: Literal["packed", "chunked"] = Field(
         default="packed", description="speed: how candidates are batched"
     )

@@ -8,9 +8,11 @@ a safetensors header and its offsets), so a multi-GB checkpoint is checked in mi
 
 from __future__ import annotations
 
+import hashlib
 import json
 import struct
 import zipfile
+from collections.abc import Collection
 from pathlib import Path
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
@@ -66,3 +68,22 @@ def model_dir_problems(directory: Path) -> list[str]:
     weights = sorted(p for p in directory.iterdir() if p.suffix in WEIGHT_SUFFIXES)
     problems = [p for path in weights if (p := checkpoint_problem(path)) is not None]
     return problems if weights else [*problems, f"{directory} holds no weight files"]
+
+
+def checkpoint_fingerprint(directory: Path, weight_files: Collection[str] = ()) -> str:
+    """sha256 over config.json and each weight file's name, size, first and last MiB.
+
+    Weight files are the ``.safetensors`` and ``.bin`` files and those named in ``weight_files``.
+    Hashing every byte of a multi-GB checkpoint would take minutes; this changes whenever a file is
+    replaced, resized or re-saved, and the Hub revision (recorded beside it) pins the exact release.
+    """
+    digest = hashlib.sha256((directory / "config.json").read_bytes())
+    for path in sorted(directory.glob("*")):
+        if path.suffix in (".safetensors", ".bin") or path.name in weight_files:
+            size = path.stat().st_size
+            digest.update(f"{path.name}:{size}".encode())
+            with path.open("rb") as handle:
+                digest.update(handle.read(1 << 20))
+                handle.seek(max(0, size - (1 << 20)))
+                digest.update(handle.read(1 << 20))
+    return digest.hexdigest()

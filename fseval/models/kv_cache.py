@@ -66,6 +66,14 @@ def plan_passes(widths: Sequence[int], rows_limit: Callable[[int], int], overhea
     return min(group_rows, rows_limit(distinct[0]))
 
 
+def next_pass_rows(
+    widths: Sequence[int], prompt_length: int, pass_tokens: int, vocab: int, cap: int | None, device: torch.device
+) -> int:
+    """How many of the pending candidate rows (``widths``: fed tokens, decreasing) the next ranking pass takes."""
+    limit = functools.partial(rows_per_pass, prompt_length=prompt_length, pass_tokens=pass_tokens, vocab=vocab, cap=cap)
+    return plan_passes(widths, limit, pass_overhead_tokens(device))
+
+
 def gather_rows(cache: Any, rows: torch.Tensor, width: int) -> Any:
     """The cache for continuing prompt ``rows`` by ``width`` tokens; the prompt cache itself stays intact."""
     if not hasattr(cache, "layers"):

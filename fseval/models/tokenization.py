@@ -100,3 +100,22 @@ def decode(tokenizer: Any, rows: Sequence[Sequence[int]] | Any, clean_up: bool) 
     """``batch_decode(rows, skip_special_tokens=True)`` as 4.33 did it, with or without the clean-up."""
     texts = tokenizer.batch_decode(rows, skip_special_tokens=True, clean_up_tokenization_spaces=False)
     return [clean_up_tokenization(text) for text in texts] if clean_up else list(texts)
+
+
+def tiny_byte_tokenizer(specials: Sequence[str], **options: Any) -> Any:
+    """A Llama/Mistral-style tokenizer for tiny test models, built without a download: ``<unk> <s> </s>``, the
+    256 byte-fallback tokens, ``▁`` and printable ASCII, four merges, ``<unk>`` as padding, then ``specials``."""
+    import string
+
+    from transformers import LlamaTokenizer
+
+    vocab = {"<unk>": 0, "<s>": 1, "</s>": 2}
+    vocab.update({f"<0x{byte:02X}>": 3 + byte for byte in range(256)})
+    for char in ["▁", *string.ascii_letters, *string.digits, *string.punctuation]:
+        vocab.setdefault(char, len(vocab))
+    merges = [("▁", "a"), ("▁", "t"), ("h", "e"), ("▁t", "he")]
+    for left, right in merges:
+        vocab[left + right] = len(vocab)
+    tokenizer = LlamaTokenizer(vocab=vocab, merges=merges, pad_token="<unk>", **options)
+    tokenizer.add_special_tokens({"additional_special_tokens": list(specials)})
+    return tokenizer

@@ -79,23 +79,3 @@ def download_hint(repo_id: str | None, directory: str | None) -> str:
         f"({', '.join(PRESETS)}) once `hf download REPO` has put it in the cache; "
         "for a tiny test model: fseval make-tiny DIR --family hf_vlm --arch idefics2."
     )
-
-
-def fingerprint(directory: Path) -> str:
-    """sha256 over config.json and each weight file's name, size, first and last MiB.
-
-    Hashing every byte of a multi-GB checkpoint would take minutes; this changes whenever a file is
-    replaced, resized or re-saved, and the Hub revision (recorded beside it) pins the exact release.
-    """
-    import hashlib
-
-    digest = hashlib.sha256((directory / "config.json").read_bytes())
-    for path in sorted(directory.iterdir()):
-        if path.suffix in (".safetensors", ".bin"):
-            size = path.stat().st_size
-            digest.update(f"{path.name}:{size}".encode())
-            with path.open("rb") as handle:
-                digest.update(handle.read(1 << 20))
-                handle.seek(max(0, size - (1 << 20)))
-                digest.update(handle.read(1 << 20))
-    return digest.hexdigest()

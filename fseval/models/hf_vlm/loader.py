@@ -7,9 +7,9 @@ from typing import Any
 import torch
 
 from fseval.errors import FsevalError
-from fseval.models.files import model_dir_problems
+from fseval.models.files import checkpoint_fingerprint, model_dir_problems
 from fseval.models.hf_vlm.adapter import HfVlmAdapter
-from fseval.models.hf_vlm.checkpoint import check_files, fingerprint, resolve_checkpoint
+from fseval.models.hf_vlm.checkpoint import check_files, resolve_checkpoint
 from fseval.models.hf_vlm.settings import PRESETS, HfVlmSettings
 from fseval.models.settings import validate_settings
 
@@ -49,7 +49,7 @@ def load(
         "repo_id": repo_id,
         # Cached Hub snapshots live in snapshots/<commit>: the exact revision of the release.
         "revision": directory.name if directory.parent.name == "snapshots" else None,
-        "checkpoint_fingerprint": fingerprint(directory),
+        "checkpoint_fingerprint": checkpoint_fingerprint(directory),
         "precision": precision,
     }
     return HfVlmAdapter(

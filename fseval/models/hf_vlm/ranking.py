@@ -13,7 +13,6 @@ the template's answer prefix, e.g. Idefics2's space after ``Assistant:``).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -24,7 +23,7 @@ from fseval.models.base import is_out_of_memory
 from fseval.models.hf_vlm.inputs import ModelInputs
 from fseval.models.hf_vlm.prompts import ChatFormat
 from fseval.models.idefics.adapter import split_continuation
-from fseval.models.kv_cache import gather_rows, pass_overhead_tokens, pass_token_budget, plan_passes, rows_per_pass
+from fseval.models.kv_cache import gather_rows, next_pass_rows, pass_token_budget
 from fseval.types import Prompt
 
 PER_TOKEN = ("input_ids", "attention_mask", "mm_token_type_ids", "token_type_ids")
@@ -143,14 +142,8 @@ def score_in_passes(
     start = 0
     while start < len(pending):
         widths = [len(full) - shared[i] - 1 for i, _, full, _ in pending[start:]]
-        limit = functools.partial(
-            rows_per_pass,
-            prompt_length=prompt_length,
-            pass_tokens=pass_tokens,
-            vocab=vocab,
-            cap=adapter.rank_batch_size,
-        )
-        chunk = pending[start : start + plan_passes(widths, limit, pass_overhead_tokens(device))]
+        take = next_pass_rows(widths, prompt_length, pass_tokens, vocab, adapter.rank_batch_size, device)
+        chunk = pending[start : start + take]
         fed = [(i, full, shared[i]) for i, _, full, _ in chunk]
         try:
             logprobs = continue_rows(adapter.model, state, fed)

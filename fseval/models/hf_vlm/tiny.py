@@ -13,7 +13,6 @@ released templates' structure.
 from __future__ import annotations
 
 import json
-import string
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import torch
 from transformers import AutoModelForImageTextToText
 
 from fseval.models.card import CARD_NAME
+from fseval.models.tokenization import tiny_byte_tokenizer
 
 # The released templates' structure (Idefics2's; SmolVLM-Instruct's; Qwen2-VL-Instruct's; LLaVA-OneVision's).
 IDEFICS_TEMPLATE = (
@@ -91,18 +91,7 @@ def bytelevel_tokenizer(specials: list[str], **tokens: str) -> Any:
 
 def sentencepiece_tokenizer(specials: list[str]) -> Any:
     """A Mistral-style tokenizer (``<unk> <s> </s>``, byte fallback, ``▁`` word starts) that adds a BOS."""
-    from transformers import LlamaTokenizer
-
-    vocab = {"<unk>": 0, "<s>": 1, "</s>": 2}
-    vocab.update({f"<0x{byte:02X}>": 3 + byte for byte in range(256)})
-    for char in ["▁", *string.ascii_letters, *string.digits, *string.punctuation]:
-        vocab.setdefault(char, len(vocab))
-    merges = [("▁", "a"), ("▁", "t"), ("h", "e"), ("▁t", "he")]
-    for left, right in merges:
-        vocab[left + right] = len(vocab)
-    tokenizer = LlamaTokenizer(vocab=vocab, merges=merges, pad_token="<unk>", add_bos_token=True)
-    tokenizer.add_special_tokens({"additional_special_tokens": specials})
-    return tokenizer
+    return tiny_byte_tokenizer(specials, add_bos_token=True)
 
 
 def idefics2() -> tuple[Any, Any]:

@@ -28,7 +28,6 @@ every decoding step; ranking continues one prompt pass per prompt for all its ca
 
 from __future__ import annotations
 
-import functools
 import itertools
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
@@ -51,7 +50,7 @@ from fseval.models.idefics.inputs import (
     prompt_images,
     to_idefics_text,
 )
-from fseval.models.kv_cache import gather_rows, pass_overhead_tokens, pass_token_budget, plan_passes, rows_per_pass
+from fseval.models.kv_cache import gather_rows, next_pass_rows, pass_token_budget
 from fseval.models.media_cache import MediaFeatureCache
 from fseval.models.tokenization import decode, release_era_cleanup
 from fseval.types import GenerationSettings, Media, Prompt
@@ -342,14 +341,8 @@ class IdeficsAdapter(ModelAdapter):
         start = 0
         while start < len(pending):
             widths = [len(full) - shared[i] - 1 for i, _, full, _ in pending[start:]]
-            limit = functools.partial(
-                rows_per_pass,
-                prompt_length=prompt_length,
-                pass_tokens=pass_tokens,
-                vocab=vocab,
-                cap=self.rank_batch_size,
-            )
-            chunk = pending[start : start + plan_passes(widths, limit, pass_overhead_tokens(self.device))]
+            take = next_pass_rows(widths, prompt_length, pass_tokens, vocab, self.rank_batch_size, self.device)
+            chunk = pending[start : start + take]
             fed = [(i, full, shared[i]) for i, _, full, _ in chunk]
             try:
                 logprobs = self._continue(cache, prompt_mask, fed, features)

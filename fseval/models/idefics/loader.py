@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -11,7 +9,7 @@ from transformers import IdeficsForVisionText2Text, IdeficsProcessor
 
 from fseval.errors import FsevalError
 from fseval.models import tokenization
-from fseval.models.files import model_dir_problems
+from fseval.models.files import checkpoint_fingerprint, model_dir_problems
 from fseval.models.idefics.adapter import IdeficsAdapter
 from fseval.models.idefics.checkpoint import WEIGHT_FILES, check_files, resolve_checkpoint
 from fseval.models.idefics.inputs import END_OF_UTTERANCE, NEWLINE
@@ -20,24 +18,6 @@ from fseval.models.settings import validate_settings
 
 END_OF_CHUNK_CHOICES = {"newline": NEWLINE, "end_of_utterance": END_OF_UTTERANCE}
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def fingerprint(directory: Path) -> str:
-    """sha256 over config.json and each weight file's name, size, first and last MiB.
-
-    Hashing every byte of an 18-160 GB checkpoint would take minutes; this changes whenever a file is
-    replaced, resized or re-saved, and the Hub revision (recorded beside it) pins the exact release.
-    """
-    digest = hashlib.sha256((directory / "config.json").read_bytes())
-    for path in sorted(directory.glob("*")):
-        if path.suffix in (".safetensors", ".bin") or path.name in WEIGHT_FILES:
-            size = path.stat().st_size
-            digest.update(f"{path.name}:{size}".encode())
-            with path.open("rb") as handle:
-                digest.update(handle.read(1 << 20))
-                handle.seek(max(0, size - (1 << 20)))
-                digest.update(handle.read(1 << 20))
-    return digest.hexdigest()
 
 
 def load(
@@ -74,7 +54,7 @@ def load(
         "repo_id": repo_id,
         # Cached Hub snapshots live in snapshots/<commit>: the exact revision of the release.
         "revision": directory.name if directory.parent.name == "snapshots" else None,
-        "checkpoint_fingerprint": fingerprint(directory),
+        "checkpoint_fingerprint": checkpoint_fingerprint(directory, WEIGHT_FILES),
         "precision": precision,
         "cross_attention_gate": settings.cross_attention_gate,
     }

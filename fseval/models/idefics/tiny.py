@@ -10,7 +10,6 @@ models, and it carries IDEFICS's added tokens in their released order.
 from __future__ import annotations
 
 import json
-import string
 from pathlib import Path
 
 import torch
@@ -24,23 +23,15 @@ from transformers import (
 
 from fseval.models.card import CARD_NAME
 from fseval.models.idefics.inputs import END_OF_UTTERANCE, FAKE_TOKEN
+from fseval.models.tokenization import tiny_byte_tokenizer
 from fseval.types import IMAGE_TOKEN
 
 TINY_IMAGE_SIZE = 32
 
 
 def tiny_tokenizer() -> LlamaTokenizer:
-    """``<unk> <s> </s>``, the 256 byte tokens, ``▁`` and printable ASCII, then IDEFICS's added tokens."""
-    vocab = {"<unk>": 0, "<s>": 1, "</s>": 2}
-    vocab.update({f"<0x{byte:02X}>": 3 + byte for byte in range(256)})
-    for char in ["▁", *string.ascii_letters, *string.digits, *string.punctuation]:
-        vocab.setdefault(char, len(vocab))
-    merges = [("▁", "a"), ("▁", "t"), ("h", "e"), ("▁t", "he")]
-    for left, right in merges:
-        vocab[left + right] = len(vocab)
-    # IDEFICS pads with <unk> (pad_token_id 0 in its config) and pads on the left.
-    tokenizer = LlamaTokenizer(vocab=vocab, merges=merges, pad_token="<unk>")
-    tokenizer.add_special_tokens({"additional_special_tokens": [FAKE_TOKEN, IMAGE_TOKEN, END_OF_UTTERANCE]})
+    """The byte-level test tokenizer, then IDEFICS's added tokens; IDEFICS pads with <unk> (pad_token_id 0)."""
+    tokenizer: LlamaTokenizer = tiny_byte_tokenizer([FAKE_TOKEN, IMAGE_TOKEN, END_OF_UTTERANCE])
     return tokenizer
 
 

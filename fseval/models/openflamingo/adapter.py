@@ -60,10 +60,8 @@ from fseval.models.base import ModelAdapter, is_out_of_memory
 from fseval.models.kv_cache import (
     DecodingCache,
     gather_rows,
-    pass_overhead_tokens,
+    next_pass_rows,
     pass_token_budget,
-    plan_passes,
-    rows_per_pass,
 )
 from fseval.models.media_cache import MediaFeatureCache
 from fseval.models.openflamingo import compat
@@ -426,13 +424,11 @@ class OpenFlamingoAdapter(ModelAdapter):
 
         pass_tokens = self.rank_chunk_tokens or pass_token_budget(prompt.cache, self.device)
 
-        def rows_limit(width: int) -> int:
-            return rows_per_pass(width, prompt_length, pass_tokens, vocab, self.rank_batch_size)
-
         start = 0
         while start < len(pending):
             widths = [len(t) - 1 for _, _, t in pending[start:]]
-            chunk = pending[start : start + plan_passes(widths, rows_limit, pass_overhead_tokens(self.device))]
+            take = next_pass_rows(widths, prompt_length, pass_tokens, vocab, self.rank_batch_size, self.device)
+            chunk = pending[start : start + take]
             width = len(chunk[0][2]) - 1
             try:
                 logprobs = self._continue(prompt, [i for i, _, _ in chunk], [t[:-1] for _, _, t in chunk], shared)

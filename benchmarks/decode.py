@@ -4,7 +4,8 @@ For one configuration (``small`` on CPU, ``3b``/``9b`` on CUDA), 8-shot VQAv2 pr
 
 - traffic of one decoding step at 32 prompts x 3 beams (``fseval.models.traffic``): bytes written by
   copying operators as a share of the key/value cache, ``nonzero`` calls and host synchronisations,
-  with the in-place decoding cache (``static_kv_cache``) on and off, and whether both generate the same;
+  for fseval's decoding loop, for ``generate`` with the in-place cache (``static_kv_cache``), and for
+  ``generate`` with transformers' own cache, and whether all three generate the same;
 - per batch size (8/32/64 by default), greedy and 3 beams, 5 new tokens: prefill seconds, TFLOP/s
   and MFU (dense FLOPs = 2 x the language model's non-embedding parameters x prompt tokens, against
   the device's peak: ``PEAK_TFLOPS``), decode ms per step and GB/s against the bytes a step must
@@ -54,6 +55,10 @@ def lm_parameters(adapter: Any) -> tuple[int, int]:
     return dense, sum(p.numel() * p.element_size() for p in params)
 
 
+# (name, decoding loop, in-place cache): fseval's loop reads its stop flag a step late, as it does on CUDA.
+TRAFFIC_VARIANTS = (("fseval", "fseval", True), ("generate", "transformers", True), ("before", "transformers", False))
+
+
 def traffic(adapter: Any, prompts: list[Any]) -> dict[str, Any]:
     from fseval.models.traffic import step_traffic
     from fseval.types import GenerationSettings
@@ -61,10 +66,10 @@ def traffic(adapter: Any, prompts: list[Any]) -> dict[str, Any]:
     beams = GenerationSettings(max_new_tokens=5, min_new_tokens=5, num_beams=3, length_penalty=0.0)
     greedy = GenerationSettings(max_new_tokens=5, num_beams=1)
     out: dict[str, Any] = {}
-    for static in (True, False):
-        adapter.static_kv_cache = static
+    for name, loop, static in TRAFFIC_VARIANTS:
+        adapter.decoding_loop, adapter.static_kv_cache, adapter.stop_lag = loop, static, 1
         measured = step_traffic(adapter, prompts, beams, step=2)
-        out["on" if static else "off"] = {
+        out[name] = {
             "copied_fraction": measured.copied_fraction,
             "copied_mb": sum(measured.copied.values()) / 1e6,
             "cache_mb": measured.cache_bytes / 1e6,
@@ -72,47 +77,59 @@ def traffic(adapter: Any, prompts: list[Any]) -> dict[str, Any]:
             "syncs": measured.syncs,
             "answers": [adapter.generate(prompts[:8], beams), adapter.generate(prompts[:8], greedy)],
         }
-    adapter.static_kv_cache = True
-    out["same_answers"] = out["on"].pop("answers") == out["off"].pop("answers")
+    adapter.decoding_loop, adapter.static_kv_cache, adapter.stop_lag = "fseval", True, None
+    answers = [out[name].pop("answers") for name, *_ in TRAFFIC_VARIANTS]
+    out["same_answers"] = all(a == answers[0] for a in answers)
     return out
 
 
 def sweep(adapter: Any, prompts: list[Any], batches: list[int], device: str) -> list[dict[str, Any]]:
-    import torch
-
+    """Per beams and batch: prefill and decode speed; on CUDA once more with decoding steps replayed from a
+    CUDA graph (``cuda_graphs``), whose answers must equal the eager ones."""
     from fseval.types import GenerationSettings
 
-    dense, weight_bytes = lm_parameters(adapter)
-    peak = peak_tflops(device)
     rows = []
     for beams in (1, 3):
         settings = GenerationSettings(max_new_tokens=5, min_new_tokens=5, num_beams=beams, length_penalty=0.0)
         for batch in batches:
-            chosen = prompts[:batch]
-            adapter.generate(chosen[:2], settings)  # warm up (media now cached, as after a run's first batch)
-            adapter.stage_seconds.clear()
-            if device.startswith("cuda"):
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-            adapter.generate(chosen, settings)
-            if device.startswith("cuda"):
-                torch.cuda.synchronize()
-            wall = time.perf_counter() - start
-            tokens = sum(len(adapter.tokenizer(p.text)["input_ids"]) for p in chosen)
-            steps = settings.max_new_tokens - (1 if beams == 1 else 0)  # greedy's first token comes with the prompt
-            prefill, decode = adapter.stage_seconds["prefill"], adapter.stage_seconds["decode"]
-            cache_bytes = _cache_bytes(adapter, batch * beams, tokens // batch + settings.max_new_tokens // 2)
-            tflops = 2 * dense * tokens / prefill / 1e12
-            step_s = decode / steps
-            rows.append(
-                {
-                    "beams": beams, "batch": batch, "wall_s": wall, "prompt_tokens": tokens,
-                    "prefill_s": prefill, "prefill_tflops": tflops, "mfu": tflops / peak if peak else None,
-                    "decode_ms_per_step": 1000 * step_s, "gb_per_s": (weight_bytes + cache_bytes) / step_s / 1e9,
-                    "bytes_per_step_gb": (weight_bytes + cache_bytes) / 1e9,
-                }
-            )  # fmt: skip
+            eager: list[str] = []
+            for graphs in (False, True) if device.startswith("cuda") else (False,):
+                adapter.cuda_graphs = graphs
+                row, answers = _timed(adapter, prompts[:batch], settings, device)
+                rows.append({**row, "beams": beams, "graphs": graphs, "same": answers == eager if graphs else None})
+                eager = eager or answers
+            adapter.cuda_graphs = False
     return rows
+
+
+def _timed(adapter: Any, chosen: list[Any], settings: Any, device: str) -> tuple[dict[str, Any], list[str]]:
+    import torch
+
+    dense, weight_bytes = lm_parameters(adapter)
+    peak = peak_tflops(device)
+    adapter.generate(chosen[:2], settings)  # warm up (media now cached, as after a run's first batch)
+    adapter.stage_seconds.clear()
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    answers = adapter.generate(chosen, settings)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    wall = time.perf_counter() - start
+    batch, beams = len(chosen), settings.num_beams
+    tokens = sum(len(adapter.tokenizer(p.text)["input_ids"]) for p in chosen)
+    steps = settings.max_new_tokens - 1  # the first token comes with the prompt pass
+    prefill, decode = adapter.stage_seconds["prefill"], adapter.stage_seconds["decode"]
+    cache_bytes = _cache_bytes(adapter, batch * beams, tokens // batch + settings.max_new_tokens // 2)
+    tflops = 2 * dense * tokens / prefill / 1e12
+    step_s = decode / steps
+    step_bytes = weight_bytes + cache_bytes
+    row = {
+        "batch": batch, "wall_s": wall, "prompt_tokens": tokens, "prefill_s": prefill, "prefill_tflops": tflops,
+        "mfu": tflops / peak if peak else None, "decode_ms_per_step": 1000 * step_s,
+        "gb_per_s": step_bytes / step_s / 1e9, "bytes_per_step_gb": step_bytes / 1e9,
+    }  # fmt: skip
+    return row, answers
 
 
 def _cache_bytes(adapter: Any, rows: int, length: int) -> int:
@@ -128,16 +145,22 @@ def _cache_bytes(adapter: Any, rows: int, length: int) -> int:
     return int(2 * layers * rows * length * width * element)
 
 
-SWEEP_HEAD = ("beams", "batch", "prompt tokens", "prefill s", "prefill TFLOP/s", "MFU", "decode ms/step", "GB/s (read)")
+SWEEP_HEAD = (
+    "beams", "batch", "CUDA graphs", "prompt tokens", "prefill s", "prefill TFLOP/s", "MFU", "decode ms/step",
+    "GB/s (read)",
+)  # fmt: skip
 
 
 def table(result: dict[str, Any]) -> str:
-    on, off = result["traffic"]["on"], result["traffic"]["off"]
+    t = result["traffic"]
+    on, gen, off = t["fseval"], t["generate"], t["before"]
     lines = [
-        f"one decoding step, 32 prompts x 3 beams, 8 shots (cache {on['cache_mb']:.0f} MB): "
-        f"copied {100 * on['copied_fraction']:.1f}% of it with static_kv_cache, {100 * off['copied_fraction']:.0f}% "
-        f"without; nonzero {on['nonzero']} / {off['nonzero']}; host syncs {on['syncs']} / {off['syncs']}; "
-        f"same answers (3 beams and greedy): {'yes' if result['traffic']['same_answers'] else 'NO'}",
+        f"one decoding step, 32 prompts x 3 beams, 8 shots (cache {on['cache_mb']:.0f} MB), fseval's loop / "
+        f"generate with the in-place cache / generate with transformers' cache: copied "
+        f"{100 * on['copied_fraction']:.1f}% / {100 * gen['copied_fraction']:.1f}% / "
+        f"{100 * off['copied_fraction']:.0f}% of it; nonzero {on['nonzero']} / {gen['nonzero']} / {off['nonzero']}; "
+        f"host syncs {on['syncs']} / {gen['syncs']} / {off['syncs']}; "
+        f"same answers (3 beams and greedy): {'yes' if t['same_answers'] else 'NO'}",
         "",
         "| " + " | ".join(SWEEP_HEAD) + " |",
         "|" + "---|" * len(SWEEP_HEAD),
@@ -146,6 +169,7 @@ def table(result: dict[str, Any]) -> str:
         cells = [
             str(r["beams"]),
             str(r["batch"]),
+            ("on, same answers" if r["same"] else "on, ANSWERS DIFFER") if r["graphs"] else "off",
             str(r["prompt_tokens"]),
             f"{r['prefill_s']:.2f}",
             f"{r['prefill_tflops']:.2f}",

@@ -37,8 +37,8 @@ from typing import Any
 
 # Optimisations, each switchable: adapter attributes and fseval.run.prefetch.PipelineOptions fields.
 OPTIMISATIONS = (
-    "media_cache", "shared_media_kv", "beam_prefill_once", "static_kv_cache", "group_by_length", "prefetch",
-    "packed_rank",
+    "media_cache", "shared_media_kv", "beam_prefill_once", "static_kv_cache", "own_decoding_loop", "group_by_length",
+    "prefetch", "packed_rank",
 )  # fmt: skip
 ALL_ON = dict.fromkeys(OPTIMISATIONS, True)
 ALL_OFF = dict.fromkeys(OPTIMISATIONS, False)
@@ -185,6 +185,7 @@ def configure(adapter: Any, switches: dict[str, bool]) -> None:
     adapter.shared_media_kv = switches["shared_media_kv"]
     adapter.beam_prefill_once = switches["beam_prefill_once"]
     adapter.static_kv_cache = switches["static_kv_cache"]
+    adapter.decoding_loop = "fseval" if switches["own_decoding_loop"] else "transformers"
     adapter.rank_strategy = "packed" if switches["packed_rank"] else "chunked"
     adapter.profile = True
 

@@ -143,8 +143,24 @@ class DecodingLayer(DynamicLayer):
         self.room, self.length, self.shared = room, 0, 0
         self._keys = self._values = torch.empty(0)
         self._pending: torch.Tensor | None = None  # a beam reorder not applied yet
+        self.cursor: torch.Tensor | None = None  # fixed shapes: where the next token goes, on the device
+
+    def fix(self, cursor: torch.Tensor) -> None:
+        """Fixed shapes from here on, so that a decoding step can be captured in a CUDA graph.
+
+        The keys/values returned are the whole buffer (positions not written yet are zeros; the
+        caller's attention mask hides them); each token is written at ``cursor`` (a device tensor
+        the caller advances), and a beam reorder moves all positions after ``shared``.
+        """
+        self._reorder()
+        self._keys[..., self.length :, :].zero_()
+        self._values[..., self.length :, :].zero_()
+        self.cursor = cursor
+        self.keys, self.values = self._keys, self._values
 
     def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+        if self.cursor is not None:
+            return self._update_fixed(key_states, value_states)
         if not self.is_initialized:
             self.lazy_initialization(key_states, value_states)
         self._reorder()
@@ -155,6 +171,16 @@ class DecodingLayer(DynamicLayer):
         self._values[..., self.length : end, :].copy_(value_states)
         self._view(end)
         return self.keys, self.values
+
+    def _update_fixed(self, key_states: torch.Tensor, value_states: torch.Tensor) -> Any:
+        assert self.cursor is not None
+        index, self._pending = self._pending, None
+        if index is not None:
+            for states in (self._keys, self._values):
+                states[:, :, self.shared :] = states[:, :, self.shared :].index_select(0, index)
+        self._keys.index_copy_(-2, self.cursor, key_states)
+        self._values.index_copy_(-2, self.cursor, value_states)
+        return self._keys, self._values
 
     def _grow(self, key_states: torch.Tensor, value_states: torch.Tensor, capacity: int) -> None:
         """A buffer of ``capacity`` positions holding what is cached so far (the prompt pass allocates it once)."""
@@ -206,7 +232,7 @@ class DecodingLayer(DynamicLayer):
 
     def reset(self) -> None:
         self.length = self.shared = 0
-        self._pending = None
+        self._pending = self.cursor = None
         self._keys = self._values = torch.empty(0)
         super().reset()
 
@@ -216,3 +242,20 @@ class DecodingCache(Cache):
 
     def __init__(self, room: int) -> None:
         super().__init__(layer_class_to_replicate=functools.partial(DecodingLayer, room))  # type: ignore[arg-type]
+
+    def fix(self) -> torch.Tensor:
+        """Every layer in fixed shapes (``DecodingLayer.fix``); returns the shared write cursor (1,) to advance."""
+        layers = [layer for layer in self.layers if isinstance(layer, DecodingLayer) and layer.is_initialized]
+        if not layers:
+            raise ValueError("fix() needs a cache a prompt pass has written")
+        cursor = torch.tensor([layers[0].length], device=layers[0]._keys.device)
+        for layer in layers:
+            layer.fix(cursor)
+        return cursor
+
+    @property
+    def capacity(self) -> int:
+        """Positions every layer's buffer holds (prompt and room)."""
+        layer = self.layers[0]
+        assert isinstance(layer, DecodingLayer)
+        return int(layer._keys.shape[-2])

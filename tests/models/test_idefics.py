@@ -379,3 +379,18 @@ def test_missing_checkpoint_files_are_named(tmp_path: Path, monkeypatch: pytest.
     with pytest.raises(FsevalError, match="Hugging Face cache") as error:
         load("idefics-9b")
     assert error.value.hint is not None and "hf download HuggingFaceM4/idefics-9b" in error.value.hint
+
+
+def test_attention_calls_could_all_run_fused(tiny_dir: Path) -> None:
+    """Every attention call (vision tower, resampler, cross- and self-attention) in a form CUDA's fused kernels
+    take, in bf16 (``fseval.models.traffic.attention_calls``; see tests/models/test_fused_attention.py)."""
+    from fseval.models.traffic import attention_calls
+
+    bf16 = load(str(tiny_dir), precision="bf16")
+    with attention_calls() as calls:
+        bf16.generate([TWO_SHOT, ONE_IMAGE], GenerationSettings(max_new_tokens=3, num_beams=2))
+        bf16.rank([TWO_SHOT, ONE_IMAGE], [["a red one", "green"], ["blue"]])
+    assert {call.caller for call in calls} == {"sdpa_attention.py:sdpa_attention_forward"}  # transformers' SDPA path
+    assert len({call.mask for call in calls}) >= 2 and len(calls) > 10  # with and without masks, every module
+    assert [call for call in calls if call.obstacles] == []
+    assert {call.cpu_backend for call in calls} == {"FLASH_ATTENTION"}

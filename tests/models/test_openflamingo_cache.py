@@ -21,12 +21,13 @@ GREEDY = GenerationSettings(max_new_tokens=6, num_beams=1)
 BEAMS = GenerationSettings(max_new_tokens=6, num_beams=3, length_penalty=0.0)
 FAST = {
     "media_cache": True, "shared_media_kv": True, "beam_prefill_once": True, "static_kv_cache": True,
-    "rank_strategy": "packed", "rank_batch_size": None,
+    "rank_strategy": "packed", "rank_batch_size": None, "decoding_loop": "fseval", "stop_lag": 1,
 }  # fmt: skip
 PLAIN = {
     "media_cache": False, "shared_media_kv": False, "beam_prefill_once": False, "static_kv_cache": False,
-    "rank_strategy": "chunked", "rank_batch_size": 1,
+    "rank_strategy": "chunked", "rank_batch_size": 1, "decoding_loop": "transformers", "stop_lag": 0,
 }  # fmt: skip
+SWITCHES = {"decoding_loop": "fseval", "stop_lag": 1}  # switched on by a value, not True
 
 
 @contextmanager
@@ -76,12 +77,18 @@ def test_fast_and_plain_generations_are_identical(of_tiny, prompts, settings) ->
     assert cold == plain and warm == plain
 
 
-@pytest.mark.parametrize("option", ["media_cache", "shared_media_kv", "beam_prefill_once", "static_kv_cache"])
-def test_each_switch_alone_keeps_generations(of_tiny, prompts, option) -> None:
+@pytest.mark.parametrize(
+    "option", ["media_cache", "shared_media_kv", "beam_prefill_once", "static_kv_cache", "decoding_loop", "stop_lag"]
+)
+@pytest.mark.parametrize("settings", [GREEDY, BEAMS], ids=["greedy", "beams"])
+def test_each_switch_alone_keeps_generations(of_tiny, prompts, option, settings) -> None:
     with configured(of_tiny, **PLAIN):
-        plain = of_tiny.generate(prompts, BEAMS)
-    with configured(of_tiny, **{**PLAIN, option: True}):
-        assert of_tiny.generate(prompts, BEAMS) == plain
+        plain = of_tiny.generate(prompts, settings)
+    switched = {option: SWITCHES.get(option, True)}
+    if option == "stop_lag":  # read by fseval's loop only
+        switched["decoding_loop"] = "fseval"
+    with configured(of_tiny, **{**PLAIN, **switched}):
+        assert of_tiny.generate(prompts, settings) == plain
 
 
 def test_beam_search_runs_each_prompt_once(of_tiny, prompts) -> None:
@@ -99,7 +106,21 @@ def test_beam_search_runs_each_prompt_once(of_tiny, prompts) -> None:
     fast_prefill, first_step = shapes[0], shapes[1]
     assert fast_prefill[0] == len(prompts) and first_step == (3 * len(prompts), 1)
     plain_prefill = next(shape for shape in shapes[2:] if shape[1] > 1)
-    assert plain_prefill == (3 * len(prompts), fast_prefill[1] + 1)  # what generate alone does: every beam
+    assert plain_prefill == (3 * len(prompts), fast_prefill[1])  # what generate alone does: every beam
+
+
+def test_transformers_beam_search_after_one_prompt_pass(of_tiny, prompts) -> None:
+    """``beam_prefill_once`` with transformers' loop: all but the last prompt token once per prompt."""
+    shapes: list[tuple[int, ...]] = []
+    handle = of_tiny.model.lang_encoder.register_forward_pre_hook(
+        lambda module, args, kwargs: shapes.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True
+    )
+    try:
+        with configured(of_tiny, **{**FAST, "decoding_loop": "transformers"}):
+            of_tiny.generate(prompts, BEAMS)
+    finally:
+        handle.remove()
+    assert shapes[0][0] == len(prompts) and shapes[1] == (3 * len(prompts), 1)
 
 
 @pytest.mark.parametrize("variant", [FAST, {**FAST, "shared_media_kv": False}, {**PLAIN, "rank_batch_size": 64}])

@@ -57,6 +57,7 @@ from typing import Any
 import torch
 
 from fseval.models.base import ModelAdapter, is_out_of_memory
+from fseval.models.decoding import unsupported_settings
 from fseval.models.kv_cache import (
     DecodingCache,
     gather_rows,
@@ -64,7 +65,7 @@ from fseval.models.kv_cache import (
     pass_token_budget,
 )
 from fseval.models.media_cache import MediaFeatureCache
-from fseval.models.openflamingo import compat
+from fseval.models.openflamingo import compat, generation
 from fseval.models.openflamingo.flamingo import Flamingo
 from fseval.models.openflamingo.media_kv import MediaKV, shared_media_kv
 from fseval.models.tokenization import decode
@@ -98,9 +99,14 @@ class OpenFlamingoAdapter(ModelAdapter):
         beam_prefill_once: bool = True,
         static_kv_cache: bool = True,
         clean_up_tokenization_spaces: bool = True,
+        decoding_loop: str = "fseval",
+        stop_lag: int | None = None,
+        cuda_graphs: bool = False,
     ) -> None:
         if rank_strategy not in RANK_STRATEGIES:
             raise ValueError(f"rank_strategy must be one of {RANK_STRATEGIES}, not {rank_strategy!r}")
+        if decoding_loop not in generation.DECODING_LOOPS:
+            raise ValueError(f"decoding_loop must be one of {generation.DECODING_LOOPS}, not {decoding_loop!r}")
         self.model = model
         self.tokenizer = tokenizer
         self.image_processor = image_processor
@@ -114,6 +120,9 @@ class OpenFlamingoAdapter(ModelAdapter):
         self.shared_media_kv = shared_media_kv
         self.beam_prefill_once = beam_prefill_once
         self.static_kv_cache = static_kv_cache
+        self.decoding_loop = decoding_loop
+        self.stop_lag = stop_lag
+        self.cuda_graphs = cuda_graphs
         self.rank_strategy = rank_strategy
         self.rank_chunk_tokens = rank_chunk_tokens
         self.vision_batch_size = vision_batch_size
@@ -240,7 +249,33 @@ class OpenFlamingoAdapter(ModelAdapter):
         input_ids, attention_mask = self._encode_text([p.text for p in prompts])
         prefill_before = self.stage_seconds["prefill"]
         started = self._now() if self.profile else 0.0
-        options = {
+        positions = self._positions(attention_mask, input_ids.shape[1])
+        with shared_media_kv(self.model, self.shared_media_kv) as shared:
+            conditioning = self._conditioning(media, shared)
+            if self.decoding_loop == "fseval" and not self.unsupported_generation_settings:
+                search = generation.search_for(self.model, settings, self.tokenizer.pad_token_id)
+                output = generation.generate_own_loop(
+                    self.model, input_ids, attention_mask, conditioning, search, positions, self.static_kv_cache,
+                    self.stop_lag, self.cuda_graphs,
+                )  # fmt: skip
+            else:
+                output = generation.generate_transformers(
+                    self.model, input_ids, attention_mask, conditioning, self._generate_options(settings), positions,
+                    self.beam_prefill_once, shared,
+                )  # fmt: skip
+        if self.profile:
+            prefill = self.stage_seconds["prefill"] - prefill_before
+            self.stage_seconds["decode"] += self._now() - started - prefill
+        return output
+
+    @property
+    def unsupported_generation_settings(self) -> list[str]:
+        """Fields of the LM's ``generation_config`` that make generation fall back to transformers' loop."""
+        return unsupported_settings(getattr(self.model.lang_encoder, "generation_config", None))
+
+    def _generate_options(self, settings: GenerationSettings) -> dict[str, Any]:
+        """``generate``'s arguments for ``settings``, as OpenFlamingo's evaluation passes them."""
+        options: dict[str, Any] = {
             "max_new_tokens": settings.max_new_tokens,
             "min_new_tokens": settings.min_new_tokens,
             "num_beams": settings.num_beams,
@@ -251,64 +286,7 @@ class OpenFlamingoAdapter(ModelAdapter):
         }
         if self.static_kv_cache:
             options[self.model.cache_kwarg] = DecodingCache(settings.max_new_tokens + 1)
-        with shared_media_kv(self.model, self.shared_media_kv) as shared:
-            conditioning = self._conditioning(media, shared)
-            if settings.num_beams > 1 and self.beam_prefill_once and input_ids.shape[1] > 1:
-                output = self._generate_after_prefill(input_ids, attention_mask, conditioning, options, shared)
-            else:
-                output = self.model.generate(
-                    None, input_ids, attention_mask=attention_mask, media=conditioning, **options
-                )
-        if self.profile:
-            prefill = self.stage_seconds["prefill"] - prefill_before
-            self.stage_seconds["decode"] += self._now() - started - prefill
-        return output[:, input_ids.shape[1] :]
-
-    def _generate_after_prefill(
-        self,
-        input_ids: torch.Tensor,
-        attention_mask: torch.Tensor,
-        media: torch.Tensor,
-        options: dict[str, Any],
-        shared: MediaKV | None,
-    ) -> torch.Tensor:
-        """Beam search whose prompt pass runs once per prompt, not once per beam.
-
-        ``generate`` copies every prompt ``num_beams`` times before its first forward pass, so
-        the prompt (the bulk of the work at several shots) is computed ``num_beams`` times. Here
-        all but the last prompt token go through the model once; the key/value cache is then
-        repeated per beam and ``generate`` continues from it with the full ``input_ids``, so scores,
-        lengths and stopping are those of the plain call.
-        """
-        head, head_mask = input_ids[:, :-1], attention_mask[:, :-1]
-        options = dict(options)
-        out = self.model(
-            None,
-            head,
-            attention_mask=head_mask,
-            media=media,
-            use_cache=True,
-            clear_conditioned_layers=False,
-            logits_to_keep=1,  # the cache is what this pass is for: no vocabulary projection of the prompt
-            past_key_values=options.pop(self.model.cache_kwarg, None),
-            **self._positions(head_mask, head.shape[1]),
-        )
-        cache = out.cache
-        del out
-        if shared is not None:  # the head pass left out the last token: its image counts too
-            shared.prepare_decoding((input_ids == self.model.media_token_id).sum(dim=1))
-        cache.batch_repeat_interleave(options["num_beams"])  # the media and image positions follow by themselves
-        try:
-            return self.model.lang_encoder.generate(  # type: ignore[operator]
-                input_ids=input_ids,
-                attention_mask=attention_mask,
-                eos_token_id=self.model.eoc_token_id,
-                use_cache=True,
-                **{self.model.cache_kwarg: cache},
-                **options,
-            )
-        finally:
-            self.model.media_state.clear()
+        return options
 
     @staticmethod
     def _conditioning(media: torch.Tensor, shared: MediaKV | None) -> torch.Tensor:

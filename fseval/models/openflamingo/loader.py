@@ -203,6 +203,13 @@ def load(
     return build(settings, device, precision, name)
 
 
+# Settings handed to the adapter as they are: its optimisations, which change no result.
+SPEED_SWITCHES = (
+    "media_cache", "media_cache_bytes", "shared_media_kv", "beam_prefill_once", "static_kv_cache", "decoding_loop",
+    "stop_lag", "cuda_graphs", "rank_strategy", "rank_chunk_tokens",
+)  # fmt: skip
+
+
 def build(settings: OpenFlamingoSettings, device: str, precision: str, name: str) -> OpenFlamingoAdapter:
     """Build an OpenFlamingo model and wrap it in the fseval adapter.
 
@@ -214,7 +221,7 @@ def build(settings: OpenFlamingoSettings, device: str, precision: str, name: str
     ``clean_up_tokenization_spaces``: None decodes as transformers 4.33 did with this tokenizer
     (its saved setting, else the class default); True or False overrides it.
     ``checkpoint=None`` leaves the Flamingo weights at their random initialisation (gates at 0).
-    The last six settings switch the adapter's optimisations (all on by default; see
+    ``SPEED_SWITCHES`` switch the adapter's optimisations (all on by default; see
     ``OpenFlamingoAdapter``), so they can be measured against the plain path.
     """
     if precision not in PRECISIONS:
@@ -254,13 +261,7 @@ def build(settings: OpenFlamingoSettings, device: str, precision: str, name: str
         device=device,
         name=name,
         clean_up_tokenization_spaces=tokenization.release_era_cleanup(text_tokenizer) if cleanup is None else cleanup,
-        media_cache=s.media_cache,
-        media_cache_bytes=s.media_cache_bytes,
-        shared_media_kv=s.shared_media_kv,
-        beam_prefill_once=s.beam_prefill_once,
-        static_kv_cache=s.static_kv_cache,
-        rank_strategy=s.rank_strategy,
-        rank_chunk_tokens=s.rank_chunk_tokens,
+        **{switch: getattr(s, switch) for switch in SPEED_SWITCHES},
     )
 
 

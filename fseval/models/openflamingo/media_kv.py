@@ -141,8 +141,9 @@ def _attend_latest_image(
         k, v = (t[source, :, latest * n : (latest + 1) * n] for t in kv)  # (heads, n, dim_head)
         members = None if len(groups) == 1 else (group == g).nonzero()[:, 0]
         q_g = q if members is None else q[members]
-        flat = q_g.transpose(0, 1).reshape(heads, -1, dim)  # (heads, rows * L, dim_head)
-        attended = F.scaled_dot_product_attention(flat, k, v).reshape(heads, -1, length, dim).transpose(0, 1)
+        flat = q_g.transpose(0, 1).reshape(1, heads, -1, dim)  # (1, heads, rows * L, dim_head): 4-D for fused kernels
+        attended = F.scaled_dot_product_attention(flat, k[None], v[None])
+        attended = attended.reshape(heads, -1, length, dim).transpose(0, 1)
         if members is None:
             return attended
         out[members] = attended

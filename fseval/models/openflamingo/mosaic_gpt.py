@@ -94,7 +94,7 @@ class MosaicAttention(nn.Module):
         q, k, v = (t.unflatten(-1, (self.n_heads, -1)).transpose(1, 2) for t in (q, k, v))
         if cache is not None:
             k, v = cache.update(k, v, self.layer_idx)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype), scale=self.softmax_scale)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=self.softmax_scale)
         return self.out_proj(out.transpose(1, 2).flatten(-2))
 
 
@@ -162,8 +162,9 @@ class MosaicGPTForCausalLM(PreTrainedModel, GenerationMixin):
     def _attention_bias(self, attention_mask: torch.Tensor, query_len: int) -> torch.Tensor:
         """ALiBi plus causal and padding masks as one additive (B, H, S_q, S_k) bias.
 
-        Masked entries are set to the dtype's finite minimum (not added), like MosaicGPT, so a
-        fully masked row (a left-padding query) stays finite instead of becoming NaN.
+        Masked entries are set to the model dtype's finite minimum (not added), like MosaicGPT, so a
+        fully masked row (a left-padding query) stays finite instead of becoming NaN; the bias is
+        made in that dtype once, not cast by every layer (float32's minimum would be -inf in bf16).
         """
         b, s_k = attention_mask.shape
         device = attention_mask.device
@@ -177,7 +178,8 @@ class MosaicGPTForCausalLM(PreTrainedModel, GenerationMixin):
             )
             slopes = 2.0**-exponents
             bias = bias + slopes[:, None, None] * (key_pos - (s_k - 1)).float()[None, None, :]
-        return bias.masked_fill(~allowed[:, None], torch.finfo(torch.float32).min)
+        dtype = self.dtype
+        return bias.masked_fill(~allowed[:, None], torch.finfo(dtype).min).to(dtype)
 
     def forward(
         self,

@@ -40,7 +40,18 @@ class OpenFlamingoSettings(FamilySettings):
     media_cache: bool = Field(default=True, description="speed: encode each image once per run")
     media_cache_bytes: int = Field(default=2 << 30, gt=0, description="the media cache's size")
     shared_media_kv: bool = Field(default=True, description="speed: project media keys/values once per call")
-    beam_prefill_once: bool = Field(default=True, description="speed: run a prompt once, not once per beam")
+    decoding_loop: Literal["fseval", "transformers"] = Field(
+        default="fseval", description="speed: fseval's loop (no host syncs per step) or transformers' generate"
+    )
+    stop_lag: int | None = Field(
+        default=None, ge=0, le=4, description="steps late the stop flag is read (None: 1 on CUDA, 0 on CPU)"
+    )
+    cuda_graphs: bool = Field(
+        default=False, description="speed: replay decoding steps from a CUDA graph (fseval's loop; off until measured)"
+    )
+    beam_prefill_once: bool = Field(
+        default=True, description="speed: run a prompt once, not once per beam (transformers' loop)"
+    )
     static_kv_cache: bool = Field(
         default=True, description="speed: keys/values written in place; beams reorder only their new tokens"
     )
@@ -49,7 +60,7 @@ class OpenFlamingoSettings(FamilySettings):
     )
     rank_chunk_tokens: int | None = Field(default=None, gt=0, description="tokens per ranking pass (None: from memory)")
 
-    @field_validator("clean_up_tokenization_spaces", "rank_chunk_tokens", mode="before")
+    @field_validator("clean_up_tokenization_spaces", "rank_chunk_tokens", "stop_lag", mode="before")
     @classmethod
     def _auto(cls, value: object) -> object:
         return None if value in ("", "auto") else value

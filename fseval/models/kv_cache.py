@@ -16,6 +16,8 @@ from typing import Any
 import torch
 from transformers.cache_utils import Cache, DynamicLayer
 
+from fseval.models.base import is_out_of_memory
+
 LOGIT_BUDGET = 1 << 27  # candidate log-probabilities per ranking pass (512 MiB in fp32)
 
 
@@ -72,6 +74,56 @@ def next_pass_rows(
     """How many of the pending candidate rows (``widths``: fed tokens, decreasing) the next ranking pass takes."""
     limit = functools.partial(rows_per_pass, prompt_length=prompt_length, pass_tokens=pass_tokens, vocab=vocab, cap=cap)
     return plan_passes(widths, limit, pass_overhead_tokens(device))
+
+
+# A candidate row: (prompt index, candidate index, the prompt's ids continued by the candidate's, tokens scored).
+Row = tuple[int, int, list[int], int]
+# What a ranking pass feeds: (prompt index, full ids, how many of them the prompt's cache holds).
+Fed = tuple[int, list[int], int]
+
+
+def score_in_passes(
+    pending: Sequence[Row],
+    shared: Sequence[int],
+    cache: Any,
+    first: torch.Tensor,
+    rows_cap: int | None,
+    run_pass: Callable[[list[Fed]], torch.Tensor],
+    scores: list[list[list[float]]],
+) -> None:
+    """Score ``pending`` rows (longest first) in passes that continue the prompts' ``cache``, into ``scores``.
+
+    Row ``(i, j, full, count)`` continues prompt ``i``, of which ``shared[i]`` tokens are cached: its
+    first token is scored from ``first`` (the prompt pass's last log-probabilities, (prompts, V)),
+    the others from ``run_pass(fed)`` (log-probabilities (rows, width, V) after each fed token);
+    ``scores[i][j]`` gets the last ``count``. Each pass takes what ``next_pass_rows`` plans (at most
+    ``rows_cap`` rows); an out-of-memory error halves the pass for the rest of the call.
+    """
+    device = first.device
+    pass_tokens = pass_token_budget(cache, device)
+    prompt_length, vocab = max(shared), first.shape[-1]
+    start = 0
+    while start < len(pending):
+        widths = [len(full) - shared[i] - 1 for i, _, full, _ in pending[start:]]
+        take = next_pass_rows(widths, prompt_length, pass_tokens, vocab, rows_cap, device)
+        chunk = pending[start : start + take]
+        try:
+            logprobs = run_pass([(i, full, shared[i]) for i, _, full, _ in chunk])
+        except RuntimeError as error:
+            if not is_out_of_memory(error) or len(chunk) == 1:
+                raise
+            pass_tokens = max(1, len(chunk) // 2) * (prompt_length + widths[0])
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+            continue
+        rests = [full[shared[i] :] for i, _, full, _ in chunk]
+        width = logprobs.shape[1]
+        targets = torch.tensor([rest[1:] + [0] * (width + 1 - len(rest)) for rest in rests], device=device)
+        later = logprobs.gather(-1, targets[..., None])[..., 0].tolist()
+        heads = first[[i for i, *_ in chunk], [rest[0] for rest in rests]].tolist()
+        for (i, j, _, count), rest, head, tail in zip(chunk, rests, heads, later, strict=True):
+            scores[i][j] = [head, *tail[: len(rest) - 1]][-count:]
+        start += len(chunk)
 
 
 def gather_rows(cache: Any, rows: torch.Tensor, width: int) -> Any:

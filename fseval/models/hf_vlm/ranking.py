@@ -13,22 +13,20 @@ the template's answer prefix, e.g. Idefics2's space after ``Assistant:``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any, Protocol
 
 import torch
 
 from fseval.errors import FsevalError
-from fseval.models.base import is_out_of_memory
 from fseval.models.hf_vlm.inputs import ModelInputs
 from fseval.models.hf_vlm.prompts import ChatFormat
 from fseval.models.idefics.adapter import split_continuation
-from fseval.models.kv_cache import gather_rows, next_pass_rows, pass_token_budget
+from fseval.models.kv_cache import Row, gather_rows, score_in_passes
 from fseval.types import Prompt
 
 PER_TOKEN = ("input_ids", "attention_mask", "mm_token_type_ids", "token_type_ids")
-Row = tuple[int, int, list[int], int]
-"""(prompt, candidate, full token ids, number of scored tokens)."""
 
 
 class Ranker(Protocol):
@@ -66,7 +64,8 @@ def rank(adapter: Ranker, prompts: Sequence[Prompt], candidates: Sequence[Sequen
             pending.append((i, j, full, count))
     pending.sort(key=lambda row: -(len(row[2]) - shared[row[0]]))
     state = (out.cache, prompt_mask, positions, first)
-    score_in_passes(adapter, pending, shared, state, scores)
+    run_pass = functools.partial(continue_rows, adapter.model, state)
+    score_in_passes(pending, shared, out.cache, first, adapter.rank_batch_size, run_pass, scores)
     return scores
 
 
@@ -125,43 +124,6 @@ def prompt_pass(adapter: Any, batch: dict[str, Any], use_cache: bool = True) -> 
     positions = position_ids(adapter.model, batch)
     out = adapter.model(**batch, position_ids=positions, use_cache=use_cache, logits_to_keep=1)
     return out, positions
-
-
-def score_in_passes(
-    adapter: Ranker,
-    pending: list[Row],
-    shared: list[int],
-    state: tuple[Any, torch.Tensor, torch.Tensor, torch.Tensor],
-    scores: list[list[list[float]]],
-) -> None:
-    """Candidates longest first, continuing the prompt cache in passes; halves a pass on out-of-memory."""
-    cache, prompt_mask, _, first = state
-    device = first.device
-    pass_tokens = pass_token_budget(cache, device)
-    prompt_length, vocab = prompt_mask.shape[1], first.shape[-1]
-    start = 0
-    while start < len(pending):
-        widths = [len(full) - shared[i] - 1 for i, _, full, _ in pending[start:]]
-        take = next_pass_rows(widths, prompt_length, pass_tokens, vocab, adapter.rank_batch_size, device)
-        chunk = pending[start : start + take]
-        fed = [(i, full, shared[i]) for i, _, full, _ in chunk]
-        try:
-            logprobs = continue_rows(adapter.model, state, fed)
-        except RuntimeError as error:  # halve the pass on out-of-memory for the rest of the call
-            if not is_out_of_memory(error) or len(chunk) == 1:
-                raise
-            pass_tokens = max(1, len(chunk) // 2) * (prompt_length + widths[0])
-            if device.type == "cuda":
-                torch.cuda.empty_cache()
-            continue
-        rests = [full[shared[i] :] for i, _, full, _ in chunk]
-        width = logprobs.shape[1]
-        targets = torch.tensor([rest[1:] + [0] * (width + 1 - len(rest)) for rest in rests], device=device)
-        later = logprobs.gather(-1, targets[..., None])[..., 0].tolist()
-        heads = first[[i for i, *_ in chunk], [rest[0] for rest in rests]].tolist()
-        for (i, j, _, count), rest, head, tail in zip(chunk, rests, heads, later, strict=True):
-            scores[i][j] = [head, *tail[: len(rest) - 1]][-count:]
-        start += len(chunk)
 
 
 def continue_rows(

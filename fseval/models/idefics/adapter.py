@@ -28,6 +28,7 @@ every decoding step; ranking continues one prompt pass per prompt for all its ca
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
@@ -39,7 +40,7 @@ import transformers
 from transformers import IdeficsForVisionText2Text, IdeficsProcessor
 
 from fseval.errors import FsevalError
-from fseval.models.base import ModelAdapter, is_out_of_memory
+from fseval.models.base import ModelAdapter
 from fseval.models.idefics.image_states import key_value_projections, last_result_reused, once_per_image, patched
 from fseval.models.idefics.inputs import (
     FAKE_TOKEN,
@@ -50,7 +51,7 @@ from fseval.models.idefics.inputs import (
     prompt_images,
     to_idefics_text,
 )
-from fseval.models.kv_cache import gather_rows, next_pass_rows, pass_token_budget
+from fseval.models.kv_cache import gather_rows, score_in_passes
 from fseval.models.media_cache import MediaFeatureCache
 from fseval.models.tokenization import decode, release_era_cleanup
 from fseval.types import GenerationSettings, Media, Prompt
@@ -309,7 +310,8 @@ class IdeficsAdapter(ModelAdapter):
             else:
                 pending.append((i, j, full, count))
         pending.sort(key=lambda row: -(len(row[2]) - shared[row[0]]))
-        self._score_in_passes(pending, shared, cache, prompt_mask, first, features, scores)
+        run_pass = functools.partial(self._continue, cache, prompt_mask, features=features)
+        score_in_passes(pending, shared, cache, first, self.rank_batch_size, run_pass, scores)
         return scores
 
     def _candidate_rows(
@@ -324,43 +326,6 @@ class IdeficsAdapter(ModelAdapter):
             contexts.append(context)
             rows += [(i, j, *split_continuation(context, full)) for j, full in enumerate(fulls)]
         return contexts, rows
-
-    def _score_in_passes(
-        self,
-        pending: list[tuple[int, int, list[int], int]],
-        shared: list[int],
-        cache: Any,
-        prompt_mask: torch.Tensor,
-        first: torch.Tensor,
-        features: list[torch.Tensor],
-        scores: list[list[list[float]]],
-    ) -> None:
-        """Candidates longest first, continuing the prompt cache in passes; halves a pass on out-of-memory."""
-        pass_tokens = pass_token_budget(cache, self.device)
-        prompt_length, vocab = prompt_mask.shape[1], first.shape[-1]
-        start = 0
-        while start < len(pending):
-            widths = [len(full) - shared[i] - 1 for i, _, full, _ in pending[start:]]
-            take = next_pass_rows(widths, prompt_length, pass_tokens, vocab, self.rank_batch_size, self.device)
-            chunk = pending[start : start + take]
-            fed = [(i, full, shared[i]) for i, _, full, _ in chunk]
-            try:
-                logprobs = self._continue(cache, prompt_mask, fed, features)
-            except RuntimeError as error:  # halve the pass on CUDA out-of-memory for the rest of the call
-                if not is_out_of_memory(error) or len(chunk) == 1:
-                    raise
-                pass_tokens = max(1, len(chunk) // 2) * (prompt_length + widths[0])
-                if self.device.type == "cuda":
-                    torch.cuda.empty_cache()
-                continue
-            rests = [full[shared[i] :] for i, _, full, _ in chunk]
-            width = logprobs.shape[1]
-            targets = torch.tensor([rest[1:] + [0] * (width + 1 - len(rest)) for rest in rests], device=first.device)
-            later = logprobs.gather(-1, targets[..., None])[..., 0].tolist()
-            heads = first[[i for i, *_ in chunk], [rest[0] for rest in rests]].tolist()
-            for (i, j, _, count), rest, head, tail in zip(chunk, rests, heads, later, strict=True):
-                scores[i][j] = [head, *tail[: len(rest) - 1]][-count:]
-            start += len(chunk)
 
     def _prompt_pass(
         self, token_lists: list[list[int]], features: list[torch.Tensor]

@@ -1,0 +1,149 @@
+"""``fseval score``, ``show``, ``tasks`` and ``models``: what a run, a task or a model family holds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from fseval.cli.app import ShowBreakdown, TasksDir, app, tasks_app, user_errors
+
+if TYPE_CHECKING:
+    from fseval.record import RunRecord
+
+
+def show_run(run_dir: Path, breakdown: bool = False) -> None:
+    """The results table of a run directory (and its breakdowns), from its results.json."""
+    from fseval.record import SAMPLES_FILE, RunRecord
+    from fseval.reports.display import breakdown_tables, console, results_table
+
+    record = RunRecord.load(run_dir)
+    config = record.config
+    notes = [f"demos: {config.get('demos', 'random')}"]
+    notes += [f"prompt ensembles: {config['prompt_ensembles']}"] if config.get("prompt_ensembles", 1) > 1 else []
+    notes += [] if config.get("zero_shot_text_demos", True) else ["0 shots without text demos"]
+    compat = config.get("compat")
+    notes += [f"compat: {compat} (rank scores as its evaluate.py computes them)"] if compat else []
+    console.print(results_table(record.results, title=f"fseval {config.get('model', '')}", notes=notes))
+    for table in breakdown_tables(record.results) if breakdown else []:
+        console.print(table)
+    for task_name, shot_count, error in unscored(record, run_dir / SAMPLES_FILE):
+        message = f"{task_name} at {shot_count} shots: every sample failed, so there is no score. First error: {error}"
+        console.print(message, style="red", markup=False)
+    if any(row.failed for _, row in record.rows()):
+        console.print(f"Samples that failed are tried again by: fseval run --resume {run_dir}", markup=False)
+    console.print(f"Run directory: {run_dir}")
+
+
+def unscored(record: RunRecord, samples: Path) -> list[tuple[str, int, str]]:
+    """(task, shots, first error) of every row in which no sample could be scored."""
+    empty = {(task, row.shots) for task, row in record.rows() if row.n == 0}
+    errors: dict[tuple[str, int], str] = {}
+    if empty and samples.is_file():
+        with samples.open(encoding="utf-8") as lines:
+            for line in lines:
+                sample = json.loads(line)
+                errors.setdefault((sample["task"], sample["shots"]), sample["error"] or "")
+    return [(task, shots, errors.get((task, shots), "")) for task, shots in sorted(empty)]
+
+
+@app.command()
+@user_errors
+def score(
+    task: Annotated[str, typer.Option("--task", "-t", help="Task whose evaluation split the predictions answer.")],
+    predictions: Annotated[
+        Path,
+        typer.Option(
+            help="A JSON file in the benchmark's standard results format (fseval tasks show TASK says which)."
+        ),
+    ],
+    data_dir: Annotated[str | None, typer.Option(help="Dataset folder (only the evaluation split is read).")] = None,
+    metric_variant: Annotated[str | None, typer.Option(help="e.g. openflamingo.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+    tasks_dir: TasksDir = None,
+) -> None:
+    """Score predictions made elsewhere with the task's official metric."""
+    from fseval.metrics import METRICS
+    from fseval.reports.display import console, group_scores_table
+    from fseval.reports.export import nan_to_none
+    from fseval.reports.scoring import score_file
+
+    result = score_file(task, predictions, data_dir, metric_variant, tasks_dir or ())
+    if as_json:
+        typer.echo(json.dumps(nan_to_none(result)))
+        return
+    for name, value in result["metrics"].items():
+        label = f"{name} [{METRICS[name].label}]" if name in METRICS and METRICS[name].headline else name
+        console.print(
+            f"{result['task']} {label} ({result['metric_variant']}): {value:.2f} (n={result['n']})", markup=False
+        )
+    if result["missing"]:
+        console.print(f"[yellow]{result['missing']} evaluation samples had no prediction and were not scored.[/yellow]")
+    for field, groups in result["breakdown"].items():
+        console.print(group_scores_table(f"{result['task']} by {field}", field, groups))
+
+
+@app.command()
+@user_errors
+def show(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory (its results.json).")],
+    breakdown: ShowBreakdown = False,
+    output_format: Annotated[
+        str, typer.Option("--format", "-f", help="table, markdown, csv or json (csv and json at full precision).")
+    ] = "table",
+) -> None:
+    """Show a run's scores: the results table, or markdown/CSV/JSON for papers and issue trackers."""
+    from fseval.record import RunRecord
+    from fseval.reports import export
+
+    if output_format not in ("table", "markdown", "csv", "json"):
+        raise typer.BadParameter(f"{output_format!r} is not one of table, markdown, csv, json.", param_hint="--format")
+    if output_format == "table":
+        show_run(run_dir, breakdown)
+        return
+    record = RunRecord.load(run_dir)
+    if output_format == "json":
+        typer.echo(export.to_json(record, breakdown))
+    elif output_format == "markdown":
+        typer.echo(export.to_markdown(export.rows(record, breakdown)))
+    else:
+        typer.echo(export.to_csv(export.rows(record, breakdown)), nl=False)
+
+
+@tasks_app.callback()
+@user_errors
+def tasks_list(ctx: typer.Context, tasks_dir: TasksDir = None) -> None:
+    """List the available tasks."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from fseval.reports.display import console, err_console, tasks_table
+    from fseval.tasks.spec import tasks_and_problems
+
+    tasks, problems = tasks_and_problems(tasks_dir or ())
+    console.print(tasks_table(tasks))
+    for problem in problems:  # a broken file of one's own should not hide the other tasks
+        err_console.print(f"not listed: {problem}", style="yellow", markup=False)
+
+
+@tasks_app.command("show")
+@user_errors
+def tasks_show(name: str, tasks_dir: TasksDir = None) -> None:
+    """Show a task: its spec, prompt, metric and the files it expects under --data-dir."""
+    from fseval.reports.display import console, task_details
+    from fseval.tasks.spec import load_tasks
+
+    (task,) = load_tasks([name], tasks_dir or ())
+    console.print(task_details(task))
+
+
+@app.command()
+@user_errors
+def models(
+    family: Annotated[str | None, typer.Argument(help="A family: list its --model-arg keys.")] = None,
+) -> None:
+    """List model families and presets, or one family's arguments."""
+    from fseval.reports.display import console, family_table, models_table
+
+    console.print(models_table() if family is None else family_table(family))

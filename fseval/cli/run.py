@@ -1,0 +1,294 @@
+"""``fseval run``: options, a new or resumed RunConfig, and the run with its progress and interruption."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from fseval.cli.app import (
+    LogTo,
+    ShowBreakdown,
+    TasksDir,
+    app,
+    device_callback,
+    existing_path,
+    parse_model_args,
+    parse_shots,
+    split_list,
+    user_errors,
+    working_directory,
+)
+from fseval.cli.results import show_run
+from fseval.errors import FsevalError
+
+# fseval run's options whose declarations would not fit on one line.
+Tasks = Annotated[list[str] | None, typer.Option("--task", "-t", help="Task name(s), repeated or comma-separated.")]
+ModelName = Annotated[
+    str, typer.Option(help="Preset, family (with --model-arg), model directory, or the bundled tiny-shapes.")
+]
+ModelArgs = Annotated[
+    list[str] | None, typer.Option(help="key=value for the model family, one pair per flag (fseval models FAMILY).")
+]
+DataDir = Annotated[
+    str | None, typer.Option(help="Dataset folder (its files, or one sub-folder per task), or hf:REPO.")
+]
+BatchSize = Annotated[int, typer.Option(min=1, help="Prompts per model call (never changes the results).")]
+MetricVariant = Annotated[str | None, typer.Option(help="Metric variant, e.g. openflamingo (default: the task's).")]
+ZeroShotTextDemos = Annotated[bool, typer.Option(help="At 0 shots, prepend two text-only demos (Flamingo convention).")]
+PromptEnsembles = Annotated[
+    int, typer.Option(min=1, help="Rank tasks: average log-likelihoods over this many demo orders.")
+]
+DemosFile = Annotated[
+    Path | None, typer.Option(help='--demos fixed: JSON list of demo ids, or {"sample id": \\[demo ids]}.')
+]
+CacheDir = Annotated[
+    Path | None, typer.Option(help="Feature cache (default $FSEVAL_CACHE/features or ~/.cache/fseval/features).")
+]
+GroupByLength = Annotated[bool, typer.Option(help="Batch prompts of similar length together (never changes results).")]
+Compat = Annotated[
+    str | None,
+    typer.Option(
+        help="openflamingo: reproduce OpenFlamingo's evaluate.py where it differs from fseval (rank tasks: "
+        "0-shot prompts attend to the first demo's image, candidates attend to the prompts' padding, "
+        "its batches); implies --demos openflamingo and the openflamingo metric variant unless given."
+    ),
+]
+Resume = Annotated[
+    Path | None,
+    typer.Option(
+        help="Finish an interrupted run with its own options (RUN_DIR/results.json); "
+        "only --model/--model-arg may point to moved files."
+    ),
+]
+
+
+@app.command()
+@user_errors
+def run(
+    ctx: typer.Context,
+    task: Tasks = None,
+    model: ModelName = "tiny-shapes",
+    model_arg: ModelArgs = None,
+    shots: Annotated[str | None, typer.Option(help="Shot counts, e.g. 0,4,8 (default: the task's).")] = None,
+    data_dir: DataDir = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Run directory.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Evaluate the first N samples only.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the first trial; trial i uses seed + i.")] = 42,
+    trials: Annotated[int, typer.Option(min=1, help="Trials (demo draws) per shot count.")] = 1,
+    batch_size: BatchSize = 8,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.", callback=device_callback)] = "auto",
+    precision: Annotated[str, typer.Option(help="fp32, bf16 or fp16 (weights are cast).")] = "fp32",
+    metric_variant: MetricVariant = None,
+    zero_shot_text_demos: ZeroShotTextDemos = True,
+    prompt_ensembles: PromptEnsembles = 1,
+    demos: Annotated[str, typer.Option(help="Demo selection: random, fixed, rices or openflamingo.")] = "random",
+    demos_file: DemosFile = None,
+    rices_model: Annotated[str, typer.Option(help="--demos rices: open_clip model name or config JSON.")] = "ViT-L-14",
+    rices_pretrained: Annotated[str, typer.Option(help="--demos rices: open_clip tag or weights file.")] = "openai",
+    cache_dir: CacheDir = None,
+    group_by_length: GroupByLength = True,
+    prefetch: Annotated[bool, typer.Option(help="Decode the next batches' media in background threads.")] = True,
+    compat: Compat = None,
+    tasks_dir: TasksDir = None,
+    resume: Resume = None,
+    breakdown: ShowBreakdown = False,
+    log_to: LogTo = None,
+) -> None:
+    """Evaluate a model on tasks at several shot counts; write results.json and samples.jsonl."""
+    options = {name: value for name, value in locals().items() if name not in ("ctx", "resume", "breakdown", "log_to")}
+    trackers = checked_loggers(split_list(log_to))
+    if resume is not None:
+        config, origin = resumed_config(ctx, resume, model, model_arg)
+    else:
+        config, origin = new_config(ctx, options), None
+    execute(config, origin, resume is not None, breakdown, trackers)
+
+
+def new_config(ctx: typer.Context, options: dict[str, Any]) -> Any:
+    """A validated ``RunConfig`` from ``fseval run``'s options; every problem in one usage error."""
+    from pydantic import ValidationError
+
+    from fseval.config import RunConfig, problems
+
+    if not options["task"]:
+        raise typer.BadParameter("give --task (or --resume RUN_DIR).")
+    values = dict(options)
+    values.update(
+        tasks=tuple(split_list(values.pop("task"))),
+        tasks_dirs=tuple(values.pop("tasks_dir") or ()),
+        model_args=parse_model_args(values.pop("model_arg")),
+        shots=parse_shots(values["shots"]),
+    )
+    if getattr(ctx.get_parameter_source("model"), "name", None) != "COMMANDLINE":
+        refuse_the_toy_default(values["tasks"], values["tasks_dirs"])
+    if values["compat"] == "openflamingo" and getattr(ctx.get_parameter_source("demos"), "name", None) != "COMMANDLINE":
+        values["demos"] = "openflamingo"  # OpenFlamingo's own draws, unless another strategy is asked for
+    try:
+        return RunConfig.model_validate(values)
+    except ValidationError as error:
+        raise typer.BadParameter(problems(error)) from None
+
+
+def refuse_the_toy_default(tasks: tuple[str, ...], tasks_dirs: tuple[Path, ...]) -> None:
+    """Without --model the bundled tiny-shapes runs: right for the shapes tasks, a silent toy score for others."""
+    from fseval.models.registry import PRESETS
+    from fseval.tasks.spec import load_tasks
+
+    others = [task.name for task in load_tasks(tasks, tasks_dirs) if task.spec.data.default_dir is None]
+    if others:
+        raise typer.BadParameter(
+            f"give --model for {', '.join(others)}: the default, tiny-shapes, is a 2.3M-parameter toy trained "
+            f"for the bundled shapes_* tasks. Presets: {', '.join(PRESETS)}; or a family with --model-arg, or a "
+            "model directory (fseval models)."
+        )
+
+
+def resumed_config(
+    ctx: typer.Context, resume: Path, model: str, model_arg: list[str] | None
+) -> tuple[Any, Path | None]:
+    """A run's own options, with only where the model's files are allowed to change; and its origin folder.
+
+    ``--shots`` and ``--trials`` extend a run: the shot counts given are added to the run's, and
+    trials grow to the number given; only the samples not stored yet are evaluated.
+    """
+    from fseval.config import config_from_run, run_origin
+
+    # (Typer ships its own copy of click, so the source is matched by name.)
+    given = [
+        f"--{name.replace('_', '-')}"
+        for name in ctx.params
+        if name not in ("resume", "model_arg", "model", "shots", "trials")
+        and getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"
+    ]
+    if given:
+        raise typer.BadParameter(
+            f"{', '.join(given)} cannot be combined with --resume: a run resumes with its own options "
+            "(only --model and --model-arg may point to files that moved; --shots and --trials add work)."
+        )
+    # The runner checks that it is the same model. The run goes on in the folder it was started from
+    # (its relative paths, and the media paths it recorded, are from there); what is given now is
+    # resolved here first.
+    resume = resume.resolve()
+    saved = config_from_run(resume)
+    moved = getattr(ctx.get_parameter_source("model"), "name", None) == "COMMANDLINE"
+    arguments = {k: existing_path(v) for k, v in parse_model_args(model_arg).items()}
+    update = {"model": existing_path(model) if moved else saved.model, "model_args": {**saved.model_args, **arguments}}
+    update.update(extended(ctx, saved, run_origin(resume)))
+    return saved.model_copy(update=update), run_origin(resume)
+
+
+def extended(ctx: typer.Context, saved: Any, origin: Path | None) -> dict[str, Any]:
+    """The shot counts and trials ``--resume RUN --shots ... --trials N`` asks for, added to the run's."""
+    from fseval.tasks.spec import load_tasks
+
+    changes: dict[str, Any] = {}
+    if getattr(ctx.get_parameter_source("trials"), "name", None) == "COMMANDLINE":
+        changes["trials"] = max(saved.trials, ctx.params["trials"])
+    if getattr(ctx.get_parameter_source("shots"), "name", None) == "COMMANDLINE":
+        added = parse_shots(ctx.params["shots"]) or ()
+        if saved.shots is None:  # the tasks' own shot counts, all kept
+            with working_directory(origin):
+                before = [k for task in load_tasks(saved.tasks, saved.tasks_dirs) for k in task.spec.shots]
+        else:
+            before = list(saved.shots)
+        changes["shots"] = tuple(sorted(dict.fromkeys([*before, *added])))
+    return changes
+
+
+def checked_loggers(names: list[str]) -> list[str]:
+    """``--log-to`` names whose packages are installed (checked before anything runs)."""
+    from fseval.reports.loggers import missing_loggers
+
+    problems = missing_loggers(names)
+    if problems:
+        raise FsevalError("\n".join(problems))
+    return names
+
+
+def execute(
+    config: Any, origin: Path | None, resume: bool, breakdown: bool = False, trackers: Sequence[str] = ()
+) -> None:
+    """Run, show progress and the results table on rank 0; Ctrl-C or SIGTERM says how to resume."""
+    from fseval.reports.display import console, progress_bars
+    from fseval.run.results import stored_samples
+    from fseval.run.runner import RunInterrupted, no_progress
+    from fseval.run.runner import run as run_tasks
+
+    worker = os.environ.get("RANK", "0") != "0"  # a torchrun worker: rank 0 shows progress and results
+    stored_before = stored_samples(config.output) if resume else 0
+    try:
+        bars = nullcontext(no_progress) if worker else progress_bars()
+        with working_directory(origin), interrupted_by_sigterm(), quiet_libraries(), bars as progress:
+            run_dir = run_tasks(config, progress, resume=resume)
+    except RunInterrupted as stop:
+        if not worker and stop.saved == 0:
+            console.print("[yellow]Interrupted[/yellow] before any sample finished: nothing was saved.")
+        elif not worker:
+            console.print(
+                f"[yellow]Interrupted.[/yellow] {stop.saved} finished samples are saved in {stop.output}; "
+                f"finish the run with: fseval run --resume {stop.output}"
+            )
+        raise typer.Exit(130) from None
+    if not worker:
+        show_run(run_dir, breakdown)
+        if trackers:
+            from fseval.reports.loggers import log_run
+
+            for where in log_run(run_dir, trackers):
+                console.print(f"Logged to {where}", markup=False)
+        if resume and stored_samples(run_dir) == stored_before and not failed_rows(run_dir):
+            console.print(
+                "The run was complete: nothing new was evaluated (results.json is rewritten from its samples)."
+            )
+
+
+def failed_rows(run_dir: Path) -> list[int]:
+    from fseval.record import RunRecord
+
+    return [row.failed for _, row in RunRecord.load(run_dir).rows() if row.failed]
+
+
+@contextmanager
+def interrupted_by_sigterm() -> Iterator[None]:
+    """SIGTERM, what schedulers send to stop a job, stops a run as Ctrl-C does: saved, with the resume command."""
+    import signal
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class _NoRandomWeightsNotice:
+    """open_clip announces "No pretrained weights loaded" for every tower built from a config, as ours are."""
+
+    def filter(self, record: Any) -> bool:
+        return "No pretrained weights loaded" not in record.getMessage()
+
+
+@contextmanager
+def quiet_libraries() -> Iterator[None]:
+    """No library progress bars or notices in the middle of fseval's own (transformers' "Loading weights")."""
+    import logging
+
+    quiet = _NoRandomWeightsNotice()
+    logging.getLogger().addFilter(quiet)
+    previous = os.environ.get("HF_HUB_DISABLE_PROGRESS_BARS")
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    try:
+        yield
+    finally:
+        logging.getLogger().removeFilter(quiet)
+        if previous is None:
+            os.environ.pop("HF_HUB_DISABLE_PROGRESS_BARS", None)
+        else:
+            os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = previous

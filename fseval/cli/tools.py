@@ -1,0 +1,72 @@
+"""``fseval cache-features`` and ``make-tiny``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fseval.cli.app import TasksDir, app, device_callback, split_list, user_errors
+
+
+@app.command("cache-features")
+@user_errors
+def cache_features(
+    task: Annotated[list[str], typer.Option("--task", "-t", help="Task name(s), repeated or comma-separated.")],
+    data_dir: Annotated[str | None, typer.Option(help="Dataset folder, as for fseval run.")] = None,
+    rices_model: Annotated[str, typer.Option(help="open_clip model name or config JSON.")] = "ViT-L-14",
+    rices_pretrained: Annotated[str, typer.Option(help="open_clip tag or weights file.")] = "openai",
+    cache_dir: Annotated[Path | None, typer.Option(help="Feature cache folder.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.", callback=device_callback)] = "auto",
+    tasks_dir: TasksDir = None,
+) -> None:
+    """Precompute the CLIP image features --demos rices uses (demo split and evaluation split)."""
+    from fseval.config import RicesSettings
+    from fseval.data.task_data import load_task_data
+    from fseval.reports.display import console
+    from fseval.run.rices import cache_dir as feature_dir
+    from fseval.run.rices import cached_embeddings
+    from fseval.tasks.spec import load_tasks
+
+    settings = RicesSettings(rices_model, rices_pretrained, cache_dir, device)
+    for spec in load_tasks(split_list(task), tasks_dir or ()):
+        data = load_task_data(spec, data_dir)
+        pool = cached_embeddings(data.demo_pool, data.files["demo"], settings)
+        queries = cached_embeddings(data.eval, data.files["eval"], settings)
+        console.print(
+            f"{spec.name}: {len(pool)} demo and {len(queries)} evaluation features in {feature_dir(settings)}"
+        )
+
+
+@app.command("make-tiny")
+@user_errors
+def make_tiny(
+    directory: Annotated[Path, typer.Argument(help="Where to write the model directory.")],
+    seed: Annotated[int, typer.Option(help="Same seed, same weights.")] = 0,
+    family: Annotated[str, typer.Option(help="openflamingo, idefics or hf_vlm.")] = "openflamingo",
+    lm: Annotated[
+        str, typer.Option(help="OpenFlamingo LM family: gpt_neox, mpt, mosaic_gpt, llama, opt, gptj, gpt2.")
+    ] = "gpt_neox",
+    arch: Annotated[
+        str, typer.Option(help="hf_vlm architecture: idefics2, idefics3, qwen2_vl, qwen2_5_vl, llava_onevision.")
+    ] = "idefics2",
+) -> None:
+    """Write a tiny random model directory (released layout + fseval model card); prints its path."""
+    if family == "openflamingo":
+        from fseval.models.openflamingo import make_tiny as make
+
+        path = make(directory, seed=seed, lm_family=lm)
+    elif family == "idefics":
+        from fseval.models.idefics import make_tiny_idefics
+
+        path = make_tiny_idefics(directory, seed=seed)
+    elif family == "hf_vlm":
+        from fseval.models.hf_vlm.tiny import BUILDERS, make_tiny_hf_vlm
+
+        if arch not in BUILDERS:
+            raise typer.BadParameter(f"--arch must be one of {', '.join(BUILDERS)}.")
+        path = make_tiny_hf_vlm(directory, arch=arch, seed=seed)
+    else:
+        raise typer.BadParameter("--family must be openflamingo, idefics or hf_vlm.")
+    typer.echo(str(path))

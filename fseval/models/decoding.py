@@ -50,12 +50,20 @@ def unsupported_settings(generation_config: object) -> list[str]:
     ]
 
 
+def takes_sdpa_mask(lm: torch.nn.Module) -> bool:
+    """Whether ``lm`` builds its masks with transformers' masking utilities for SDPA (and so accepts a prepared
+    4D boolean mask); fseval's MosaicGPT builds its own ALiBi bias from the 2D mask."""
+    config = getattr(lm, "config", None)
+    return getattr(config, "model_type", "") != "mosaic_gpt" and getattr(config, "_attn_implementation", "") == "sdpa"
+
+
 @dataclass(frozen=True)
 class Search:
-    """What to generate: ``banned`` tokens are never produced, ``eos`` only after ``min_new_tokens``."""
+    """What to generate: ``banned`` tokens are never produced, the ``eos`` tokens (any ends a row) only after
+    ``min_new_tokens``."""
 
     max_new_tokens: int
-    eos: int
+    eos: tuple[int, ...]
     pad: int
     min_new_tokens: int = 0
     num_beams: int = 1
@@ -64,16 +72,29 @@ class Search:
 
     @property
     def beam_fill(self) -> int:
-        """What pads beam search's hypotheses: ``pad``, or ``eos`` where ``pad`` is 0 (``generate``'s quirk)."""
-        return self.pad or self.eos
+        """What pads beam search's hypotheses: ``pad``, or the first ``eos`` where ``pad`` is 0 (``generate``'s
+        quirk)."""
+        return self.pad or self.eos[0]
+
+
+class _Rules:
+    """``Search``'s rules as device tensors, made once per loop (indexing with Python lists would copy to the
+    device at every step): the end tokens, and which tokens are impossible before and after ``min_new_tokens``."""
+
+    def __init__(self, search: Search, vocab: int, device: torch.device) -> None:
+        self.search, self.eos = search, torch.tensor(search.eos, device=device)
+        self.never = torch.zeros(vocab, dtype=torch.bool, device=device)
+        self.never[list(search.banned)] = True
+        self.early = self.never.clone()  # before min_new_tokens: no end either
+        self.early[self.eos] = True
 
     def process(self, scores: torch.Tensor, generated: int) -> torch.Tensor:
         """Logits or log-probabilities (N, V) with impossible tokens at -inf (in place)."""
-        if self.banned:
-            scores[:, list(self.banned)] = -float("inf")
-        if generated < self.min_new_tokens:
-            scores[:, self.eos] = -float("inf")
-        return scores
+        return scores.masked_fill_(self.early if generated < self.search.min_new_tokens else self.never, -float("inf"))
+
+    def ends(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Whether each of ``tokens`` ends its row."""
+        return torch.isin(tokens, self.eos)
 
 
 class StopSignal:
@@ -114,15 +135,16 @@ def greedy(step: Step, logits: torch.Tensor, search: Search, stop: StopSignal) -
     which the last row finished (or ``max_new_tokens``), as ``generate`` returns it.
     """
     rows = logits.shape[0]
+    rules = _Rules(search, logits.shape[-1], logits.device)
     tokens = torch.full((rows, search.max_new_tokens), search.pad, dtype=torch.long, device=logits.device)
     alive = torch.ones(rows, dtype=torch.bool, device=logits.device)
     steps = torch.zeros((), dtype=torch.long, device=logits.device)  # steps generate would have taken
     for t in range(search.max_new_tokens):
-        token = search.process(logits.to(torch.float32, copy=True), t).argmax(dim=-1)
+        token = rules.process(logits.to(torch.float32, copy=True), t).argmax(dim=-1)
         token = torch.where(alive, token, search.pad)
         tokens[:, t] = token
         steps += alive.any()
-        alive &= token != search.eos
+        alive &= ~rules.ends(token)
         if t + 1 == search.max_new_tokens or stop.push(~alive.any()):
             break
         logits = step(token, None)
@@ -156,7 +178,8 @@ def beam_search(step: Step, logits: torch.Tensor, search: Search, stop: StopSign
     """(B, new tokens): the best finished hypothesis of each prompt, padded with ``Search.beam_fill``.
 
     ``logits`` (B * K, V) are the first next-token logits of each prompt's K beams (copies of one
-    prompt pass). Each step scores every continuation of the K running beams, keeps the best 2K,
+    prompt pass). Each step scores every continuation of the K running beams, keeps the best
+    (1 + end tokens) x K (at least 2K),
     moves those ending in ``eos`` (or at ``max_new_tokens``) among the first K into the finished
     set with score / length ** ``length_penalty``, and continues the K best unfinished ones.
     Stops when, for every prompt, the finished set is full and its worst member beats the best
@@ -165,6 +188,7 @@ def beam_search(step: Step, logits: torch.Tensor, search: Search, stop: StopSign
     k, n = search.num_beams, search.max_new_tokens
     prompts, vocab = logits.shape[0] // k, logits.shape[-1]
     device = logits.device
+    rules = _Rules(search, vocab, device)
     running = _Beams(
         torch.full((prompts, k, n), search.beam_fill, dtype=torch.long, device=device),
         torch.zeros(prompts, k, device=device),
@@ -174,17 +198,18 @@ def beam_search(step: Step, logits: torch.Tensor, search: Search, stop: StopSign
     finished = _Beams(running.tokens.clone(), torch.full_like(running.scores, HOPELESS), running.lengths.clone())
     done = torch.zeros(prompts, k, dtype=torch.bool, device=device)
     improvable = torch.ones(prompts, 1, dtype=torch.bool, device=device)
-    first_k = (torch.arange(2 * k, device=device) < k)[None, :]
+    keep = max(2, 1 + len(search.eos)) * k  # continuations kept per step: K of them at least do not end
+    first_k = (torch.arange(keep, device=device) < k)[None, :]
     offsets = torch.arange(prompts, device=device)[:, None] * k
     for t in range(n):
-        logprobs = search.process(torch.log_softmax(logits.float(), dim=-1), t)
+        logprobs = rules.process(torch.log_softmax(logits.float(), dim=-1), t)
         totals = (logprobs.view(prompts, k, vocab) + running.scores[:, :, None]).view(prompts, -1)
-        scores, flat = totals.topk(2 * k)  # the best 2K continuations: K of them at least are not ended
+        scores, flat = totals.topk(keep)
         parent, token = flat // vocab, flat % vocab
         candidates = running.take(parent)
         candidates.tokens[:, :, t] = token
         candidates.scores, candidates.lengths = scores, torch.full_like(parent, t + 1)
-        ended = (token == search.eos) | (t + 1 >= n)
+        ended = rules.ends(token) | (t + 1 >= n)
 
         live = torch.topk(scores + ended.float() * HOPELESS, k)[1]  # the next running beams
         order = (parent + offsets).gather(1, live).flatten()
@@ -232,8 +257,10 @@ class TokenSteps:
         cache_kwarg: str = "past_key_values",
         positions: bool = True,
         sdpa_mask: bool = False,
+        extra: dict[str, torch.Tensor] | None = None,
     ) -> None:
         self.forward, self.cache, self.cache_kwarg, self.positions = forward, cache, cache_kwarg, positions
+        self.extra = dict(extra or {})  # further inputs of every step, one row per prompt row (IDEFICS' images)
         self.padded = bool((attention_mask == 0).any())  # once per call, before the loop
         mask = torch.cat([attention_mask, attention_mask.new_ones(attention_mask.shape[0], room)], dim=1)
         self.sdpa_mask = sdpa_mask
@@ -261,6 +288,7 @@ class TokenSteps:
         """Each row ``times`` times in a row (beams of one prompt), the cache included."""
         self.mask = self.mask.repeat_interleave(times, dim=0)
         self.position = self.position.repeat_interleave(times, dim=0)
+        self.extra = {name: value.repeat_interleave(times, dim=0) for name, value in self.extra.items()}
         self.cache.batch_repeat_interleave(times)  # type: ignore[attr-defined]
 
     def __call__(self, tokens: torch.Tensor, order: torch.Tensor | None) -> torch.Tensor:
@@ -278,6 +306,7 @@ class TokenSteps:
             use_cache=True,
             **({"position_ids": self.position} if self.positions else {}),
             **{self.cache_kwarg: self.cache},
+            **self.extra,
         )
         if self.cursor is not None:  # in place: a replayed graph advances them
             self.cursor += 1

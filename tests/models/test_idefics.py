@@ -126,15 +126,40 @@ def test_beam_search_runs_each_prompt_once_with_the_same_result(adapter: Idefics
         lambda module, args, kwargs: rows.append(kwargs["input_ids"].shape[0]), with_kwargs=True
     )
     try:
-        adapter.beam_prefill_once = False
+        adapter.decoding_loop, adapter.beam_prefill_once = "transformers", False
         plain = adapter.generate_ids(prompts, beams)
         assert rows[0] == 3 * len(prompts)  # generate alone: the prompt once per beam
         rows.clear()
         adapter.beam_prefill_once = True
         assert adapter.generate_ids(prompts, beams) == plain
         assert rows[0] == len(prompts) and rows[1] == 3 * len(prompts)
+        rows.clear()
+        adapter.decoding_loop = "fseval"  # fseval's loop: its own prompt pass, then the beams' steps
+        assert adapter.generate_ids(prompts, beams) == plain
+        assert rows[0] == len(prompts) and set(rows[1:]) == {3 * len(prompts)}
     finally:
         handle.remove()
+        adapter.decoding_loop = "fseval"
+
+
+@pytest.mark.parametrize("media_cache", [True, False], ids=["encoder outputs", "pixels"])
+@pytest.mark.parametrize(
+    "settings",
+    [GREEDY, GenerationSettings(max_new_tokens=6, num_beams=3), GenerationSettings(8, 2, 1.0, min_new_tokens=3)],
+    ids=["greedy", "3 beams", "2 beams, min 3"],
+)
+def test_fsevals_decoding_loop_generates_what_generate_does(adapter: IdeficsAdapter, media_cache, settings) -> None:
+    prompts = [TWO_SHOT, ONE_IMAGE, ZERO_SHOT]
+    adapter.media_cache = media_cache
+    try:
+        adapter.decoding_loop = "transformers"
+        expected = adapter.generate_ids(prompts, settings)
+        adapter.decoding_loop = "fseval"
+        for lag in (0, 1):
+            adapter.stop_lag = lag
+            assert adapter.generate_ids(prompts, settings) == expected
+    finally:
+        adapter.media_cache, adapter.decoding_loop, adapter.stop_lag = True, "fseval", None
 
 
 @pytest.mark.parametrize("num_beams", [1, 3])

@@ -40,6 +40,7 @@ import transformers
 from transformers import IdeficsForVisionText2Text, IdeficsProcessor
 
 from fseval.errors import FsevalError
+from fseval.models import decoding
 from fseval.models.base import ModelAdapter
 from fseval.models.idefics.image_states import key_value_projections, last_result_reused, once_per_image, patched
 from fseval.models.idefics.inputs import (
@@ -51,7 +52,7 @@ from fseval.models.idefics.inputs import (
     prompt_images,
     to_idefics_text,
 )
-from fseval.models.kv_cache import gather_rows, score_in_passes
+from fseval.models.kv_cache import DecodingCache, gather_rows, score_in_passes
 from fseval.models.media_cache import MediaFeatureCache
 from fseval.models.tokenization import decode, release_era_cleanup
 from fseval.types import GenerationSettings, Media, Prompt
@@ -69,6 +70,8 @@ class IdeficsAdapter(ModelAdapter):
         end_of_chunk: str = NEWLINE,
         rank_batch_size: int | None = None,
         beam_prefill_once: bool = True,
+        decoding_loop: str = "fseval",
+        stop_lag: int | None = None,
         reuse_image_states: bool = True,
         media_cache: bool = True,
         media_cache_bytes: int = 2 << 30,
@@ -82,6 +85,7 @@ class IdeficsAdapter(ModelAdapter):
             self.tokenizer.pad_token = self.tokenizer.unk_token
         self.rank_batch_size = rank_batch_size
         self.beam_prefill_once = beam_prefill_once
+        self.decoding_loop, self.stop_lag = decoding_loop, stop_lag
         self.reuse_image_states = reuse_image_states
         self.media_cache, self.vision_batch_size = media_cache, vision_batch_size
         # Vision-encoder outputs by pixel hash; late-bound preprocessing, so a patched ``_pixels`` is used.
@@ -224,10 +228,60 @@ class IdeficsAdapter(ModelAdapter):
             **({"length_penalty": settings.length_penalty} if settings.num_beams > 1 else {}),
         }
         with self._image_states_reused():
-            if settings.num_beams > 1 and self.beam_prefill_once and batch["input_ids"].shape[1] > 1:
-                batch = self._prefill(batch, settings.num_beams)
-            output = self.model.generate(**batch, **options)
-        return [self._cut(row) for row in output[:, batch["input_ids"].shape[1] :].tolist()]
+            if self.decoding_loop == "fseval" and not decoding.unsupported_settings(self.model.generation_config):
+                new = self._decode(batch, settings)
+            else:
+                if settings.num_beams > 1 and self.beam_prefill_once and batch["input_ids"].shape[1] > 1:
+                    batch = self._prefill(batch, settings.num_beams)
+                new = self.model.generate(**batch, **options)[:, batch["input_ids"].shape[1] :]
+        return [self._cut(row) for row in new.tolist()]
+
+    def _decode(self, batch: dict[str, torch.Tensor], settings: GenerationSettings) -> torch.Tensor:
+        """fseval's decoding loop (``fseval.models.decoding``) after one prompt pass per prompt.
+
+        Every step feeds the images as ``generate`` hands them on: the prompt pass's encoder
+        outputs (one tensor, so ``_image_states_reused`` resamples and projects them once) and the
+        last column of the image attention mask (a generated token attends to the prompt's last image).
+        """
+        images = self._images(batch)
+        mask = batch["attention_mask"]
+        out = self.model(
+            input_ids=batch["input_ids"],
+            attention_mask=mask,
+            image_attention_mask=batch["image_attention_mask"],
+            position_ids=(mask.long().cumsum(-1) - 1).clamp(min=0),
+            cache=DecodingCache(settings.max_new_tokens),
+            use_cache=True,
+            logits_to_keep=1,
+            **images,
+        )
+        encoded = out.image_outputs.last_hidden_state
+        shape = next(iter(images.values())).shape[:2]
+        extra = {
+            "image_attention_mask": batch["image_attention_mask"][:, -1:],
+            "image_encoder_embeddings": encoded.view(*shape, *encoded.shape[1:]),  # (batch, images, tokens, width)
+        }
+        sdpa_mask = decoding.takes_sdpa_mask(self.model)
+        steps = decoding.TokenSteps(
+            self.model, out.cache, mask, settings.max_new_tokens, "cache", True, sdpa_mask, extra
+        )
+        search = decoding.Search(
+            max_new_tokens=settings.max_new_tokens,
+            eos=(self.tokens.stop, self.tokens.eos),
+            pad=self.tokenizer.pad_token_id,
+            min_new_tokens=settings.min_new_tokens,
+            num_beams=settings.num_beams,
+            length_penalty=settings.length_penalty,
+            banned=(self.tokens.image, self.tokens.fake),  # placeholders inside an answer would corrupt the mask
+        )
+        return decoding.decode(steps, out.logits[:, -1], search, self.stop_lag)
+
+    @staticmethod
+    def _images(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The batch's images as the model takes them: pixels, or the vision encoder's cached outputs."""
+        if "pixel_values" in batch:
+            return {"pixel_values": batch["pixel_values"]}
+        return {"image_encoder_embeddings": batch["image_hidden_states"]}
 
     @contextmanager
     def _image_states_reused(self) -> Iterator[None]:
@@ -254,10 +308,7 @@ class IdeficsAdapter(ModelAdapter):
         the full ids (so lengths, scores and stopping are those of the plain call) and the images'
         encoder outputs in place of their pixels (``generate`` repeats those per beam itself).
         """
-        if "pixel_values" in batch:
-            images = {"pixel_values": batch["pixel_values"]}
-        else:
-            images = {"image_encoder_embeddings": batch["image_hidden_states"]}
+        images = self._images(batch)
         out = self.model(
             input_ids=batch["input_ids"][:, :-1],
             attention_mask=batch["attention_mask"][:, :-1],

@@ -65,6 +65,8 @@ def load(
         end_of_chunk=END_OF_CHUNK_CHOICES[settings.end_of_chunk or preset.get("end_of_chunk", "newline")],
         rank_batch_size=settings.rank_batch_size,
         beam_prefill_once=settings.beam_prefill_once,
+        decoding_loop=settings.decoding_loop,
+        stop_lag=settings.stop_lag,
         reuse_image_states=settings.reuse_image_states,
         media_cache=settings.media_cache,
         media_cache_bytes=settings.media_cache_bytes,

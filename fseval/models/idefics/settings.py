@@ -17,7 +17,15 @@ class IdeficsSettings(FamilySettings):
         None, description="what closes each demo (None: the preset's, else newline)"
     )
     rank_batch_size: int | None = Field(default=None, gt=0, description="candidate rows per ranking pass")
-    beam_prefill_once: bool = Field(default=True, description="speed: run a prompt once, not once per beam")
+    decoding_loop: Literal["fseval", "transformers"] = Field(
+        default="fseval", description="speed: fseval's loop (no host syncs per step) or transformers' generate"
+    )
+    stop_lag: int | None = Field(
+        default=None, ge=0, le=4, description="steps late the stop flag is read (None: 1 on CUDA, 0 on CPU)"
+    )
+    beam_prefill_once: bool = Field(
+        default=True, description="speed: run a prompt once, not once per beam (transformers' loop)"
+    )
     reuse_image_states: bool = Field(default=True, description="speed: resample and project images once per call")
     media_cache: bool = Field(default=True, description="speed: encode each image once per run")
     media_cache_bytes: int = Field(default=2 << 30, gt=0, description="the media cache's size")
@@ -26,7 +34,7 @@ class IdeficsSettings(FamilySettings):
         default=None, description="from_pretrained's device_map (e.g. auto for the 80B models)"
     )
 
-    @field_validator("rank_batch_size", mode="before")
+    @field_validator("rank_batch_size", "stop_lag", mode="before")
     @classmethod
     def _auto(cls, value: object) -> object:
         return None if value == "" else value

@@ -16,8 +16,12 @@ Speed (each switchable on the adapter, all on by default; ``benchmarks/perf.py``
   every image of every prompt is encoded, as OpenFlamingo does.
 - ``shared_media_kv``: cross-attention keys/values of the media are projected once per call and
   reused across decoding steps, beams and ranked candidates (``media_kv.py``).
-- ``beam_prefill_once``: beam search runs the prompt through the model once per prompt and
-  repeats its key/value cache per beam (``generate`` alone runs it once per beam).
+- ``decoding_loop="fseval"``: fseval's greedy and beam search (``decoding.py``, via
+  ``generation.py``): the tokens ``generate`` picks, each prompt run once, no host-device sync per
+  step (the stop flag read ``stop_lag`` steps late); ``cuda_graphs`` (off) replays the steps from a
+  CUDA graph. ``"transformers"`` calls ``generate``, as OpenFlamingo does.
+- ``beam_prefill_once`` (transformers' loop): beam search runs the prompt through the model once per
+  prompt and repeats its key/value cache per beam (``generate`` alone runs it once per beam).
 - ``static_kv_cache``: generation writes keys/values in place into a buffer sized for the prompt
   and the tokens to come, and beam search reorders only the beams' generated positions
   (``kv_cache.DecodingCache``); otherwise every step re-concatenates and re-gathers the whole cache.

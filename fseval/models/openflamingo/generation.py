@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from fseval.models.decoding import Search, TokenSteps, decode
+from fseval.models.decoding import Search, TokenSteps, decode, takes_sdpa_mask
 from fseval.models.kv_cache import DecodingCache
 from fseval.models.openflamingo.flamingo import Flamingo
 from fseval.models.openflamingo.media_kv import MediaKV
@@ -27,20 +27,13 @@ def search_for(model: Flamingo, settings: GenerationSettings, pad: int) -> Searc
     """What OpenFlamingo's evaluation asks of ``generate``: stop at ``<|endofchunk|>``, never emit ``<image>``."""
     return Search(
         max_new_tokens=settings.max_new_tokens,
-        eos=model.eoc_token_id,
+        eos=(model.eoc_token_id,),
         pad=pad,
         min_new_tokens=settings.min_new_tokens,
         num_beams=settings.num_beams,
         length_penalty=settings.length_penalty,
         banned=(model.media_token_id,),
     )
-
-
-def takes_sdpa_mask(lm: torch.nn.Module) -> bool:
-    """Whether ``lm`` builds its masks with transformers' masking utilities for SDPA (and so accepts a prepared
-    4D boolean mask); fseval's MosaicGPT builds its own ALiBi bias from the 2D mask."""
-    config = getattr(lm, "config", None)
-    return getattr(config, "model_type", "") != "mosaic_gpt" and getattr(config, "_attn_implementation", "") == "sdpa"
 
 
 def generate_own_loop(

@@ -82,8 +82,17 @@ Row = tuple[int, int, list[int], int]
 Fed = tuple[int, list[int], int]
 
 
+def cached_lengths(prompt_lengths: Sequence[int], rows: Sequence[Row]) -> list[int]:
+    """How much of each prompt a ranking prompt pass runs: what all its candidate rows share (a candidate's first
+    token may merge with the prompt's last, which that row then feeds itself)."""
+    shared = list(prompt_lengths)
+    for i, _, full, count in rows:
+        shared[i] = min(shared[i], len(full) - count)
+    return shared
+
+
 def score_in_passes(
-    pending: Sequence[Row],
+    rows: Sequence[Row],
     shared: Sequence[int],
     cache: Any,
     first: torch.Tensor,
@@ -91,14 +100,21 @@ def score_in_passes(
     run_pass: Callable[[list[Fed]], torch.Tensor],
     scores: list[list[list[float]]],
 ) -> None:
-    """Score ``pending`` rows (longest first) in passes that continue the prompts' ``cache``, into ``scores``.
+    """Score candidate ``rows`` by continuing the prompts' ``cache`` in passes, into ``scores``.
 
     Row ``(i, j, full, count)`` continues prompt ``i``, of which ``shared[i]`` tokens are cached: its
     first token is scored from ``first`` (the prompt pass's last log-probabilities, (prompts, V)),
     the others from ``run_pass(fed)`` (log-probabilities (rows, width, V) after each fed token);
-    ``scores[i][j]`` gets the last ``count``. Each pass takes what ``next_pass_rows`` plans (at most
-    ``rows_cap`` rows); an out-of-memory error halves the pass for the rest of the call.
+    ``scores[i][j]`` gets the last ``count``. Rows of one token need no pass; the others go longest
+    first, each pass taking what ``next_pass_rows`` plans (at most ``rows_cap`` rows); an
+    out-of-memory error halves the pass for the rest of the call.
     """
+    single = [row for row in rows if len(row[2]) - shared[row[0]] == 1]
+    if single:
+        picked = first[[i for i, *_ in single], [full[-1] for _, _, full, _ in single]].tolist()
+        for (i, j, _, _), value in zip(single, picked, strict=True):
+            scores[i][j] = [value]
+    pending = sorted((row for row in rows if len(row[2]) - shared[row[0]] > 1), key=lambda r: shared[r[0]] - len(r[2]))
     device = first.device
     pass_tokens = pass_token_budget(cache, device)
     prompt_length, vocab = max(shared), first.shape[-1]

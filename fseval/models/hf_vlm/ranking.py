@@ -23,7 +23,7 @@ from fseval.errors import FsevalError
 from fseval.models.hf_vlm.inputs import ModelInputs
 from fseval.models.hf_vlm.prompts import ChatFormat
 from fseval.models.idefics.adapter import split_continuation
-from fseval.models.kv_cache import Row, gather_rows, score_in_passes
+from fseval.models.kv_cache import Row, cached_lengths, gather_rows, score_in_passes
 from fseval.types import Prompt
 
 PER_TOKEN = ("input_ids", "attention_mask", "mm_token_type_ids", "token_type_ids")
@@ -50,22 +50,13 @@ def rank(adapter: Ranker, prompts: Sequence[Prompt], candidates: Sequence[Sequen
     scores: list[list[list[float]]] = [[[] for _ in options] for options in candidates]
     if not rows:
         return scores
-    shared = [len(ids) for ids in expanded]
-    for i, _, full, count in rows:
-        shared[i] = min(shared[i], len(full) - count)
+    shared = cached_lengths([len(ids) for ids in expanded], rows)
     out, positions = prompt_pass(adapter, trimmed(batch, shared, adapter.tokenizer.pad_token_id))
     first = out.logits[:, -1].float().log_softmax(dim=-1)
     prompt_mask = trimmed(batch, shared, 0)["attention_mask"]
-    pending = []
-    for i, j, full, count in rows:
-        if len(full) - shared[i] == 1:  # scored from the prompt pass alone
-            scores[i][j] = [first[i, full[-1]].item()]
-        else:
-            pending.append((i, j, full, count))
-    pending.sort(key=lambda row: -(len(row[2]) - shared[row[0]]))
     state = (out.cache, prompt_mask, positions, first)
     run_pass = functools.partial(continue_rows, adapter.model, state)
-    score_in_passes(pending, shared, out.cache, first, adapter.rank_batch_size, run_pass, scores)
+    score_in_passes(rows, shared, out.cache, first, adapter.rank_batch_size, run_pass, scores)
     return scores
 
 

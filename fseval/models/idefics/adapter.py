@@ -21,9 +21,12 @@ frame only. That would be a silently different task, so a media item with severa
 
 Speed (each switchable with ``--model-arg NAME=false``, all on by default): ``media_cache`` keeps
 each image's vision-encoder output for the run under a hash of its pixels (``media_cache.py``), so a
-demo image is encoded once, not once per query; ``beam_prefill_once`` runs a prompt once, not once
-per beam; ``reuse_image_states`` resamples and projects the images once per generation, not at
-every decoding step; ranking continues one prompt pass per prompt for all its candidates.
+demo image is encoded once, not once per query; ``decoding_loop="fseval"`` generates with fseval's
+own greedy and beam search (``generation.py``, ``fseval/models/decoding.py``: a prompt pass per
+prompt, the in-place cache, no host-device sync per step), ``"transformers"`` with ``generate``,
+where ``beam_prefill_once`` runs a prompt once, not once per beam; ``reuse_image_states`` resamples
+and projects the images once per generation, not at every decoding step; ranking continues one
+prompt pass per prompt for all its candidates.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from transformers import IdeficsForVisionText2Text, IdeficsProcessor
 from fseval.errors import FsevalError
 from fseval.models import decoding
 from fseval.models.base import ModelAdapter
+from fseval.models.idefics import generation
 from fseval.models.idefics.image_states import key_value_projections, last_result_reused, once_per_image, patched
 from fseval.models.idefics.inputs import (
     FAKE_TOKEN,
@@ -52,7 +56,7 @@ from fseval.models.idefics.inputs import (
     prompt_images,
     to_idefics_text,
 )
-from fseval.models.kv_cache import DecodingCache, gather_rows, score_in_passes
+from fseval.models.kv_cache import cached_lengths, gather_rows, score_in_passes
 from fseval.models.media_cache import MediaFeatureCache
 from fseval.models.tokenization import decode, release_era_cleanup
 from fseval.types import GenerationSettings, Media, Prompt
@@ -214,58 +218,18 @@ class IdeficsAdapter(ModelAdapter):
     def generate_ids(self, prompts: Sequence[Prompt], settings: GenerationSettings) -> list[list[int]]:
         """The continuation token ids of each prompt, cut before the end-of-chunk or EOS token."""
         batch = self._batch(prompts)
-        options = {
-            "max_new_tokens": settings.max_new_tokens,
-            "min_new_tokens": settings.min_new_tokens,
-            "num_beams": settings.num_beams,
-            "do_sample": False,
-            "use_cache": True,
-            "eos_token_id": [self.tokens.stop, self.tokens.eos],
-            "pad_token_id": self.tokenizer.pad_token_id,
-            # Image placeholders inside an answer would only corrupt the cross-attention mask.
-            "bad_words_ids": [[self.tokens.image], [self.tokens.fake]],
-            # transformers warns about (and ignores) a length penalty without beams.
-            **({"length_penalty": settings.length_penalty} if settings.num_beams > 1 else {}),
-        }
         with self._image_states_reused():
             if self.decoding_loop == "fseval" and not decoding.unsupported_settings(self.model.generation_config):
-                new = self._decode(batch, settings)
+                new = generation.generate_own_loop(self.model, batch, self._search(settings), self.stop_lag)
             else:
+                options = generation.generate_options(self._search(settings))
                 if settings.num_beams > 1 and self.beam_prefill_once and batch["input_ids"].shape[1] > 1:
-                    batch = self._prefill(batch, settings.num_beams)
+                    batch = generation.prompt_pass_for_beams(self.model, batch, settings.num_beams)
                 new = self.model.generate(**batch, **options)[:, batch["input_ids"].shape[1] :]
         return [self._cut(row) for row in new.tolist()]
 
-    def _decode(self, batch: dict[str, torch.Tensor], settings: GenerationSettings) -> torch.Tensor:
-        """fseval's decoding loop (``fseval.models.decoding``) after one prompt pass per prompt.
-
-        Every step feeds the images as ``generate`` hands them on: the prompt pass's encoder
-        outputs (one tensor, so ``_image_states_reused`` resamples and projects them once) and the
-        last column of the image attention mask (a generated token attends to the prompt's last image).
-        """
-        images = self._images(batch)
-        mask = batch["attention_mask"]
-        out = self.model(
-            input_ids=batch["input_ids"],
-            attention_mask=mask,
-            image_attention_mask=batch["image_attention_mask"],
-            position_ids=(mask.long().cumsum(-1) - 1).clamp(min=0),
-            cache=DecodingCache(settings.max_new_tokens),
-            use_cache=True,
-            logits_to_keep=1,
-            **images,
-        )
-        encoded = out.image_outputs.last_hidden_state
-        shape = next(iter(images.values())).shape[:2]
-        extra = {
-            "image_attention_mask": batch["image_attention_mask"][:, -1:],
-            "image_encoder_embeddings": encoded.view(*shape, *encoded.shape[1:]),  # (batch, images, tokens, width)
-        }
-        sdpa_mask = decoding.takes_sdpa_mask(self.model)
-        steps = decoding.TokenSteps(
-            self.model, out.cache, mask, settings.max_new_tokens, "cache", True, sdpa_mask, extra
-        )
-        search = decoding.Search(
+    def _search(self, settings: GenerationSettings) -> decoding.Search:
+        return decoding.Search(
             max_new_tokens=settings.max_new_tokens,
             eos=(self.tokens.stop, self.tokens.eos),
             pad=self.tokenizer.pad_token_id,
@@ -274,14 +238,6 @@ class IdeficsAdapter(ModelAdapter):
             length_penalty=settings.length_penalty,
             banned=(self.tokens.image, self.tokens.fake),  # placeholders inside an answer would corrupt the mask
         )
-        return decoding.decode(steps, out.logits[:, -1], search, self.stop_lag)
-
-    @staticmethod
-    def _images(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """The batch's images as the model takes them: pixels, or the vision encoder's cached outputs."""
-        if "pixel_values" in batch:
-            return {"pixel_values": batch["pixel_values"]}
-        return {"image_encoder_embeddings": batch["image_hidden_states"]}
 
     @contextmanager
     def _image_states_reused(self) -> Iterator[None]:
@@ -299,34 +255,6 @@ class IdeficsAdapter(ModelAdapter):
         resampler = [self.model.model.perceiver_resampler] if self.model.config.use_resampler else []
         with patched([*resampler, *key_value_projections(self.model)], last_result_reused):
             yield
-
-    def _prefill(self, batch: dict[str, torch.Tensor], num_beams: int) -> dict[str, Any]:
-        """``generate``'s inputs with all but the last prompt token already run, once per prompt.
-
-        ``generate`` copies each prompt ``num_beams`` times before its first forward pass; here the
-        prompt runs once, its key/value cache is repeated per beam, and ``generate`` continues with
-        the full ids (so lengths, scores and stopping are those of the plain call) and the images'
-        encoder outputs in place of their pixels (``generate`` repeats those per beam itself).
-        """
-        images = self._images(batch)
-        out = self.model(
-            input_ids=batch["input_ids"][:, :-1],
-            attention_mask=batch["attention_mask"][:, :-1],
-            image_attention_mask=batch["image_attention_mask"][:, :-1],
-            use_cache=True,
-            logits_to_keep=1,
-            **images,
-        )
-        out.cache.batch_repeat_interleave(num_beams)
-        encoded = out.image_outputs.last_hidden_state
-        shape = next(iter(images.values())).shape[:2]
-        return {
-            "input_ids": batch["input_ids"],
-            "attention_mask": batch["attention_mask"],
-            "image_attention_mask": batch["image_attention_mask"],
-            "image_hidden_states": encoded.view(*shape, *encoded.shape[1:]),  # (batch, images, tokens, width)
-            "cache": out.cache,
-        }
 
     def _cut(self, ids: list[int]) -> list[int]:
         for position, token in enumerate(ids):
@@ -348,21 +276,12 @@ class IdeficsAdapter(ModelAdapter):
         scores: list[list[list[float]]] = [[[] for _ in options] for options in candidates]
         if not rows:
             return scores
-        shared = [len(context) for context in contexts]
-        for i, _, full, count in rows:
-            shared[i] = min(shared[i], len(full) - count)
+        shared = cached_lengths([len(context) for context in contexts], rows)
         # Each prompt's images go through the vision tower once, not once per candidate (ImageNet has 1000).
         features = [self._resampled(states) for states in self._encoder_states(prompts)]
         cache, prompt_mask, first = self._prompt_pass([c[:n] for c, n in zip(contexts, shared, strict=True)], features)
-        pending = []
-        for i, j, full, count in rows:
-            if len(full) - shared[i] == 1:  # scored from the prompt pass alone
-                scores[i][j] = [first[i, full[-1]].item()]
-            else:
-                pending.append((i, j, full, count))
-        pending.sort(key=lambda row: -(len(row[2]) - shared[row[0]]))
         run_pass = functools.partial(self._continue, cache, prompt_mask, features=features)
-        score_in_passes(pending, shared, cache, first, self.rank_batch_size, run_pass, scores)
+        score_in_passes(rows, shared, cache, first, self.rank_batch_size, run_pass, scores)
         return scores
 
     def _candidate_rows(

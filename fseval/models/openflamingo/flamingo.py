@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from fseval.models.openflamingo.cross_attention import FlamingoLayer, GatedCrossAttentionBlock, MediaState
+from fseval.models.openflamingo.mpt_attention import use_sdpa
 from fseval.models.openflamingo.perceiver import PerceiverResampler
 
 # Where each LM family keeps its decoder layers (OpenFlamingo's factory keeps the same table).
@@ -81,6 +82,7 @@ class Flamingo(nn.Module):
         decoder_layers_attr_name: str | None = None,
         max_num_frames: int | None = None,
         vision_token_ln: bool = False,
+        mpt_sdpa: bool = True,
     ) -> None:
         """``vision_encoder`` is the open_clip tower (``clip.visual``) with ``output_tokens=True``.
 
@@ -89,6 +91,9 @@ class Flamingo(nn.Module):
         returned them without it (only the pooled vector was normed); open_clip >= 2.23 norms them
         unless ``final_ln_after_pool`` is set. The tower is set to return un-normed tokens and the
         norm is applied here when asked, so the choice does not depend on the installed open_clip.
+
+        ``mpt_sdpa``: transformers' MPT language models (OpenFlamingo-9B) attend through SDPA
+        (``mpt_attention.py``; fused kernels on a GPU) instead of their own matmul-softmax.
         """
         super().__init__()
         self.vision_token_ln = vision_token_ln
@@ -102,6 +107,8 @@ class Flamingo(nn.Module):
         self.vision_encoder = vision_encoder
         self.perceiver = PerceiverResampler(dim=vis_dim, max_num_frames=max_num_frames)
         self.lang_encoder = lang_encoder
+        if mpt_sdpa and getattr(lang_encoder.config, "model_type", "") == "mpt":
+            use_sdpa(lang_encoder)
         self.decoder_layers_attr_name = decoder_layers_attr_name or decoder_layers_attr(lang_encoder)
         self.media_state = MediaState()
         layers = []

@@ -242,6 +242,7 @@ def build(settings: OpenFlamingoSettings, device: str, precision: str, name: str
         decoder_layers_attr_name=s.decoder_layers_attr_name,
         max_num_frames=frame_count(s.frame_embeddings, s.checkpoint),
         vision_token_ln=s.vision_token_ln,
+        mpt_sdpa=s.mpt_sdpa,
     )
     if s.checkpoint is not None:
         load_checkpoint(model, s.checkpoint)

@@ -37,6 +37,7 @@ class OpenFlamingoSettings(FamilySettings):
     decoder_layers_attr_name: str | None = Field(
         default=None, description="the LM's decoder-layer list (default: by LM type)"
     )
+    mpt_sdpa: bool = Field(default=True, description="speed: MPT language models attend through SDPA (fused on GPU)")
     media_cache: bool = Field(default=True, description="speed: encode each image once per run")
     media_cache_bytes: int = Field(default=2 << 30, gt=0, description="the media cache's size")
     shared_media_kv: bool = Field(default=True, description="speed: project media keys/values once per call")

@@ -155,3 +155,16 @@ def test_replayed_cuda_graphs_generate_the_same(of_tiny_dir, make_media, setting
     eager = adapter.generate_ids(prompts, settings)
     adapter.cuda_graphs = True
     assert torch.equal(adapter.generate_ids(prompts, settings), eager)
+
+
+def test_cuda_graphs_where_they_cannot_apply_say_so(tiny_parts, of_tiny, make_media, caplog) -> None:
+    from fseval.models.openflamingo.adapter import OpenFlamingoAdapter
+
+    model = tiny_parts(lm_family="mosaic_gpt")
+    adapter = OpenFlamingoAdapter(model, of_tiny.tokenizer, of_tiny.image_processor, {}, cuda_graphs=True)
+    prompts = [Prompt("<image>Output:", (make_media("a.jpg", 0),))]
+    with caplog.at_level("WARNING"):
+        ids = adapter.generate_ids(prompts, GenerationSettings(4, 1))
+    assert "cuda_graphs is ignored" in caplog.text and "'mosaic_gpt'" in caplog.text
+    adapter.cuda_graphs = False
+    assert torch.equal(adapter.generate_ids(prompts, GenerationSettings(4, 1)), ids)

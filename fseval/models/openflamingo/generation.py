@@ -10,6 +10,7 @@ pass per prompt (``beam_prefill_once``); it is also what runs when the language 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import torch
@@ -21,6 +22,13 @@ from fseval.models.openflamingo.media_kv import MediaKV
 from fseval.types import GenerationSettings
 
 DECODING_LOOPS = ("fseval", "transformers")
+_said: set[str] = set()
+
+
+def _say_once(message: str) -> None:
+    if message not in _said:
+        _said.add(message)
+        logging.getLogger(__name__).warning(message)
 
 
 def search_for(model: Flamingo, settings: GenerationSettings, pad: int) -> Search:
@@ -54,6 +62,11 @@ def generate_own_loop(
     """
     sdpa_mask = takes_sdpa_mask(model.lang_encoder)
     graphs = cuda_graphs and static_kv_cache and sdpa_mask
+    if cuda_graphs and not graphs:
+        _say_once(
+            "cuda_graphs is ignored: it needs static_kv_cache and a language model that takes a prepared SDPA mask "
+            f"(this one is {getattr(model.lang_encoder.config, 'model_type', '?')!r})."
+        )
     cache = DecodingCache(search.max_new_tokens) if static_kv_cache else None
     try:
         out = model(

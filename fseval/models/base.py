@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
+from fseval.errors import FsevalError
 from fseval.types import GenerationSettings, Media, Prompt
 
 
@@ -65,3 +66,14 @@ def is_out_of_memory(error: BaseException) -> bool:
     return type(error).__name__ == "OutOfMemoryError" or (
         isinstance(error, RuntimeError) and "out of memory" in str(error).lower()
     )
+
+
+def refuse_video(prompts: Sequence[Prompt], model: str) -> None:
+    """For models without a frame axis: a media item of several frames is an error, not its last frame."""
+    for prompt in prompts:
+        for media in prompt.media:
+            if len(media.frames) != 1:
+                raise FsevalError(
+                    f"{model} takes single images; media {media.key!r} has {len(media.frames)} frames.",
+                    hint="Video tasks need a model with a frame axis (the openflamingo family).",
+                )

@@ -26,7 +26,7 @@ import torch
 import transformers
 
 from fseval.errors import FsevalError
-from fseval.models.base import ModelAdapter
+from fseval.models.base import ModelAdapter, refuse_video
 from fseval.models.hf_vlm.inputs import ModelInputs
 from fseval.models.hf_vlm.prompts import ChatFormat, chat_format, to_interleaved, to_messages
 from fseval.models.hf_vlm.ranking import prompt_pass, rank
@@ -98,13 +98,7 @@ class HfVlmAdapter(ModelAdapter):
 
     def texts(self, prompts: Sequence[Prompt]) -> list[str]:
         """The prompts' model-side texts; a video clip is refused."""
-        for prompt in prompts:
-            for media in prompt.media:
-                if len(media.frames) != 1:
-                    raise FsevalError(
-                        f"The hf_vlm family takes still images; media {media.key!r} has {len(media.frames)} frames.",
-                        hint="Video tasks need a model with a frame axis (the openflamingo family).",
-                    )
+        refuse_video(prompts, "The hf_vlm family")
         return [self.model_text(prompt.text) for prompt in prompts]
 
     # -- tokens ----------------------------------------------------------------------------------

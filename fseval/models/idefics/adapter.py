@@ -44,7 +44,7 @@ from transformers import IdeficsForVisionText2Text, IdeficsProcessor
 
 from fseval.errors import FsevalError
 from fseval.models import decoding
-from fseval.models.base import ModelAdapter
+from fseval.models.base import ModelAdapter, refuse_video
 from fseval.models.idefics import generation
 from fseval.models.idefics.image_states import key_value_projections, last_result_reused, once_per_image, patched
 from fseval.models.idefics.inputs import (
@@ -124,13 +124,7 @@ class IdeficsAdapter(ModelAdapter):
         return to_idefics_text(text, self.tokenizer.bos_token, self.end_of_chunk)
 
     def _check_single_images(self, prompts: Sequence[Prompt]) -> None:
-        for prompt in prompts:
-            for media in prompt.media:
-                if len(media.frames) != 1:
-                    raise FsevalError(
-                        f"IDEFICS takes single images; media {media.key!r} has {len(media.frames)} frames.",
-                        hint="Video tasks need a model with a frame axis (the openflamingo family).",
-                    )
+        refuse_video(prompts, "IDEFICS")
 
     # -- media: vision-encoder outputs, cached for the run by pixel hash ----------------------
     def _pixels(self, item: Media) -> torch.Tensor:

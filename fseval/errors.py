@@ -47,3 +47,8 @@ class UnknownNameError(FsevalError):
 
 class MediaError(Exception):
     """One sample's media could not be read; recorded in samples.jsonl."""
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 sample``, ``2 samples``: the count and its noun (the last word made plural with an s)."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

@@ -42,6 +42,9 @@ class NeverLoads:
     def load(self, config: Any, device: str) -> Any:
         raise AssertionError("the model was loaded before the problem was found")
 
+    def files(self, config: Any) -> dict[str, str]:
+        return {}
+
 
 def test_every_problem_at_once_before_the_model(tmp_path: Path, vqav2_dir: Path, monkeypatch) -> None:
     from fseval.config import RunConfig

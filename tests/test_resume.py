@@ -14,7 +14,6 @@ from data_writers import flat, run_outputs
 from typer.testing import CliRunner
 
 from fseval.cli import app
-from fseval.models.mock import SimulatedCrash
 from fseval.run.store import STORE_FILE, SampleStore
 
 runner = CliRunner()
@@ -41,7 +40,13 @@ def test_crash_then_resume_equals_an_uninterrupted_run(tmp_path: Path, vqav2_dir
 
     broken = tmp_path / "broken"
     result = runner.invoke(app, ["run", *ARGS, *data, "-o", str(broken), "--model-arg", "crash_after=5"])
-    assert isinstance(result.exception, SimulatedCrash)
+    # Like Ctrl-C: one panel with the error, what is saved and the resume command; the traceback in a log.
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "The run stopped on an error: SimulatedCrash" in result.output
+    assert f"10 finished samples are saved in {broken}" in result.output
+    assert f"fseval run --resume {broken}" in result.output
+    assert f"traceback is in {broken / 'error.log'}" in result.output
+    assert "SimulatedCrash" in (broken / "error.log").read_text().splitlines()[-1]
     store = SampleStore(broken / STORE_FILE)
     assert store.count() == 10  # five finished batches of two, nothing more, nothing less
     store.close()
@@ -153,7 +158,7 @@ def test_resume_refuses_another_model_and_other_options(tmp_path: Path, vqav2_di
     out = tmp_path / "run"
     data = ["--data-dir", str(vqav2_dir)]
     result = runner.invoke(app, ["run", *ARGS, *data, "-o", str(out), "--model-arg", "crash_after=3"])
-    assert isinstance(result.exception, SimulatedCrash)
+    assert result.exit_code == 1 and "The run stopped on an error: SimulatedCrash" in flat(result.output)
     other = runner.invoke(
         app, ["run", "--resume", str(out), "--model-arg", "crash_after=0", "--model-arg", "mode=field"]
     )
@@ -169,7 +174,7 @@ def test_resume_from_another_directory(tmp_path: Path, vqav2_dir: Path, monkeypa
     (tmp_path / "project" / "data").symlink_to(vqav2_dir)
     monkeypatch.chdir(tmp_path / "project")
     result = runner.invoke(app, ["run", *ARGS, "--data-dir", "data", "-o", "run", "--model-arg", "crash_after=3"])
-    assert isinstance(result.exception, SimulatedCrash)
+    assert result.exit_code == 1 and "The run stopped on an error: SimulatedCrash" in flat(result.output)
     assert runner.invoke(app, ["run", *ARGS, "--data-dir", "data", "-o", "whole"]).exit_code == 0
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(app, ["run", "--resume", "project/run", "--model-arg", "crash_after=0"])
@@ -187,7 +192,10 @@ def test_a_run_that_stored_nothing_can_be_started_again(tmp_path: Path, vqav2_di
     done = tmp_path / "done"
     assert runner.invoke(app, ["run", *ARGS, *data, "-o", str(done)]).exit_code == 0
     out.mkdir()
-    (out / "results.json").write_bytes((done / "results.json").read_bytes())
+    started = json.loads((done / "results.json").read_text())
+    (out / "results.json").write_text(json.dumps({**started, "results": {}}))
+    (out / "samples.jsonl").touch()
+    (out / "error.log").write_text("Traceback ...")
     assert runner.invoke(app, ["run", *ARGS, *data, "-o", str(out)]).exit_code == 0
 
 
@@ -197,7 +205,36 @@ def test_output_must_be_a_new_or_empty_folder(tmp_path: Path, vqav2_dir: Path) -
     result = runner.invoke(app, ["run", *ARGS, *data, "-o", str(tmp_path / "file")])
     assert result.exit_code == 1 and "is a file" in flat(result.output)
     result = runner.invoke(app, ["run", *ARGS, *data, "-o", str(vqav2_dir)])
-    assert result.exit_code == 1 and "a folder with other files in it" in flat(result.output)
+    assert result.exit_code == 1 and "holds files that are not an fseval run's" in flat(result.output)
+
+
+def test_a_fresh_run_never_overwrites_or_mixes(tmp_path: Path, vqav2_dir: Path) -> None:
+    """Another tool's results.json, or a finished run copied without its store, is refused and left as it was."""
+    data = ["--data-dir", str(vqav2_dir)]
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "results.json").write_text('{"my": 1}')
+    (foreign / "notes.txt").write_text("notes")
+    result = runner.invoke(app, ["run", *ARGS, *data, "-o", str(foreign)])
+    assert result.exit_code == 1 and "not an fseval run's (notes.txt)" in flat(result.output)
+    (foreign / "notes.txt").unlink()
+    result = runner.invoke(app, ["run", *ARGS, *data, "-o", str(foreign)])
+    assert result.exit_code == 1 and "holds a results.json that is not fseval's" in flat(result.output)
+    assert (foreign / "results.json").read_text() == '{"my": 1}' and len(list(foreign.iterdir())) == 1
+
+    done, copy = tmp_path / "done", tmp_path / "copy"
+    assert runner.invoke(app, ["run", *ARGS, *data, "-o", str(done)]).exit_code == 0
+    copy.mkdir()
+    for name in ("results.json", "samples.jsonl"):
+        (copy / name).write_bytes((done / name).read_bytes())
+    before = run_outputs(copy)
+    result = runner.invoke(app, ["run", *ARGS, *data, "-o", str(copy), "--limit", "1"])
+    assert result.exit_code == 1 and "scores) but not its store" in flat(result.output)
+    (copy / "results.json").unlink()
+    result = runner.invoke(app, ["run", *ARGS, *data, "-o", str(copy), "--limit", "1"])
+    assert result.exit_code == 1 and "holds a run's samples.jsonl but not its store" in flat(result.output)
+    (copy / "results.json").write_bytes((done / "results.json").read_bytes())
+    assert run_outputs(copy) == before
 
 
 def test_resume_tries_failed_samples_again(tmp_path: Path) -> None:

@@ -116,8 +116,13 @@ def root(
     version: Annotated[
         bool, typer.Option("--version", callback=version_callback, is_eager=True, help="Print the version and exit.")
     ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Print the full traceback of an error (also $FSEVAL_DEBUG=1).")
+    ] = False,
 ) -> None:
     """Few-shot evaluation of Flamingo-style visual language models."""
+    if debug:
+        os.environ["FSEVAL_DEBUG"] = "1"
 
 
 ShowBreakdown = Annotated[

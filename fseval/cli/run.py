@@ -213,27 +213,28 @@ def checked_loggers(names: list[str]) -> list[str]:
 def execute(
     config: Any, origin: Path | None, resume: bool, breakdown: bool = False, trackers: Sequence[str] = ()
 ) -> None:
-    """Run, show progress and the results table on rank 0; Ctrl-C or SIGTERM says how to resume."""
+    """Run, show progress and the results table on rank 0; Ctrl-C, SIGTERM or an error says how to resume."""
+    from fseval.progress import no_progress
     from fseval.reports.display import console, progress_bars
     from fseval.run.results import stored_samples
-    from fseval.run.runner import RunInterrupted, no_progress
+    from fseval.run.runner import RunFailed, RunInterrupted
     from fseval.run.runner import run as run_tasks
+    from fseval.run.stopping import stop_on_signals
 
     worker = os.environ.get("RANK", "0") != "0"  # a torchrun worker: rank 0 shows progress and results
     stored_before = stored_samples(config.output) if resume else 0
     try:
         bars = nullcontext(no_progress) if worker else progress_bars()
-        with working_directory(origin), interrupted_by_sigterm(), quiet_libraries(), bars as progress:
+        with working_directory(origin), stop_on_signals(), quiet_libraries(), bars as progress:
             run_dir = run_tasks(config, progress, resume=resume)
     except RunInterrupted as stop:
-        if not worker and stop.saved == 0:
-            console.print("[yellow]Interrupted[/yellow] before any sample finished: nothing was saved.")
-        elif not worker:
-            console.print(
-                f"[yellow]Interrupted.[/yellow] {stop.saved} finished samples are saved in {stop.output}; "
-                f"finish the run with: fseval run --resume {stop.output}"
-            )
+        if not worker:
+            console.print(f"[yellow]Interrupted.[/yellow] {saved_note(stop.saved, stop.output)}", highlight=False)
         raise typer.Exit(130) from None
+    except RunFailed as failure:
+        if not worker:
+            report_failure(failure)
+        raise typer.Exit(1) from None
     if not worker:
         show_run(run_dir, breakdown)
         if trackers:
@@ -247,25 +248,55 @@ def execute(
             )
 
 
+def saved_note(saved: int, output: Path) -> str:
+    """What a stopped run kept, and how to finish it."""
+    from fseval.errors import plural
+
+    if saved == 0:
+        return "No sample had finished: nothing was saved."
+    kept = f"{plural(saved, 'finished sample')} {'is' if saved == 1 else 'are'} saved in {output}"
+    return f"{kept}; finish the run with: fseval run --resume {output}"
+
+
+def report_failure(failure: Any) -> None:
+    """An error inside a run as one panel: the error, what is saved, the resume command, where the traceback is."""
+    from fseval.reports.display import err_console, error_panel
+
+    if debugging():
+        err_console.print_exception(show_locals=False)
+    where = f"The full traceback is in {failure.log}" if failure.log is not None else "No log could be written"
+    hint = f"{where} (fseval --debug run ... also prints it)."
+    message = f"The run stopped on an error: {failure}.\n{failure_advice(failure.error)}"
+    if failure.started:
+        message += f"\n{saved_note(failure.saved, failure.output)}"
+    error_panel(message, hint)
+
+
+def failure_advice(error: BaseException) -> str:
+    """What usually helps, for the failures a long run meets: memory, disk, the accelerator."""
+    import errno
+    import sqlite3
+
+    text = str(error).lower()
+    if "out of memory" in text or type(error).__name__ == "OutOfMemoryError":
+        return "The accelerator ran out of memory even one prompt at a time: use --precision bf16 or a larger device."
+    if "disk is full" in text or (isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)):
+        return "The disk is full: free space (or move the run directory), then resume."
+    if isinstance(error, sqlite3.Error):
+        return "The run's store (store.sqlite) could not be written."
+    if "cuda" in text:
+        return "The accelerator reported an error; set CUDA_LAUNCH_BLOCKING=1 to locate it, then resume."
+    return "This looks like a bug in fseval or the model's code; please report it with the traceback."
+
+
+def debugging() -> bool:
+    return os.environ.get("FSEVAL_DEBUG", "") not in ("", "0")
+
+
 def failed_rows(run_dir: Path) -> list[int]:
     from fseval.record import RunRecord
 
     return [row.failed for _, row in RunRecord.load(run_dir).rows() if row.failed]
-
-
-@contextmanager
-def interrupted_by_sigterm() -> Iterator[None]:
-    """SIGTERM, what schedulers send to stop a job, stops a run as Ctrl-C does: saved, with the resume command."""
-    import signal
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 class _NoRandomWeightsNotice:

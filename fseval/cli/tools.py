@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -51,22 +52,38 @@ def make_tiny(
     arch: Annotated[
         str, typer.Option(help="hf_vlm architecture: idefics2, idefics3, qwen2_vl, qwen2_5_vl, llava_onevision.")
     ] = "idefics2",
+    force: Annotated[bool, typer.Option("--force", help="Replace DIRECTORY if it holds files.")] = False,
 ) -> None:
-    """Write a tiny random model directory (released layout + fseval model card); prints its path."""
-    if family == "openflamingo":
-        from fseval.models.openflamingo import make_tiny as make
+    """Write a tiny random model directory (released layout + fseval model card); prints its path.
 
-        path = make(directory, seed=seed, lm_family=lm)
-    elif family == "idefics":
+    DIRECTORY must be new or empty (or --force): the model is built beside it and moved into place
+    when complete, so a failure leaves nothing and never half-replaces a model already there.
+    """
+    from fseval.outputs import staged_folder
+
+    build = tiny_builder(family, lm, arch)
+    with staged_folder(directory, "make-tiny", force) as staging:
+        build(staging, seed)
+    typer.echo(str(directory))
+
+
+def tiny_builder(family: str, lm: str, arch: str) -> Callable[[Path, int], object]:
+    """The writer of a tiny model of ``family`` (checked before anything is written)."""
+    if family == "openflamingo":
+        from fseval.models.openflamingo import make_tiny
+        from fseval.models.openflamingo.tiny import LM_FAMILIES
+
+        if lm not in LM_FAMILIES:
+            raise typer.BadParameter(f"must be one of {', '.join(LM_FAMILIES)}.", param_hint="--lm")
+        return lambda where, seed: make_tiny(where, seed=seed, lm_family=lm)
+    if family == "idefics":
         from fseval.models.idefics import make_tiny_idefics
 
-        path = make_tiny_idefics(directory, seed=seed)
-    elif family == "hf_vlm":
+        return lambda where, seed: make_tiny_idefics(where, seed=seed)
+    if family == "hf_vlm":
         from fseval.models.hf_vlm.tiny import BUILDERS, make_tiny_hf_vlm
 
         if arch not in BUILDERS:
-            raise typer.BadParameter(f"--arch must be one of {', '.join(BUILDERS)}.")
-        path = make_tiny_hf_vlm(directory, arch=arch, seed=seed)
-    else:
-        raise typer.BadParameter("--family must be openflamingo, idefics or hf_vlm.")
-    typer.echo(str(path))
+            raise typer.BadParameter(f"must be one of {', '.join(BUILDERS)}.", param_hint="--arch")
+        return lambda where, seed: make_tiny_hf_vlm(where, arch=arch, seed=seed)
+    raise typer.BadParameter("must be openflamingo, idefics or hf_vlm.", param_hint="--family")

@@ -87,6 +87,17 @@ def file_problems(family: Family, args: dict[str, Any]) -> list[str]:
     return found
 
 
+def model_files(family: Family, args: dict[str, Any]) -> dict[str, str]:
+    """Fingerprints of every file the model reads (``{"lm/model.safetensors": ...}``), without loading it."""
+    from fseval.models.files import model_file_fingerprints
+
+    if family.model_files is None:
+        return {}
+    module, _, function = family.model_files.partition(":")
+    sources: dict[str, Path] = getattr(importlib.import_module(module), function)(args)
+    return model_file_fingerprints(sources)
+
+
 def load_model(name: str, args: dict[str, Any], device: str = "cpu", precision: str = "fp32") -> ModelAdapter:
     """A bundled model, a model directory, a preset, or a family name with ``args``."""
     family, arguments = resolve(name, args)

@@ -47,6 +47,9 @@ class Family:
     takes_device: bool = True
     compat_modes: tuple[str, ...] = ()  # what ``fseval run --compat`` can ask of its ranking
     file_checks: str | None = None  # "module:function": the loader arguments -> problems with the files
+    # "module:function": the loader arguments -> {role: file or folder} of everything the model reads,
+    # fingerprinted so that ``--resume`` refuses files whose content changed (fseval.models.files).
+    model_files: str | None = None
 
 
 def validate_settings(settings: type[S], family: str, arguments: dict[str, Any]) -> S:

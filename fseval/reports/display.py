@@ -11,8 +11,19 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.panel import Panel
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.progress import Progress as RichProgress
 from rich.table import Table
+from rich.text import Text
+
+from fseval.progress import Progress
 
 if TYPE_CHECKING:
     from fseval.record import ResultRow
@@ -113,13 +124,27 @@ def group_scores_table(title: str, field: str, groups: dict[str, dict[str, float
     return table
 
 
+class _CountColumn(MofNCompleteColumn):
+    """``done/total`` for bars; for a phase (a status line, total 0) nothing while it runs, then "done"."""
+
+    def render(self, task: Any) -> Any:
+        if task.fields.get("phase"):
+            return Text("done" if task.finished else "", style="progress.download")
+        return super().render(task)
+
+
 @contextmanager
-def progress_bars() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
-    """Yields ``start(description, total) -> advance(n)``; one bar per (task, shots, seed)."""
-    with Progress(
+def progress_bars() -> Iterator[Progress]:
+    """Yields ``start(description, total) -> advance(n)`` (``fseval.progress``): a bar per (task, shots, seed)
+    and a status line per phase on a terminal; one plain line per start and end elsewhere (logs, CI)."""
+    if not err_console.is_terminal:
+        yield _plain_lines
+        return
+    with RichProgress(
+        SpinnerColumn(finished_text="✓"),
         TextColumn("{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        _CountColumn(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=err_console,
@@ -127,10 +152,29 @@ def progress_bars() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
     ) as progress:
 
         def start(description: str, total: int) -> Callable[[int], None]:
+            if total == 0:
+                handle = progress.add_task(description, total=None, phase=True)
+                return lambda n: progress.update(handle, total=1, completed=1)
             bar = progress.add_task(description, total=total)
             return lambda n: progress.advance(bar, n)
 
         yield start
+
+
+def _plain_lines(description: str, total: int) -> Callable[[int], None]:
+    """Progress without a terminal: a line when work starts and one when it ends, with its time."""
+    import time
+
+    started, state = time.perf_counter(), {"count": 0, "done": False}
+    err_console.print(f"{description} ..." if total == 0 else f"{description}: {total} samples ...", markup=False)
+
+    def advance(n: int) -> None:
+        state["count"] += n
+        if not state["done"] and (total == 0 or state["count"] >= total):
+            state["done"] = True
+            err_console.print(f"{description}: done in {time.perf_counter() - started:.1f} s", markup=False)
+
+    return advance
 
 
 def tasks_table(tasks: list[Any]) -> Table:

@@ -21,7 +21,7 @@ from fseval.errors import FsevalError
 from fseval.metrics import get_metric
 from fseval.run.demos import OPENFLAMINGO_QUERY_SET_SIZE
 from fseval.run.evaluation import metric_variant
-from fseval.run.results import being_written, stored_samples
+from fseval.run.results import being_written, fresh_run_problem, stored_samples
 from fseval.tasks.spec import Task
 
 Problems = list[str]
@@ -106,8 +106,8 @@ def scorer_problems(tasks: list[Task]) -> Problems:
     return found
 
 
-def output_problems(output: Path, resume: bool) -> Problems:
-    """The run directory can be made or taken, without making it now."""
+def output_problems(output: Path, resume: bool, files: dict[str, str] | None = None) -> Problems:
+    """The run directory can be made or taken, without making it now; a resumed run's model files are its own."""
     if output.exists():
         if not output.is_dir():
             return [f"--output {output} is a file (give a new or empty folder)."]
@@ -118,19 +118,39 @@ def output_problems(output: Path, resume: bool) -> Problems:
                 f"{output} is being written by another fseval run (wait for it to finish, or stop it, then "
                 "fseval run --resume it; or pick another --output)."
             ]
-        if not resume and stored_samples(output) > 0:
-            return [
-                f"{output} already holds a run (finish it with fseval run --resume {output}, or pick another --output)."
-            ]
-        if not resume and not (output / "results.json").exists() and any(output.iterdir()):
-            return [f"--output {output} is a folder with other files in it (give a new or empty folder)."]
-        return []
+        if resume:
+            return model_file_problems(output, files or {})
+        problem = fresh_run_problem(output)
+        return [] if problem is None else [problem]
     parent = output.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
+    if not parent.is_dir():
+        return [f"--output {output} cannot be created: {parent} is a file."]
     if not os.access(parent, os.W_OK | os.X_OK):
         return [f"--output {output} cannot be created: {parent} is not writable."]
     return []
+
+
+def model_file_problems(output: Path, files: dict[str, str]) -> Problems:
+    """The files of the model resuming a run have the content of those that made its stored samples.
+
+    Where they live may change (a copied checkpoint, another cache); their content may not.
+    """
+    from fseval.models.files import fingerprint_changes
+    from fseval.record import RunRecord
+
+    saved = RunRecord.load(output).model.get("files") if stored_samples(output) else None
+    if not saved:  # nothing stored yet, or a run from before fingerprints were recorded
+        return []
+    changes = fingerprint_changes(saved, files)
+    if not changes:
+        return []
+    shown = "; ".join(changes[:8]) + (f"; and {len(changes) - 8} more" if len(changes) > 8 else "")
+    return [
+        f"The model's files are not those {output} was made with: {shown}. Resume with the run's own files "
+        "(they may have moved), or start a new run with another --output."
+    ]
 
 
 def network_problems(config: RunConfig) -> Problems:

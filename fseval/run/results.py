@@ -26,7 +26,7 @@ from fseval import __version__
 from fseval.errors import FsevalError
 from fseval.metrics.breakdown import Breakdown
 from fseval.metrics.stats import Resampler, bootstrap_ci
-from fseval.record import GroupRow, ResultRow, RunRecord
+from fseval.record import RESULTS_FILE, SAMPLES_FILE, GroupRow, ResultRow, RunRecord
 
 
 @dataclass
@@ -154,9 +154,12 @@ def model_changes(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
     """How the model resuming a run differs from the one that made its stored samples.
 
     Where files live may change (a moved checkpoint), and so may the device and library versions;
-    anything else (weights' hash, LM type, precision, the mock's mode ...) means another model.
+    anything else (weights' hash, LM type, precision, the mock's mode ...) means another model. The
+    files' content is compared before any weights load (``preflight.model_file_problems``).
     """
-    volatile = {"arguments", "path", "device", "repo_id", "revision", "transformers_version", "torch_version"}
+    volatile = {"arguments", "path", "device", "repo_id", "revision", "transformers_version", "torch_version", "files"}
+    if saved.get("family") != current.get("family"):
+        return [f"family: {saved.get('family')!r} -> {current.get('family')!r}"]
 
     def identity(description: dict[str, Any]) -> dict[str, Any]:
         arguments = {
@@ -175,6 +178,58 @@ def model_changes(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
         for key in sorted(before.keys() | after.keys())
         if before.get(key) != after.get(key)
     ]
+
+
+ERROR_LOG = "error.log"
+# What a run writes into its directory; a folder holding only these, and no finished sample, is a run
+# that stopped before finishing anything, which a fresh run may take over.
+RUN_FILES = frozenset(
+    {
+        RESULTS_FILE,
+        f"{RESULTS_FILE}.tmp",
+        SAMPLES_FILE,
+        ERROR_LOG,
+        "store.sqlite",
+        "store.sqlite-wal",
+        "store.sqlite-shm",
+    }
+)
+
+
+def fresh_run_problem(directory: Path) -> str | None:
+    """Why a fresh run (without ``--resume``) must not write into ``directory``, or None.
+
+    It may write into a new folder, an empty one, or a run of its own that stopped before finishing
+    any sample. Anything else would be overwritten or mixed: another run's samples, the results of a
+    run copied without its store, another tool's files.
+    """
+    if not directory.is_dir() or not any(directory.iterdir()):
+        return None
+    if stored_samples(directory) > 0:
+        resume = f"fseval run --resume {directory}"
+        return f"{directory} already holds a run (finish it with {resume}, or pick another --output)."
+    names = sorted(entry.name for entry in directory.iterdir())
+    foreign = [name for name in names if name not in RUN_FILES]
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        return f"--output {directory} holds files that are not an fseval run's ({shown}); give a new or empty folder."
+    if (directory / RESULTS_FILE).is_file():
+        try:
+            record = RunRecord.load(directory)
+        except FsevalError:
+            record = None
+        if record is None or not record.fseval_version:
+            return f"--output {directory} holds a {RESULTS_FILE} that is not fseval's; give a new or empty folder."
+        if record.results:
+            return (
+                f"--output {directory} holds a run's results ({len(record.rows())} scores) but not its store "
+                "(a finished run copied without store.sqlite?); a new run would overwrite them: give a new or "
+                "empty folder."
+            )
+    samples = directory / SAMPLES_FILE
+    if samples.is_file() and samples.stat().st_size > 0:
+        return f"--output {directory} holds a run's {SAMPLES_FILE} but not its store; give a new or empty folder."
+    return None
 
 
 def being_written(directory: Path) -> bool:
@@ -229,15 +284,9 @@ class RunDirClaim:
             ) from None
 
     def _check_fresh(self) -> None:
-        if stored_samples(self.directory) > 0:
-            raise FsevalError(
-                f"{self.directory} already holds a run.",
-                hint=f"Finish it with fseval run --resume {self.directory}, or pick another --output.",
-            )
-        if not (self.directory / "results.json").exists() and any(self.directory.iterdir()):
-            raise FsevalError(
-                f"--output {self.directory} is a folder with other files in it.", hint="Give a new or empty folder."
-            )
+        problem = fresh_run_problem(self.directory)
+        if problem is not None:
+            raise FsevalError(problem)
 
     def release(self) -> None:
         if self._fd >= 0:

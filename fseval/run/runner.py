@@ -7,6 +7,10 @@ rank 0 writes the run directory.
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import tempfile
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -19,17 +23,16 @@ from fseval.errors import FsevalError
 from fseval.metrics import get_metric
 from fseval.models import registry
 from fseval.models.base import ModelAdapter
+from fseval.progress import Advance, Progress, bar, no_progress, phase, reporting_to
 from fseval.record import RunRecord
 from fseval.run import preflight
 from fseval.run.distributed import Dist, init_from_env
 from fseval.run.evaluation import TrialSettings, evaluate, trial_settings
 from fseval.run.prefetch import PipelineOptions
-from fseval.run.results import RunDirClaim, RunWriter, ShotResult, TrialResult, model_changes, stored_samples
+from fseval.run.results import ERROR_LOG, RunDirClaim, RunWriter, ShotResult, TrialResult, model_changes, stored_samples
+from fseval.run.stopping import raise_if_requested
 from fseval.run.store import STORE_FILE, SampleStore
 from fseval.tasks.spec import Task, load_tasks
-
-Progress = Callable[[str, int], Callable[[int], None]]
-"""Given a description and a total, returns a callback advancing the bar by n."""
 
 
 class ModelLoader(Protocol):
@@ -40,6 +43,10 @@ class ModelLoader(Protocol):
         ...
 
     def load(self, config: RunConfig, device: str) -> ModelAdapter: ...
+
+    def files(self, config: RunConfig) -> dict[str, str]:
+        """Fingerprints of the files the model reads (``fseval.models.files``), without loading them."""
+        ...
 
 
 class RegistryLoader:
@@ -56,6 +63,9 @@ class RegistryLoader:
     def load(self, config: RunConfig, device: str) -> ModelAdapter:
         return registry.load_model(config.model, config.model_args, device, config.precision)
 
+    def files(self, config: RunConfig) -> dict[str, str]:
+        return registry.model_files(*registry.resolve(config.model, config.model_args))
+
 
 @dataclass(frozen=True)
 class GivenModel:
@@ -69,6 +79,9 @@ class GivenModel:
     def load(self, config: RunConfig, device: str) -> ModelAdapter:
         return self.model
 
+    def files(self, config: RunConfig) -> dict[str, str]:
+        return {}
+
 
 class RunInterrupted(Exception):
     """Ctrl-C during a run: every finished sample is in the store, and ``--resume`` finishes the rest."""
@@ -78,14 +91,22 @@ class RunInterrupted(Exception):
         self.output, self.saved = output, saved
 
 
+class RunFailed(Exception):
+    """An error inside a run (the model, the disk, the accelerator): what finished is saved, as on Ctrl-C.
+
+    ``log`` holds the full traceback (in the run directory, or the temporary folder where that
+    cannot be written); ``started`` says whether the run directory holds this run to resume.
+    """
+
+    def __init__(self, output: Path, saved: int, error: BaseException, log: Path | None, started: bool) -> None:
+        super().__init__(f"{type(error).__name__}: {error}")
+        self.output, self.saved, self.error, self.log, self.started = output, saved, error, log, started
+
+
 def default_output(config: RunConfig) -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     model = Path(config.model).name.replace(" ", "_") or "model"
     return Path("runs") / f"{stamp}-{model}-{'+'.join(config.tasks)}"
-
-
-def no_progress(description: str, total: int) -> Callable[[int], None]:
-    return lambda n: None
 
 
 def run(
@@ -99,69 +120,130 @@ def run(
     """Evaluate every (task, shots, seed); return the run directory (``resume``: one that holds this run)."""
     dist = dist or init_from_env()
     models = models or RegistryLoader()
-    tasks = load_tasks(config.tasks, config.tasks_dirs)
-    config = with_compat_defaults(config, tasks)
-    output: Path = dist.broadcast(config.output or default_output(config))
-    data = check_before_loading(config, tasks, models, output, resume, dist)
+    with reporting_to(progress if dist.is_main else no_progress):
+        tasks = load_tasks(config.tasks, config.tasks_dirs)
+        config = with_compat_defaults(config, tasks)
+        output: Path = dist.broadcast(config.output or default_output(config))
+        data, files = check_before_loading(config, tasks, models, output, resume, dist)
+        return run_checked(config, tasks, data, files, models, output, dist, resume, pipeline)
+
+
+def run_checked(
+    config: RunConfig,
+    tasks: list[Task],
+    data: dict[str, TaskData],
+    files: dict[str, str],
+    models: ModelLoader,
+    output: Path,
+    dist: Dist,
+    resume: bool,
+    pipeline: PipelineOptions | None,
+) -> Path:
+    """The run once every check has passed: its directory held, the model loaded, every task evaluated."""
     claim = writer = store = None
+    failing = True
     try:
         # Rank 0 holds the run directory (before the model load, which can take minutes); every rank stops with it.
         claim = on_main(dist, lambda: RunDirClaim(output, resume))
-        model = models.load(config, dist.device(config.device))
+        with phase(f"Loading the model {config.model}"):
+            model = models.load(config, dist.device(config.device))
+        raise_if_requested()  # a Ctrl-C that the loading libraries swallowed
         apply_compat(model, config, tasks)
         if resume:
             on_main(dist, lambda: check_same_model(output, model))
         if dist.is_main:
-            writer = RunWriter(output, model.describe(), config.record(output), world_size=dist.world_size)
+            writer = RunWriter(output, {**model.describe(), "files": files}, config.record(output), dist.world_size)
             writer.save()  # the config is on disk before any work, so even a run killed at once can resume
             store = SampleStore(output / STORE_FILE)
-        progress = progress if dist.is_main else no_progress
         # The run's switches over whatever else the caller set (a benchmark's stopwatch, worker counts).
         options = replace(
             pipeline or PipelineOptions(), group_by_length=config.group_by_length, prefetch=config.prefetch
         )
         for task in tasks:
             settings = trial_settings(config, task, options)
-            run_task(task, data[task.name], model, config, settings, progress, writer, store, dist)
+            run_task(task, data[task.name], model, config, settings, writer, store, dist)
+        failing = False
     except KeyboardInterrupt:
-        raise RunInterrupted(output, store.count() if store is not None else 0) from None
+        raise RunInterrupted(output, saved_samples(store)) from None
+    except FsevalError:
+        raise
+    except Exception as error:
+        started = writer is not None
+        raise RunFailed(output, saved_samples(store), error, write_error_log(output, started), started) from error
     finally:
-        if store is not None:
-            store.close()
-        if writer is not None:
-            writer.close()
-        if claim is not None:
-            claim.release()
+        close_quietly([store, writer, claim], failing)
         dist.close()
     return output
 
 
+def saved_samples(store: SampleStore | None) -> int:
+    """The samples a stopped run has stored (0 where the store itself cannot be read)."""
+    if store is None:
+        return 0
+    try:
+        return store.count()
+    except sqlite3.Error:
+        return 0
+
+
+def write_error_log(output: Path, started: bool) -> Path | None:
+    """The traceback being handled, in the run directory's ``error.log`` (else in the temporary folder)."""
+    text = traceback.format_exc()
+    folders = [output] if started else []
+    for folder in [*folders, Path(tempfile.gettempdir())]:
+        path = folder / (ERROR_LOG if folder == output else f"fseval-error-{os.getpid()}.log")
+        try:
+            path.write_text(text, encoding="utf-8", errors="backslashreplace")
+            return path
+        except OSError:
+            continue
+    return None
+
+
+def close_quietly(resources: list[Any], failing: bool) -> None:
+    """Close each of ``resources`` (a ``release`` or ``close``); while a failure propagates, their own errors
+    (a full disk again) are dropped, so the message is about the first one."""
+    for resource in resources:
+        if resource is None:
+            continue
+        try:
+            (resource.release if isinstance(resource, RunDirClaim) else resource.close)()
+        except (OSError, sqlite3.Error):
+            if not failing:
+                raise
+
+
 def check_before_loading(
     config: RunConfig, tasks: list[Task], models: ModelLoader, output: Path, resume: bool, dist: Dist
-) -> dict[str, TaskData]:
-    """The tasks' data, once every check that needs no weights has passed (``preflight``): all problems at once.
+) -> tuple[dict[str, TaskData], dict[str, str]]:
+    """The tasks' data and the model's file fingerprints, once every check that needs no weights has passed.
 
-    Rank 0 checks the output folder (the others would see its claim) and its verdict stops every rank.
+    All problems are reported at once (``preflight``). Rank 0 checks the output folder (the others
+    would see its claim) and the model's files against a resumed run's; its verdict stops every rank.
     """
     data: dict[str, TaskData] = {}
     problems = []
     for task in tasks:
+        with phase(f"Reading {task.name}'s data"):
+            try:
+                data[task.name] = load_task_data(task, config.data_dir)
+            except FsevalError as error:
+                problems.append(str(error))
+    compat_modes: tuple[str, ...] = ()
+    files: dict[str, str] = {}
+    with phase("Checking the model's files"):
         try:
-            data[task.name] = load_task_data(task, config.data_dir)
+            compat_modes = models.check(config)
+            files = models.files(config) if dist.is_main else {}
         except FsevalError as error:
             problems.append(str(error))
-    compat_modes: tuple[str, ...] = ()
-    try:
-        compat_modes = models.check(config)
-    except FsevalError as error:
-        problems.append(str(error))
     problems += preflight.option_problems(config, tasks, compat_modes)
     problems += preflight.demo_problems(config, tasks, data)
     problems += preflight.scorer_problems(tasks)
-    problems += preflight.output_problems(output, resume) if dist.is_main else []
+    problems += preflight.output_problems(output, resume, files) if dist.is_main else []
     problems += preflight.network_problems(config)
     preflight.raise_problems(dist.broadcast(problems))
-    return data
+    return data, files
 
 
 def with_compat_defaults(config: RunConfig, tasks: list[Task]) -> RunConfig:
@@ -223,7 +305,6 @@ def run_task(
     model: ModelAdapter,
     config: RunConfig,
     settings: TrialSettings,
-    progress: Progress,
     writer: RunWriter | None,
     store: SampleStore | None,
     dist: Dist,
@@ -237,7 +318,7 @@ def run_task(
     for shots in config.shots or tuple(task.spec.shots):
         trials: list[TrialResult] = []
         for trial, seed in enumerate(config.seeds):
-            advance = progress(f"{task.name} {shots}-shot seed {seed}", total)
+            advance = stoppable(bar(f"{task.name} {shots}-shot seed {seed}", total))
             outcome = evaluate(task, task_data, model, shots, seed, trial, settings, advance, store, dist)
             if outcome is not None and writer is not None:
                 records, result = outcome
@@ -245,3 +326,13 @@ def run_task(
                 trials.append(result)
         if writer is not None:
             writer.add_result(task.name, ShotResult(shots, task.spec.metric, settings.metric_variant, trials))
+
+
+def stoppable(advance: Advance) -> Advance:
+    """``advance`` that also stops the run after a batch if a Ctrl-C was swallowed during it."""
+
+    def step(n: int) -> None:
+        advance(n)
+        raise_if_requested()
+
+    return step

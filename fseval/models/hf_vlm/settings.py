@@ -94,4 +94,5 @@ FAMILY = Family(
     "fseval.models.hf_vlm:load",
     presets=tuple(_preset(name, preset) for name, preset in PRESETS.items()),
     file_checks="fseval.models.hf_vlm.checks:problems",
+    model_files="fseval.models.hf_vlm.checks:files",
 )

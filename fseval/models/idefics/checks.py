@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fseval.errors import FsevalError
@@ -19,3 +20,10 @@ def problems(arguments: dict[str, Any]) -> list[str]:
     except FsevalError as error:
         return [str(error)]
     return model_dir_problems(directory)
+
+
+def files(arguments: dict[str, Any]) -> dict[str, Path]:
+    """The checkpoint folder: weights, configs, tokenizer and processor files."""
+    path = str(arguments.get("path", ""))
+    directory, _ = resolve_checkpoint(PRESETS.get(path, {}).get("path", path))
+    return {"model": directory}

@@ -56,4 +56,5 @@ FAMILY = Family(
     "fseval.models.idefics:load",
     presets=tuple(Preset(name, {"path": name}, args["path"], dict(args)) for name, args in PRESETS.items()),
     file_checks="fseval.models.idefics.checks:problems",
+    model_files="fseval.models.idefics.checks:files",
 )

@@ -10,16 +10,37 @@ from fseval.errors import FsevalError
 from fseval.models.files import checkpoint_problem, model_dir_problems
 
 
+def resolved(arguments: dict[str, Any]) -> dict[str, Any]:
+    """The loader's arguments, a preset's looked up on this machine (``FsevalError`` for missing files)."""
+    if "preset" not in arguments:
+        return arguments
+    from fseval.models.openflamingo.presets import resolve_preset
+
+    overrides = {k: v for k, v in arguments.items() if k not in ("preset", "name")}
+    return resolve_preset(arguments["preset"], **overrides)
+
+
+def files(arguments: dict[str, Any]) -> dict[str, Path]:
+    """Every file or folder the model reads, by role (the vision tower's open_clip weights where local)."""
+    arguments = resolved(arguments)
+    roles = ("lm", "tokenizer", "checkpoint", "vision_pretrained", "vision_config")
+    found = {role: Path(arguments[role]).expanduser() for role in roles if isinstance(arguments.get(role), str)}
+    if not found.get("vision_pretrained", Path()).is_file():
+        found.pop("vision_pretrained", None)
+        from fseval.models.openflamingo.presets import cached_vision_weights
+
+        cached = cached_vision_weights(str(arguments.get("vision_encoder")), arguments.get("vision_pretrained"))
+        if cached is not None:
+            found["vision_pretrained"] = cached
+    return {role: path for role, path in found.items() if path.exists()}
+
+
 def problems(arguments: dict[str, Any]) -> list[str]:
     """Every missing or damaged file the load would stumble on, a preset's resolved first."""
-    if "preset" in arguments:
-        from fseval.models.openflamingo.presets import resolve_preset
-
-        overrides = {k: v for k, v in arguments.items() if k not in ("preset", "name")}
-        try:
-            arguments = resolve_preset(arguments["preset"], **overrides)
-        except FsevalError as error:
-            return [str(error)]
+    try:
+        arguments = resolved(arguments)
+    except FsevalError as error:
+        return [str(error)]
     found: list[str] = []
     if arguments.get("checkpoint"):
         found += _some(checkpoint_problem(Path(arguments["checkpoint"])))

@@ -41,14 +41,20 @@ def _cached_file(repo: str, filename: str) -> str | None:
 
 def vision_weights_cached(name: str, tag: str) -> bool:
     """Whether open_clip can load ``name``/``tag`` without the network."""
-    if Path(tag).expanduser().is_file():
-        return True
+    return Path(tag).expanduser().is_file() or cached_vision_weights(name, tag) is not None
+
+
+def cached_vision_weights(name: str, tag: str | None) -> Path | None:
+    """The Hugging Face cache's copy of open_clip's weights ``name``/``tag``, if this machine has it."""
+    if not tag:
+        return None
     import open_clip
 
     hub = (open_clip.get_pretrained_cfg(name, tag) or {}).get("hf_hub", "").strip("/")
     if not hub:
-        return False
-    return any(_cached_file(hub, f) for f in ("open_clip_model.safetensors", "open_clip_pytorch_model.bin"))
+        return None
+    found = (_cached_file(hub, f) for f in ("open_clip_model.safetensors", "open_clip_pytorch_model.bin"))
+    return next((Path(path) for path in found if path), None)
 
 
 def resolve_preset(name: str, **overrides: Any) -> dict[str, Any]:

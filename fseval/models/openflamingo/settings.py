@@ -145,4 +145,5 @@ FAMILY = Family(
     presets=tuple(_preset(name, preset) for name, preset in PRESETS.items()),
     compat_modes=("openflamingo",),
     file_checks="fseval.models.openflamingo.checks:problems",
+    model_files="fseval.models.openflamingo.checks:files",
 )

@@ -17,6 +17,8 @@ from fseval.errors import DataError
 from fseval.record import RESULTS_FILE, RunRecord
 
 DEMO_STRATEGIES = ("random", "fixed", "rices", "openflamingo")
+# Seeds reach numpy (np.random.seed, OpenFlamingo's draws), which takes 0 .. 2**32 - 1.
+MAX_SEED = 2**32 - 1
 PRECISIONS = ("fp32", "bf16", "fp16")
 COMPAT_MODES = ("openflamingo",)
 
@@ -54,7 +56,7 @@ class RunConfig(BaseModel):
     tasks_dirs: tuple[Path, ...] = ()
     output: Path | None = None
     limit: int | None = Field(default=None, ge=1)
-    seed: int = 42
+    seed: int = Field(default=42, ge=0, le=MAX_SEED)
     trials: int = Field(default=1, ge=1)
     batch_size: int = Field(default=8, ge=1)
     device: str = "cpu"
@@ -91,10 +93,25 @@ class RunConfig(BaseModel):
         except FsevalError as error:
             raise ValueError(f"{error.message} {error.hint or ''}".strip()) from None
 
+    @field_validator("data_dir", "output", "tasks_dirs", "demos_file", "cache_dir", "model", "model_args")
+    @classmethod
+    def _utf8(cls, value: Any) -> Any:
+        """A path that is not valid UTF-8 cannot be recorded in results.json or shown; said here, not mid-run."""
+        texts = value.values() if isinstance(value, dict) else value if isinstance(value, tuple) else [value]
+        for text in (str(item) for item in texts if item is not None):
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                shown = text.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")
+                raise ValueError(f"{shown} holds bytes that are not UTF-8 (rename it)") from None
+        return value
+
     @model_validator(mode="after")
     def _demos_file(self) -> RunConfig:
         if (self.demos == "fixed") != (self.demos_file is not None):
             raise ValueError("--demos fixed needs --demos-file FILE (and --demos-file needs --demos fixed)")
+        if self.seed + self.trials - 1 > MAX_SEED:
+            raise ValueError(f"--seed + --trials - 1 must be at most {MAX_SEED} (trial i uses seed + i)")
         return self
 
     @property
@@ -124,13 +141,25 @@ class RunConfig(BaseModel):
         return values
 
 
+# pydantic's wording of a rule, as a person would put it to a command-line user.
+_PLAIN = {
+    "too_short": "give at least {min_length} value(s)",
+    "greater_than_equal": "must be {ge} or more",
+    "less_than_equal": "must be at most {le}",
+}
+
+
 def problems(error: ValidationError) -> str:
-    """A pydantic validation error as one line per problem, named by option."""
+    """A pydantic validation error as one line per problem, named by option (``--model-arg``, not ``model_args``)."""
     lines = []
     for issue in error.errors():
-        where = "--" + "-".join(str(part) for part in issue["loc"]).replace("_", "-") if issue["loc"] else "options"
-        lines.append(f"{where}: {issue['msg'].removeprefix('Value error, ')}")
-    return "; ".join(lines)
+        parts = [str(part) for part in issue["loc"] if not str(part).isdigit()][:1]
+        where = "--" + parts[0].replace("_", "-") if parts else "options"
+        where = {"--tasks": "--task", "--model-args": "--model-arg", "--tasks-dirs": "--tasks-dir"}.get(where, where)
+        plain = _PLAIN.get(issue["type"])
+        message = plain.format(**issue.get("ctx", {})) if plain else issue["msg"].removeprefix("Value error, ")
+        lines.append(f"{where}: {message}")
+    return "; ".join(dict.fromkeys(lines))
 
 
 def config_from_run(run_dir: Path) -> RunConfig:

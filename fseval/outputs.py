@@ -48,7 +48,7 @@ def writable_folder_problem(folder: Path, what: str) -> str | None:
 
 
 def output_file(path: Path, option: str) -> Path:
-    """A file a command is about to write, checked before the work; its missing folders are created.
+    """A file a command is about to write, checked before the work (its missing folders are made when written).
 
     ``option`` names where the path came from (``--output``, ``--write-baseline``) in the message.
     """
@@ -60,27 +60,32 @@ def output_file(path: Path, option: str) -> Path:
         raise FsevalError(problem, hint="Give a path in a folder you can write to.")
     if path.exists() and not os.access(path, os.W_OK):
         raise FsevalError(f"{what} exists and is read-only.", hint="Give another file name, or make it writable.")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise FsevalError(f"{what}: its folder cannot be created ({os_problem(error)}).") from None
     return path
 
 
 def write_atomic(path: Path, data: str | bytes, option: str = "--output") -> None:
-    """``data`` written to a temporary file beside ``path``, then renamed over it: never half a file."""
+    """``data`` written to a temporary file beside ``path``, then renamed over it: never half a file.
+
+    A failure, or Ctrl-C, removes the temporary file; the folders above ``path`` are made if missing.
+    """
     output_file(path, option)
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as error:
+        raise FsevalError(f"{option} {path} cannot be written: {os_problem(error)}.") from None
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(payload)
         os.chmod(temporary, default_mode(directory=False))  # mkstemp makes 0600; a written file is 0644-like
         os.replace(temporary, path)
-    except OSError as error:
+    except BaseException as error:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
-        raise FsevalError(f"{option} {path} cannot be written: {os_problem(error)}.") from None
+        if isinstance(error, OSError):
+            raise FsevalError(f"{option} {path} cannot be written: {os_problem(error)}.") from None
+        raise
 
 
 def default_mode(directory: bool) -> int:

@@ -83,6 +83,10 @@ class RunRecord(BaseModel):
     def load(cls, directory: Path) -> RunRecord:
         """A run directory's ``results.json``; a missing or malformed one is a ``DataError`` naming it."""
         path = directory / RESULTS_FILE
+        if not directory.exists():
+            raise DataError(
+                f"{directory} does not exist.", hint=f"Give a run directory (a folder holding {RESULTS_FILE})."
+            )
         if not path.is_file():
             raise DataError(f"{directory} is not a run directory: it has no {RESULTS_FILE}.")
         try:

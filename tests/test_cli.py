@@ -274,3 +274,31 @@ def test_metric_variant_applies_to_the_tasks_whose_metric_has_it(tmp_path: Path)
     assert results["hateful_memes"][0]["metric_variant"] == "default"
     result = fseval(*args, "--metric-variant", "nope")
     assert result.exit_code == 1 and "No metric of vqav2, hateful_memes has a variant 'nope'" in flat(result.output)
+
+
+def every_command(group: object, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = [path]
+    if hasattr(group, "commands"):  # a group (Typer ships its own copy of click's classes)
+        for name, command in group.commands.items():
+            found += every_command(command, (*path, name))
+    return found
+
+
+def test_help_reads_as_value_names_and_fits_80_columns() -> None:
+    import re
+
+    import typer
+
+    commands = every_command(typer.main.get_command(app))
+    assert ("run",) in commands and ("tasks", "show") in commands
+    for command in commands:
+        result = runner.invoke(app, [*command, "--help"], terminal_width=80)
+        assert result.exit_code == 0, command
+        lines = result.output.splitlines()
+        assert max(map(len, lines)) <= 80, (command, max(lines, key=len))
+        python_types = re.findall(r"<(?:bool|str|int|float|path|list\[[^>]*\]|[a-z]+ range)>", result.output)
+        assert not python_types, (command, python_types)
+        assert "…" not in result.output, command  # no option name cut short
+    run_help = runner.invoke(app, ["run", "--help"], terminal_width=80).output
+    for shown in ("-t, --task TASK", "--limit N", "-o, --output DIR", "--model-arg KEY=VALUE", "--resume RUN_DIR"):
+        assert shown in run_help, shown

@@ -179,3 +179,65 @@ def test_plot_axes_name_the_headline_metric() -> None:
     from fseval.reports.plot import axis_label
 
     assert axis_label("caption") == "CIDEr" and axis_label("vqa_accuracy") == "vqa_accuracy"
+
+
+def renamed_task(run: Path, folder: Path, task: str) -> Path:
+    """A copy of ``run`` whose results are of ``task`` (another benchmark, as far as compare can tell)."""
+    import shutil
+
+    shutil.copytree(run, folder)
+    record = json.loads((run / "results.json").read_text())
+    record["results"] = {task: next(iter(record["results"].values()))}
+    record["config"]["tasks"] = [task]
+    (folder / "results.json").write_text(json.dumps(record))
+    return folder
+
+
+def test_runs_with_no_task_in_common_are_refused(tmp_path: Path, runs: tuple[Path, Path]) -> None:
+    good, worse = runs
+    other = renamed_task(worse, tmp_path / "other", "okvqa")
+    for extra in ([], ["--json"]):
+        result = runner.invoke(app, ["compare", str(good), str(other), *extra])
+        text = flat(result.output)
+        assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+        assert f"other and good have no task in common: good ({good}) has results for vqav2; " in text
+        assert f"other ({other}) has results for okvqa." in text and "B - A" not in text
+    several = runner.invoke(app, ["compare", str(good), str(worse), str(other)])  # one pair of three is enough
+    assert several.exit_code == 1 and "B = worse" not in several.output
+
+
+def test_a_path_that_is_not_a_run_is_one_panel(tmp_path: Path, runs: tuple[Path, Path]) -> None:
+    pytest.importorskip("matplotlib")
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not a run")
+    for bad in (tmp_path / "nowhere", tmp_path, a_file):
+        for command in (["compare", str(runs[0])], ["plot", "-o", str(tmp_path / "p.png")], ["report"]):
+            result = runner.invoke(app, [*command, str(bad)], catch_exceptions=False)
+            assert result.exit_code == 1 and "Traceback" not in result.output, (command, result.output)
+            assert f"{bad} is not a run directory" in flat(result.output)
+
+
+def test_plot_keeps_one_colour_per_run_across_panels(tmp_path: Path, runs: tuple[Path, Path]) -> None:
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from fseval.reports.colours import run_colours
+    from fseval.reports.compare import load_run
+    from fseval.reports.plot import draw
+
+    good, worse = runs
+    only_okvqa = renamed_task(worse, tmp_path / "other", "okvqa")
+    loaded = [load_run(path) for path in (only_okvqa, good, worse)]  # the first run lacks vqav2
+    figure = draw(loaded)
+    try:
+        colour = dict(zip((run.name for run in loaded), run_colours(3), strict=True))
+        panels = {axis.get_title(): axis for axis in figure.axes if axis.get_visible()}
+        assert sorted(panels) == ["okvqa", "vqav2"]
+        for title, axis in panels.items():
+            drawn = {c.get_label(): c.lines[0].get_color() for c in axis.containers}
+            assert drawn == {name: colour[name] for name in (["other"] if title == "okvqa" else ["good", "worse"])}
+        (legend,) = figure.legends
+        assert [text.get_text() for text in legend.get_texts()] == ["other", "good", "worse"]
+        assert [handle.get_color() for handle in legend.legend_handles] == run_colours(3)
+    finally:
+        plt.close(figure)

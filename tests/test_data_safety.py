@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import shutil
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from data_writers import flat
+from data_writers import flat, run_outputs
 from typer.testing import CliRunner
 
 from fseval.cli import app
@@ -150,3 +151,61 @@ def test_debug_prints_the_traceback(tmp_path: Path, vqav2_dir: Path, monkeypatch
     args += ["--batch-size", "2"]
     result = runner.invoke(app, [*args, "--data-dir", str(vqav2_dir), "-o", str(tmp_path / "run")])
     assert result.exit_code == 1 and "Traceback" in result.output and "SimulatedCrash" in result.output
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 112 KiB file system (tmpfs), where the machine lets the tests mount one; unmounted afterwards."""
+    import subprocess
+
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=112k", "tmpfs", str(mount)], capture_output=True)
+    if made.returncode != 0:
+        pytest.skip("cannot mount a small file system here (needs root)")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_disk_mid_run_keeps_what_finished_and_resumes(tmp_path: Path, vqav2_dir: Path, tiny_disk: Path) -> None:
+    import subprocess
+
+    args = ["run", "--model", "mock", "--task", "vqav2", "--shots", "0,4", "--trials", "2", "--batch-size", "2"]
+    args += ["--model-arg", "mode=copy-demo", "--data-dir", str(vqav2_dir)]
+    whole = tmp_path / "whole"
+    assert runner.invoke(app, [*args, "-o", str(whole)]).exit_code == 0
+    out = tiny_disk / "run"
+    result = runner.invoke(app, [*args, "-o", str(out)])
+    text = flat(result.output)
+    assert result.exit_code == 1 and "Traceback" not in result.output and "The disk is full" in text, text
+    saved = int(text.split(" finished samples are saved")[0].rsplit(" ", 1)[-1])
+    assert 0 < saved < 24  # some batches finished before the disk filled, not all
+    log = out / "error.log"  # the traceback where there was room for it; never an empty file
+    assert not log.exists() or log.stat().st_size > 0
+    subprocess.run(["mount", "-o", "remount,size=4m", str(tiny_disk)], check=True)  # space freed
+    resumed = runner.invoke(app, ["run", "--resume", str(out)])
+    assert resumed.exit_code == 0, resumed.output
+    assert run_outputs(out) == run_outputs(whole)
+
+
+def test_a_read_only_mount_is_a_message_for_every_command(tmp_path: Path, vqav2_dir: Path, tiny_disk: Path) -> None:
+    import subprocess
+
+    done = tmp_path / "done"
+    args = ["run", "--model", "mock", "--task", "vqav2", "--shots", "0", "--data-dir", str(vqav2_dir)]
+    assert runner.invoke(app, [*args, "-o", str(done)]).exit_code == 0
+    subprocess.run(["mount", "-o", "remount,ro", str(tiny_disk)], check=True)
+    commands = {
+        "run": [*args, "-o", str(tiny_disk / "run")],
+        "make-tiny": ["make-tiny", str(tiny_disk / "model")],
+        "report": ["report", str(done), "-o", str(tiny_disk / "report.html")],
+        "plot": ["plot", str(done), "-o", str(tiny_disk / "plot.png")],
+        "check": ["check", str(done), "--write-baseline", str(tiny_disk / "baseline.json")],
+    }
+    for name, command in commands.items():
+        result = runner.invoke(app, command)
+        assert result.exit_code == 1 and "Traceback" not in result.output, (name, result.output)
+        assert "not writable" in flat(result.output) or "read-only" in flat(result.output), (name, result.output)
+    assert list(tiny_disk.iterdir()) == []

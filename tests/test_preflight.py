@@ -246,3 +246,72 @@ def test_java_is_checked_only_for_caption_metrics() -> None:
     assert shutil.which("java") is not None  # the test machine has it; preflight finds no problem
     assert preflight.scorer_problems(load_tasks(["shapes_caption"])) == []
     assert preflight.scorer_problems(load_tasks(["shapes_vqa"])) == []
+
+
+def test_demos_file_is_checked_before_anything_is_created(tmp_path: Path, vqav2_dir: Path) -> None:
+    out = tmp_path / "run"
+    args = ["run", *MOCK, "--task", "vqav2", "--shots", "2", "--data-dir", str(vqav2_dir), "-o", str(out)]
+    demos = tmp_path / "demos.json"
+    cases = {
+        "[10, 999]": "demo ids [999] (the shared list) are not in the demo split",
+        "[10]": "the shared list lists 1 demos but 2 are needed",
+        "[10, ": "cannot be read as JSON",
+        '{"10000": [10, 11]}': "has no demos for sample ids",
+    }
+    for text, expected in cases.items():
+        demos.write_text(text)
+        result = runner.invoke(app, [*args, "--demos", "fixed", "--demos-file", str(demos)])
+        assert result.exit_code == 1 and expected in flat(result.output), result.output
+        assert "Loading the model" not in result.output and not out.exists()
+    result = runner.invoke(app, [*args, "--demos", "fixed", "--demos-file", str(tmp_path / "none.json")])
+    assert result.exit_code == 1 and "does not exist" in flat(result.output) and not out.exists()
+    demos.write_text("[10, 11]")
+    assert runner.invoke(app, [*args, "--demos", "fixed", "--demos-file", str(demos)]).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (["--seed", str(2**64)], "--seed: must be at most 4294967295"),
+        (["--seed", "-1"], "--seed: must be 0 or more"),
+        (["--seed", str(2**32 - 1), "--trials", "2"], "--seed + --trials - 1 must be at most"),
+        (["--task", ","], "give at least one task name"),
+        (["--data-dir", "caf\udce9"], "holds bytes that are not UTF-8"),
+    ],
+)
+def test_options_that_cannot_run_are_usage_errors(tmp_path: Path, options: list[str], expected: str) -> None:
+    task = [] if "--task" in options else ["--task", "shapes_vqa"]
+    result = runner.invoke(app, ["run", *MOCK, *task, *options, "-o", str(tmp_path / "run")])
+    assert result.exit_code == 2 and expected in flat(result.output) and "Traceback" not in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_model_argument_wording(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["run", "--model", "openflamingo", "--task", "shapes_vqa", "-o", str(tmp_path / "r")])
+    assert result.exit_code == 1 and "lm: required (give --model-arg lm=...)" in flat(result.output)
+    assert "Field required" not in result.output
+
+
+def test_resume_of_a_missing_folder(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["run", "--resume", str(tmp_path / "nowhere")])
+    assert result.exit_code == 1 and f"{tmp_path / 'nowhere'} does not exist" in flat(result.output)
+
+
+def test_a_tasks_folder_named_by_the_environment_must_exist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FSEVAL_TASKS_DIR", str(tmp_path / "typo"))
+    for args in (["tasks"], ["run", *MOCK, "--task", "shapes_vqa", "-o", str(tmp_path / "run")]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1 and f"$FSEVAL_TASKS_DIR names {tmp_path / 'typo'}: no such folder" in flat(
+            result.output
+        )
+
+
+def test_a_missing_tokenizer_file_is_named_before_loading(tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    assert runner.invoke(app, ["make-tiny", str(model)]).exit_code == 0
+    (model / "lm" / "tokenizer.json").unlink()
+    (model / "lm" / "tokenizer_config.json").unlink()
+    result = runner.invoke(app, ["run", "--model", str(model), "--task", "shapes_vqa", "-o", str(tmp_path / "run")])
+    message = flat(result.output)
+    assert result.exit_code == 1 and "Loading the model" not in result.output and not (tmp_path / "run").exists()
+    assert "tokenizer.json or tokenizer.model" in message and "tokenizer_config.json" in message

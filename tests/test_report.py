@@ -154,3 +154,57 @@ def test_a_video_shows_its_first_frame_and_hashed_bytes_are_named(tmp_path: Path
     video, hashed = make_thumbnails([clip, None], size=16, budget_bytes=10**6)
     assert video.uri is not None and video.uri.startswith("data:image/jpeg;base64,")
     assert hashed.uri is None and "dataset column" in hashed.why
+
+
+def test_the_multi_run_chart_has_a_legend_in_the_lines_colours(runs: list[Path], tmp_path: Path) -> None:
+    from fseval.reports.colours import run_colours
+
+    loaded = [load_run(run) for run in runs]
+    html = build_report(loaded, tmp_path / "r.html").path.read_text()
+    charts = re.findall(r'<svg class="chart".*?</svg>', html, re.S)
+    assert charts
+    for chart in charts:
+        legend = re.findall(
+            r'<g class="legend-entry" data-run="([^"]*)" data-colour="([^"]*)">.*?>([^<]*)</text>', chart
+        )
+        assert [(name, colour) for name, colour, _ in legend] == list(
+            zip(["majority", "copy"], run_colours(2), strict=True)
+        )
+        assert [text for _, _, text in legend] == ["majority", "copy"]
+        lines = dict(re.findall(r'<polyline [^>]*stroke="([^"]*)"[^>]*data-run="([^"]*)"', chart))
+        assert {run: colour for colour, run in lines.items()} == {name: colour for name, colour, _ in legend}
+    alone = build_report(loaded[:1], tmp_path / "one.html").path.read_text()
+    assert 'class="legend"' not in alone  # one run: the table beside the chart names it
+
+
+def test_a_run_missing_from_a_chart_keeps_the_others_colours() -> None:
+    from fseval.record import ResultRow
+    from fseval.reports.colours import run_colours
+    from fseval.reports.html.svg import score_chart
+
+    rows = [ResultRow(shots=0, trials=[50.0], mean=50.0, stddev=0.0, ci95=(40.0, 60.0))]
+    chart = score_chart("vqav2", "accuracy", [("a", []), ("b", rows)])
+    assert f'stroke="{run_colours(2)[1]}" stroke-width="2" data-run="b"' in chart
+    assert ">a (no results)</text>" in chart and 'data-run="a" data-colour' in chart
+
+
+def test_thousands_of_missing_images_make_one_short_line(runs: list[Path], tmp_path: Path) -> None:
+    copy = tmp_path / "run"
+    shutil.copytree(runs[0], copy)
+    lines = samples(copy)
+    count = 0
+    for line in lines:
+        for position in range(len(line["media"])):
+            line["media"][position] = str(tmp_path / "gone" / f"{count}.jpg")
+            count += 1
+    (copy / "samples.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    out = tmp_path / "r.html"
+    result = runner.invoke(app, ["report", str(copy), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    (wrote,) = [line for line in result.stdout.splitlines() if line.startswith("Wrote")]
+    first = tmp_path / "gone" / "0.jpg"
+    assert f"0 thumbnails; {count:,} media not found (first: {first})" in wrote
+    assert len(wrote) < 200 + len(str(out)) + len(str(first)) and "1.jpg" not in wrote
+    assert "Making thumbnails of" in result.stderr  # status lines go to stderr while it works
+    data = payload(out.read_text())
+    assert all(row[1] == -1 and row[2] == f"not found: {row[0]}" for row in data["media"])

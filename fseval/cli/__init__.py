@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 
 from fseval.cli.app import app, parse_model_args, parse_shots
 
@@ -23,4 +24,8 @@ def main() -> None:
     # cache, so an offline Hub fails at once instead of after network timeouts.
     if not os.environ.get("FSEVAL_ALLOW_DOWNLOADS"):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    app()
+    try:
+        app()
+    except BrokenPipeError:  # `fseval show RUN --format csv | head`: the reader left; that is no error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)

@@ -15,11 +15,31 @@ import typer
 from fseval import __version__
 from fseval.errors import FsevalError
 
+
+def _plain_argument_names() -> None:
+    """Typer 0.2x prints a Python type beside each argument's name (``RUN_DIR <list[Path]>``) and braces
+    around required ones in the usage line (``{RUN_DIR}``); the metavar says what to give, as click's
+    own help does (``RUN_DIR...``). Checked by tests/test_cli.py's help test."""
+    from typer.core import TyperArgument
+
+    if hasattr(TyperArgument, "display_type_rich"):
+        TyperArgument.display_type_rich = lambda self, ctx: None  # type: ignore[method-assign]
+    if hasattr(TyperArgument, "_usage_display_name"):
+
+        def usage_name(self: TyperArgument) -> str:
+            name = self.display_name_raw if self.required else f"[{self.display_name_raw}]"
+            return name + ("..." if self.nargs != 1 else "")
+
+        TyperArgument._usage_display_name = usage_name  # type: ignore[method-assign]
+
+
+_plain_argument_names()
+# Plain (click) help: value names a person reads, wrapped to the terminal, every option name whole.
 app = typer.Typer(
     help="Few-shot evaluation of Flamingo-style visual language models.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,
 )
 tasks_app = typer.Typer(help="List tasks, or show one with `fseval tasks show NAME`.", invoke_without_command=True)
 app.add_typer(tasks_app, name="tasks")
@@ -28,7 +48,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 TasksDir = Annotated[
     list[Path] | None,
-    typer.Option("--tasks-dir", help="Extra folder of task YAMLs (prompts in its prompts/); also $FSEVAL_TASKS_DIR."),
+    typer.Option(
+        "--tasks-dir",
+        help="Extra folder of task YAMLs (prompts in its prompts/); also $FSEVAL_TASKS_DIR.",
+        metavar="DIR",
+    ),
 ]
 
 
@@ -130,9 +154,41 @@ ShowBreakdown = Annotated[
 ]
 LogTo = Annotated[
     list[str] | None,
-    typer.Option(help="Also send the scores to tensorboard and/or wandb (installed separately), when the run ends."),
+    typer.Option(
+        help="Also send the scores to tensorboard and/or wandb (installed separately), when the run ends.",
+        metavar="TRACKER",
+    ),
 ]
 Labels = Annotated[
     list[str] | None,
-    typer.Option(help="A name per run, in order (default: the folder, or model and seed where folders share a name)."),
+    typer.Option(
+        help="A name per run, in order (default: the folder, or model and seed where folders share a name).",
+        metavar="NAME",
+    ),
 ]
+
+
+class _NoRandomWeightsNotice:
+    """open_clip announces "No pretrained weights loaded" for every tower built from a config, as ours are."""
+
+    def filter(self, record: Any) -> bool:
+        return "No pretrained weights loaded" not in record.getMessage()
+
+
+@contextmanager
+def quiet_libraries() -> Iterator[None]:
+    """No library progress bars or notices in the middle of fseval's own (transformers' "Loading weights")."""
+    import logging
+
+    quiet = _NoRandomWeightsNotice()
+    logging.getLogger().addFilter(quiet)
+    previous = os.environ.get("HF_HUB_DISABLE_PROGRESS_BARS")
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    try:
+        yield
+    finally:
+        logging.getLogger().removeFilter(quiet)
+        if previous is None:
+            os.environ.pop("HF_HUB_DISABLE_PROGRESS_BARS", None)
+        else:
+            os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = previous

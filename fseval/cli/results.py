@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 def show_run(run_dir: Path, breakdown: bool = False) -> None:
     """The results table of a run directory (and its breakdowns), from its results.json."""
     from fseval.record import SAMPLES_FILE, RunRecord
+    from fseval.reports.completeness import completeness
     from fseval.reports.display import breakdown_tables, console, results_table
 
     record = RunRecord.load(run_dir)
@@ -34,6 +35,9 @@ def show_run(run_dir: Path, breakdown: bool = False) -> None:
         console.print(message, style="red", markup=False)
     if any(row.failed for _, row in record.rows()):
         console.print(f"Samples that failed are tried again by: fseval run --resume {run_dir}", markup=False)
+    incomplete = completeness(record, run_dir).message()
+    if incomplete:
+        console.print(incomplete, style="yellow", markup=False, highlight=False)
     console.print(f"Run directory: {run_dir}")
 
 
@@ -52,15 +56,20 @@ def unscored(record: RunRecord, samples: Path) -> list[tuple[str, int, str]]:
 @app.command()
 @user_errors
 def score(
-    task: Annotated[str, typer.Option("--task", "-t", help="Task whose evaluation split the predictions answer.")],
+    task: Annotated[
+        str, typer.Option("--task", "-t", help="Task whose evaluation split the predictions answer.", metavar="TASK")
+    ],
     predictions: Annotated[
         Path,
         typer.Option(
-            help="A JSON file in the benchmark's standard results format (fseval tasks show TASK says which)."
+            help="A JSON file in the benchmark's standard results format (fseval tasks show TASK says which).",
+            metavar="FILE",
         ),
     ],
-    data_dir: Annotated[str | None, typer.Option(help="Dataset folder (only the evaluation split is read).")] = None,
-    metric_variant: Annotated[str | None, typer.Option(help="e.g. openflamingo.")] = None,
+    data_dir: Annotated[
+        str | None, typer.Option(help="Dataset folder (only the evaluation split is read).", metavar="DIR")
+    ] = None,
+    metric_variant: Annotated[str | None, typer.Option(help="e.g. openflamingo.", metavar="VARIANT")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
     tasks_dir: TasksDir = None,
 ) -> None:
@@ -88,15 +97,20 @@ def score(
 @app.command()
 @user_errors
 def show(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory (its results.json).")],
+    run_dir: Annotated[Path, typer.Argument(help="A run directory (its results.json).", metavar="RUN_DIR")],
     breakdown: ShowBreakdown = False,
     output_format: Annotated[
-        str, typer.Option("--format", "-f", help="table, markdown, csv or json (csv and json at full precision).")
+        str,
+        typer.Option(
+            "--format", "-f", help="table, markdown, csv or json (csv and json at full precision).", metavar="FORMAT"
+        ),
     ] = "table",
 ) -> None:
     """Show a run's scores: the results table, or markdown/CSV/JSON for papers and issue trackers."""
     from fseval.record import RunRecord
     from fseval.reports import export
+    from fseval.reports.completeness import completeness
+    from fseval.reports.display import err_console
 
     if output_format not in ("table", "markdown", "csv", "json"):
         raise typer.BadParameter(f"{output_format!r} is not one of table, markdown, csv, json.", param_hint="--format")
@@ -104,6 +118,9 @@ def show(
         show_run(run_dir, breakdown)
         return
     record = RunRecord.load(run_dir)
+    incomplete = completeness(record, run_dir).message()
+    if incomplete:  # on stderr: what goes to stdout stays the format asked for
+        err_console.print(incomplete, style="yellow", markup=False, highlight=False)
     if output_format == "json":
         typer.echo(export.to_json(record, breakdown))
     elif output_format == "markdown":
@@ -129,7 +146,10 @@ def tasks_list(ctx: typer.Context, tasks_dir: TasksDir = None) -> None:
 
 @tasks_app.command("show")
 @user_errors
-def tasks_show(name: str, tasks_dir: TasksDir = None) -> None:
+def tasks_show(
+    name: Annotated[str, typer.Argument(help="A task (fseval tasks lists them).", metavar="TASK")],
+    tasks_dir: TasksDir = None,
+) -> None:
     """Show a task: its spec, prompt, metric and the files it expects under --data-dir."""
     from fseval.reports.display import console, task_details
     from fseval.tasks.spec import load_tasks
@@ -141,7 +161,7 @@ def tasks_show(name: str, tasks_dir: TasksDir = None) -> None:
 @app.command()
 @user_errors
 def models(
-    family: Annotated[str | None, typer.Argument(help="A family: list its --model-arg keys.")] = None,
+    family: Annotated[str | None, typer.Argument(help="A family: list its --model-arg keys.", metavar="FAMILY")] = None,
 ) -> None:
     """List model families and presets, or one family's arguments."""
     from fseval.reports.display import console, family_table, models_table

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,6 +19,7 @@ from fseval.cli.app import (
     existing_path,
     parse_model_args,
     parse_shots,
+    quiet_libraries,
     split_list,
     user_errors,
     working_directory,
@@ -27,27 +28,37 @@ from fseval.cli.results import show_run
 from fseval.errors import FsevalError
 
 # fseval run's options whose declarations would not fit on one line.
-Tasks = Annotated[list[str] | None, typer.Option("--task", "-t", help="Task name(s), repeated or comma-separated.")]
+Tasks = Annotated[
+    list[str] | None, typer.Option("--task", "-t", help="Task name(s), repeated or comma-separated.", metavar="TASK")
+]
 ModelName = Annotated[
-    str, typer.Option(help="Preset, family (with --model-arg), model directory, or the bundled tiny-shapes.")
+    str,
+    typer.Option(
+        help="Preset, family (with --model-arg), model directory, or the bundled tiny-shapes.", metavar="MODEL"
+    ),
 ]
 ModelArgs = Annotated[
-    list[str] | None, typer.Option(help="key=value for the model family, one pair per flag (fseval models FAMILY).")
+    list[str] | None,
+    typer.Option(help="key=value for the model family, one pair per flag (fseval models FAMILY).", metavar="KEY=VALUE"),
 ]
 DataDir = Annotated[
-    str | None, typer.Option(help="Dataset folder (its files, or one sub-folder per task), or hf:REPO.")
+    str | None, typer.Option(help="Dataset folder (its files, or one sub-folder per task), or hf:REPO.", metavar="DIR")
 ]
-BatchSize = Annotated[int, typer.Option(min=1, help="Prompts per model call (never changes the results).")]
-MetricVariant = Annotated[str | None, typer.Option(help="Metric variant, e.g. openflamingo (default: the task's).")]
+BatchSize = Annotated[int, typer.Option(min=1, help="Prompts per model call (never changes the results).", metavar="N")]
+MetricVariant = Annotated[
+    str | None, typer.Option(help="Metric variant, e.g. openflamingo (default: the task's).", metavar="VARIANT")
+]
 ZeroShotTextDemos = Annotated[bool, typer.Option(help="At 0 shots, prepend two text-only demos (Flamingo convention).")]
 PromptEnsembles = Annotated[
-    int, typer.Option(min=1, help="Rank tasks: average log-likelihoods over this many demo orders.")
+    int, typer.Option(min=1, help="Rank tasks: average log-likelihoods over this many demo orders.", metavar="K")
 ]
 DemosFile = Annotated[
-    Path | None, typer.Option(help='--demos fixed: JSON list of demo ids, or {"sample id": \\[demo ids]}.')
+    Path | None,
+    typer.Option(help='--demos fixed: JSON list of demo ids, or {"sample id": [demo ids]}.', metavar="FILE"),
 ]
 CacheDir = Annotated[
-    Path | None, typer.Option(help="Feature cache (default $FSEVAL_CACHE/features or ~/.cache/fseval/features).")
+    Path | None,
+    typer.Option(help="Feature cache (default $FSEVAL_CACHE/features or ~/.cache/fseval/features).", metavar="DIR"),
 ]
 GroupByLength = Annotated[bool, typer.Option(help="Batch prompts of similar length together (never changes results).")]
 Compat = Annotated[
@@ -55,14 +66,16 @@ Compat = Annotated[
     typer.Option(
         help="openflamingo: reproduce OpenFlamingo's evaluate.py where it differs from fseval (rank tasks: "
         "0-shot prompts attend to the first demo's image, candidates attend to the prompts' padding, "
-        "its batches); implies --demos openflamingo and the openflamingo metric variant unless given."
+        "its batches); implies --demos openflamingo and the openflamingo metric variant unless given.",
+        metavar="CODEBASE",
     ),
 ]
 Resume = Annotated[
     Path | None,
     typer.Option(
         help="Finish an interrupted run with its own options (RUN_DIR/results.json); "
-        "only --model/--model-arg may point to moved files."
+        "only --model/--model-arg may point to moved files.",
+        metavar="RUN_DIR",
     ),
 ]
 
@@ -74,22 +87,34 @@ def run(
     task: Tasks = None,
     model: ModelName = "tiny-shapes",
     model_arg: ModelArgs = None,
-    shots: Annotated[str | None, typer.Option(help="Shot counts, e.g. 0,4,8 (default: the task's).")] = None,
+    shots: Annotated[
+        str | None, typer.Option(help="Shot counts, e.g. 0,4,8 (default: the task's).", metavar="SHOTS")
+    ] = None,
     data_dir: DataDir = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Run directory.")] = None,
-    limit: Annotated[int | None, typer.Option(min=1, help="Evaluate the first N samples only.")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the first trial; trial i uses seed + i.")] = 42,
-    trials: Annotated[int, typer.Option(min=1, help="Trials (demo draws) per shot count.")] = 1,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Run directory.", metavar="DIR")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Evaluate the first N samples only.", metavar="N")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the first trial; trial i uses seed + i.", metavar="N")] = 42,
+    trials: Annotated[int, typer.Option(min=1, help="Trials (demo draws) per shot count.", metavar="N")] = 1,
     batch_size: BatchSize = 8,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.", callback=device_callback)] = "auto",
-    precision: Annotated[str, typer.Option(help="fp32, bf16 or fp16 (weights are cast).")] = "fp32",
+    device: Annotated[
+        str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.", callback=device_callback, metavar="DEVICE")
+    ] = "auto",
+    precision: Annotated[
+        str, typer.Option(help="fp32, bf16 or fp16 (weights are cast).", metavar="PRECISION")
+    ] = "fp32",
     metric_variant: MetricVariant = None,
     zero_shot_text_demos: ZeroShotTextDemos = True,
     prompt_ensembles: PromptEnsembles = 1,
-    demos: Annotated[str, typer.Option(help="Demo selection: random, fixed, rices or openflamingo.")] = "random",
+    demos: Annotated[
+        str, typer.Option(help="Demo selection: random, fixed, rices or openflamingo.", metavar="STRATEGY")
+    ] = "random",
     demos_file: DemosFile = None,
-    rices_model: Annotated[str, typer.Option(help="--demos rices: open_clip model name or config JSON.")] = "ViT-L-14",
-    rices_pretrained: Annotated[str, typer.Option(help="--demos rices: open_clip tag or weights file.")] = "openai",
+    rices_model: Annotated[
+        str, typer.Option(help="--demos rices: open_clip model name or config JSON.", metavar="NAME")
+    ] = "ViT-L-14",
+    rices_pretrained: Annotated[
+        str, typer.Option(help="--demos rices: open_clip tag or weights file.", metavar="TAG")
+    ] = "openai",
     cache_dir: CacheDir = None,
     group_by_length: GroupByLength = True,
     prefetch: Annotated[bool, typer.Option(help="Decode the next batches' media in background threads.")] = True,
@@ -118,6 +143,10 @@ def new_config(ctx: typer.Context, options: dict[str, Any]) -> Any:
     if not options["task"]:
         raise typer.BadParameter("give --task (or --resume RUN_DIR).")
     values = dict(options)
+    if not split_list(values["task"]):
+        raise typer.BadParameter(
+            "give at least one task name, e.g. --task vqav2 (fseval tasks lists them).", param_hint="--task"
+        )
     values.update(
         tasks=tuple(split_list(values.pop("task"))),
         tasks_dirs=tuple(values.pop("tasks_dir") or ()),
@@ -266,13 +295,23 @@ def report_failure(failure: Any) -> None:
         err_console.print_exception(show_locals=False)
     where = f"The full traceback is in {failure.log}" if failure.log is not None else "No log could be written"
     hint = f"{where} (fseval --debug run ... also prints it)."
-    message = f"The run stopped on an error: {failure}.\n{failure_advice(failure.error)}"
+    message = f"The run stopped on an error: {failure}.\n{failure_advice(failure.error, failure.output)}"
     if failure.started:
         message += f"\n{saved_note(failure.saved, failure.output)}"
     error_panel(message, hint)
 
 
-def failure_advice(error: BaseException) -> str:
+def disk_nearly_full(folder: Path) -> bool:
+    """Under 1 MiB free where the run writes (SQLite reports a full disk as a "disk I/O error" at times)."""
+    import shutil
+
+    try:
+        return shutil.disk_usage(folder if folder.exists() else Path.cwd()).free < 1 << 20
+    except OSError:
+        return False
+
+
+def failure_advice(error: BaseException, output: Path) -> str:
     """What usually helps, for the failures a long run meets: memory, disk, the accelerator."""
     import errno
     import sqlite3
@@ -280,7 +319,8 @@ def failure_advice(error: BaseException) -> str:
     text = str(error).lower()
     if "out of memory" in text or type(error).__name__ == "OutOfMemoryError":
         return "The accelerator ran out of memory even one prompt at a time: use --precision bf16 or a larger device."
-    if "disk is full" in text or (isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)):
+    full = "disk is full" in text or (isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT))
+    if full or (isinstance(error, sqlite3.Error | OSError) and disk_nearly_full(output)):
         return "The disk is full: free space (or move the run directory), then resume."
     if isinstance(error, sqlite3.Error):
         return "The run's store (store.sqlite) could not be written."
@@ -297,29 +337,3 @@ def failed_rows(run_dir: Path) -> list[int]:
     from fseval.record import RunRecord
 
     return [row.failed for _, row in RunRecord.load(run_dir).rows() if row.failed]
-
-
-class _NoRandomWeightsNotice:
-    """open_clip announces "No pretrained weights loaded" for every tower built from a config, as ours are."""
-
-    def filter(self, record: Any) -> bool:
-        return "No pretrained weights loaded" not in record.getMessage()
-
-
-@contextmanager
-def quiet_libraries() -> Iterator[None]:
-    """No library progress bars or notices in the middle of fseval's own (transformers' "Loading weights")."""
-    import logging
-
-    quiet = _NoRandomWeightsNotice()
-    logging.getLogger().addFilter(quiet)
-    previous = os.environ.get("HF_HUB_DISABLE_PROGRESS_BARS")
-    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
-    try:
-        yield
-    finally:
-        logging.getLogger().removeFilter(quiet)
-        if previous is None:
-            os.environ.pop("HF_HUB_DISABLE_PROGRESS_BARS", None)
-        else:
-            os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = previous

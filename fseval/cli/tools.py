@@ -8,49 +8,60 @@ from typing import Annotated
 
 import typer
 
-from fseval.cli.app import TasksDir, app, device_callback, split_list, user_errors
+from fseval.cli.app import TasksDir, app, device_callback, quiet_libraries, split_list, user_errors
 
 
 @app.command("cache-features")
 @user_errors
 def cache_features(
-    task: Annotated[list[str], typer.Option("--task", "-t", help="Task name(s), repeated or comma-separated.")],
-    data_dir: Annotated[str | None, typer.Option(help="Dataset folder, as for fseval run.")] = None,
-    rices_model: Annotated[str, typer.Option(help="open_clip model name or config JSON.")] = "ViT-L-14",
-    rices_pretrained: Annotated[str, typer.Option(help="open_clip tag or weights file.")] = "openai",
-    cache_dir: Annotated[Path | None, typer.Option(help="Feature cache folder.")] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.", callback=device_callback)] = "auto",
+    task: Annotated[
+        list[str], typer.Option("--task", "-t", help="Task name(s), repeated or comma-separated.", metavar="TASK")
+    ],
+    data_dir: Annotated[str | None, typer.Option(help="Dataset folder, as for fseval run.", metavar="DIR")] = None,
+    rices_model: Annotated[str, typer.Option(help="open_clip model name or config JSON.", metavar="NAME")] = "ViT-L-14",
+    rices_pretrained: Annotated[str, typer.Option(help="open_clip tag or weights file.", metavar="TAG")] = "openai",
+    cache_dir: Annotated[Path | None, typer.Option(help="Feature cache folder.", metavar="DIR")] = None,
+    device: Annotated[
+        str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.", callback=device_callback, metavar="DEVICE")
+    ] = "auto",
     tasks_dir: TasksDir = None,
 ) -> None:
     """Precompute the CLIP image features --demos rices uses (demo split and evaluation split)."""
     from fseval.config import RicesSettings
     from fseval.data.task_data import load_task_data
-    from fseval.reports.display import console
+    from fseval.progress import phase, reporting_to
+    from fseval.reports.display import console, progress_bars
     from fseval.run.rices import cache_dir as feature_dir
     from fseval.run.rices import cached_embeddings
     from fseval.tasks.spec import load_tasks
 
     settings = RicesSettings(rices_model, rices_pretrained, cache_dir, device)
-    for spec in load_tasks(split_list(task), tasks_dir or ()):
-        data = load_task_data(spec, data_dir)
-        pool = cached_embeddings(data.demo_pool, data.files["demo"], settings)
-        queries = cached_embeddings(data.eval, data.files["eval"], settings)
-        console.print(
-            f"{spec.name}: {len(pool)} demo and {len(queries)} evaluation features in {feature_dir(settings)}"
-        )
+    with progress_bars() as progress, reporting_to(progress), quiet_libraries():
+        for spec in load_tasks(split_list(task), tasks_dir or ()):
+            with phase(f"Reading {spec.name}'s data"):
+                data = load_task_data(spec, data_dir)
+            pool = cached_embeddings(data.demo_pool, data.files["demo"], settings)
+            queries = cached_embeddings(data.eval, data.files["eval"], settings)
+            console.print(
+                f"{spec.name}: {len(pool)} demo and {len(queries)} evaluation features in {feature_dir(settings)}"
+            )
 
 
 @app.command("make-tiny")
 @user_errors
 def make_tiny(
-    directory: Annotated[Path, typer.Argument(help="Where to write the model directory.")],
-    seed: Annotated[int, typer.Option(help="Same seed, same weights.")] = 0,
-    family: Annotated[str, typer.Option(help="openflamingo, idefics or hf_vlm.")] = "openflamingo",
+    directory: Annotated[Path, typer.Argument(help="Where to write the model directory.", metavar="DIR")],
+    seed: Annotated[int, typer.Option(help="Same seed, same weights.", metavar="N")] = 0,
+    family: Annotated[str, typer.Option(help="openflamingo, idefics or hf_vlm.", metavar="FAMILY")] = "openflamingo",
     lm: Annotated[
-        str, typer.Option(help="OpenFlamingo LM family: gpt_neox, mpt, mosaic_gpt, llama, opt, gptj, gpt2.")
+        str,
+        typer.Option(help="OpenFlamingo LM family: gpt_neox, mpt, mosaic_gpt, llama, opt, gptj, gpt2.", metavar="LM"),
     ] = "gpt_neox",
     arch: Annotated[
-        str, typer.Option(help="hf_vlm architecture: idefics2, idefics3, qwen2_vl, qwen2_5_vl, llava_onevision.")
+        str,
+        typer.Option(
+            help="hf_vlm architecture: idefics2, idefics3, qwen2_vl, qwen2_5_vl, llava_onevision.", metavar="ARCH"
+        ),
     ] = "idefics2",
     force: Annotated[bool, typer.Option("--force", help="Replace DIRECTORY if it holds files.")] = False,
 ) -> None:
@@ -62,7 +73,7 @@ def make_tiny(
     from fseval.outputs import staged_folder
 
     build = tiny_builder(family, lm, arch)
-    with staged_folder(directory, "make-tiny", force) as staging:
+    with staged_folder(directory, "make-tiny", force) as staging, quiet_libraries():
         build(staging, seed)
     typer.echo(str(directory))
 

@@ -70,6 +70,21 @@ def model_dir_problems(directory: Path) -> list[str]:
     return problems if weights else [*problems, f"{directory} holds no weight files"]
 
 
+TOKENIZER_VOCABULARIES = ("tokenizer.json", "tokenizer.model", "vocab.json", "vocab.txt")
+
+
+def tokenizer_problems(directory: Path, role: str = "tokenizer") -> list[str]:
+    """The files ``AutoTokenizer`` reads from a tokenizer folder, every missing one named at once."""
+    missing = []
+    if not any((directory / name).is_file() for name in TOKENIZER_VOCABULARIES):
+        missing.append(" or ".join(TOKENIZER_VOCABULARIES))
+    elif not (directory / "tokenizer.json").is_file() and (directory / "vocab.json").is_file():
+        missing += [] if (directory / "merges.txt").is_file() else ["merges.txt (beside vocab.json)"]
+    if not (directory / "tokenizer_config.json").is_file():
+        missing.append("tokenizer_config.json")
+    return [f"{role} {directory} lacks the tokenizer's {'; '.join(missing)}"] if missing else []
+
+
 def checkpoint_fingerprint(directory: Path, weight_files: Collection[str] = ()) -> str:
     """sha256 over config.json and each weight file's name, size, first and last MiB.
 

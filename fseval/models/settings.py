@@ -61,7 +61,9 @@ def validate_settings(settings: type[S], family: str, arguments: dict[str, Any])
         problems = []
         for issue in error.errors():
             key = ".".join(str(part) for part in issue["loc"]) or "(arguments)"
-            if issue["type"] == "extra_forbidden":
+            if issue["type"] == "missing":
+                problems.append(f"{key}: required (give --model-arg {key}=...)")
+            elif issue["type"] == "extra_forbidden":
                 close = difflib.get_close_matches(key, known, n=1)
                 problems.append(
                     f"{key}: not an argument of {family}" + (f" (did you mean {close[0]}?)" if close else "")

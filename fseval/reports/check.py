@@ -18,12 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from fseval.errors import DataError
+from fseval.outputs import output_file, write_atomic
 from fseval.record import ResultRow
 from fseval.reports.compare import Run
 
 BASELINE_FORMAT = 1
 MIN_TOLERANCE = 0.01
 EXACT = 1e-6
+OPTION = "--write-baseline"
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,8 @@ def baseline_from_run(run: Run) -> dict[str, Any]:
 
 
 def write_baseline(run: Run, path: Path) -> dict[str, Any]:
-    """Create the baseline, or update the (task, shots) entries this run has."""
+    """Create the baseline, or update the (task, shots) entries this run has; written whole or not at all."""
+    output_file(path, OPTION)  # a folder, a read-only place: said before an existing file is read
     baseline = read_baseline(path) if path.exists() else {"tasks": {}}
     fresh = baseline_from_run(run)
     unscored = [
@@ -75,7 +78,7 @@ def write_baseline(run: Run, path: Path) -> dict[str, Any]:
     for task, rows in fresh["tasks"].items():
         baseline["tasks"].setdefault(task, {}).update(rows)
     merged = {**fresh, "tasks": baseline["tasks"]}
-    path.write_text(json.dumps(merged, indent=2) + "\n", encoding="utf-8")
+    write_atomic(path, json.dumps(merged, indent=2) + "\n", OPTION)
     return merged
 
 

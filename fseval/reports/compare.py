@@ -49,8 +49,8 @@ def load_run(path: Path) -> Run:
     record = RunRecord.load(path)
     try:
         samples = [json.loads(line) for line in samples_path.read_text(encoding="utf-8").splitlines() if line]
-    except json.JSONDecodeError as e:
-        raise DataError(f"{samples_path}: cannot read its samples ({e}).") from e
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise DataError(f"{samples_path}: cannot read its samples ({e}).") from None
     return Run(path, record, samples)
 
 
@@ -188,8 +188,24 @@ def fairness_warnings(a: Run, b: Run, task: str) -> list[str]:
     return warnings
 
 
+def check_comparable(base: Run, other: Run) -> None:
+    """Two runs can be compared only on a task both have results for."""
+    if set(base.record.results) & set(other.record.results):
+        return
+
+    def holds(run: Run) -> str:
+        tasks = ", ".join(run.record.results)
+        return f"{run.name} ({run.path}) has {'results for ' + tasks if tasks else 'no results'}"
+
+    raise DataError(
+        f"{other.name} and {base.name} have no task in common: {holds(base)}; {holds(other)}.",
+        hint="Compare runs of the same task (fseval show RUN lists what a run holds).",
+    )
+
+
 def compare(base: Run, other: Run) -> list[Paired]:
-    """``other`` against ``base`` for every (task, shots) in ``base``."""
+    """``other`` against ``base`` for every (task, shots) in ``base``; runs with no task in common are refused."""
+    check_comparable(base, other)
     comparisons = []
     for task, rows in base.record.results.items():
         warnings = fairness_warnings(base, other, task) if task in other.record.results else ["task missing"]

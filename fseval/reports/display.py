@@ -154,11 +154,20 @@ def progress_bars() -> Iterator[Progress]:
         def start(description: str, total: int) -> Callable[[int], None]:
             if total == 0:
                 handle = progress.add_task(description, total=None, phase=True)
-                return lambda n: progress.update(handle, total=1, completed=1)
+                return lambda n: _end_phase(progress, handle)
             bar = progress.add_task(description, total=total)
             return lambda n: progress.advance(bar, n)
 
         yield start
+
+
+def _end_phase(progress: RichProgress, handle: Any) -> None:
+    """A phase is marked done; one that took under a second leaves no line behind."""
+    task = progress.tasks[[t.id for t in progress.tasks].index(handle)]
+    if (task.elapsed or 0.0) < 1:
+        progress.remove_task(handle)
+    else:
+        progress.update(handle, total=1, completed=1)
 
 
 def _plain_lines(description: str, total: int) -> Callable[[int], None]:
@@ -170,9 +179,11 @@ def _plain_lines(description: str, total: int) -> Callable[[int], None]:
 
     def advance(n: int) -> None:
         state["count"] += n
+        seconds = time.perf_counter() - started
         if not state["done"] and (total == 0 or state["count"] >= total):
             state["done"] = True
-            err_console.print(f"{description}: done in {time.perf_counter() - started:.1f} s", markup=False)
+            if total > 0 or seconds >= 1:  # a quick phase needs no second line
+                err_console.print(f"{description}: done in {seconds:.1f} s", markup=False)
 
     return advance
 

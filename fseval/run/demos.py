@@ -59,9 +59,9 @@ def plan_random(
 def plan_fixed(samples: Sequence[Sample], pool: Sequence[Sample], k: int, path: Path, limit: int | None) -> DemoPlan:
     try:
         spec = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         hint = 'Give a JSON list of demo ids or {"sample id": [...]}.'
-        raise FsevalError(f"--demos-file {path}: {e}", hint=hint) from e
+        raise FsevalError(f"--demos-file {path} cannot be read as JSON: {e}.", hint=hint) from None
     position = {str(s.id): i for i, s in enumerate(pool)}
 
     def lookup(ids: object, owner: str) -> list[int]:

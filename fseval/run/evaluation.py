@@ -28,6 +28,7 @@ from fseval.media.images import load_media
 from fseval.metrics import get_metric
 from fseval.metrics.breakdown import breakdown, group_key
 from fseval.models.base import ModelAdapter, is_out_of_memory
+from fseval.progress import phase
 from fseval.run import demos as demo_strategies
 from fseval.run.distributed import Dist
 from fseval.run.prefetch import PipelineOptions, Prefetcher, group_by_length
@@ -350,7 +351,7 @@ def evaluate(
             advance(sum(index in pending for index, _, _ in done))  # (compat batches redo finished ones)
     if not dist.is_main:
         return None
-    with stopwatch.time("scoring"):
+    with stopwatch.time("scoring"), phase(f"{task.name} {shots}-shot seed {seed}: scoring"):
         result = score_trial(task, queries, seed, settings.metric_variant)
     stopwatch.seconds["evaluate"] += time.perf_counter() - started
     return [q.record for q in queries], result

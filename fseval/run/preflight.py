@@ -87,7 +87,18 @@ def demo_problems(config: RunConfig, tasks: list[Task], data: dict[str, TaskData
             found.append(
                 f"{task.name}: {most} demos per prompt, but its demo split has {pool} examples (use fewer --shots)."
             )
+        elif config.demos == "fixed" and config.demos_file is not None:
+            found += demos_file_problems(config.demos_file, data[task.name], most, config.limit)
     return found
+
+
+def demos_file_problems(path: Path, data: TaskData, most: int, limit: int | None) -> Problems:
+    """``--demos-file`` parses and names, for every evaluated sample, enough demos that the demo split has."""
+    from fseval.run.demos import plan_fixed
+
+    if not path.is_file():
+        return [f"--demos-file {path} does not exist."]
+    return collect(lambda: plan_fixed(data.eval, data.demo_pool, most, path, limit))
 
 
 def scorer_problems(tasks: list[Task]) -> Problems:

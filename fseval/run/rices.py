@@ -23,6 +23,7 @@ from fseval.data.task_data import TaskData
 from fseval.devices import resolve_device
 from fseval.errors import FsevalError, MediaError
 from fseval.media.images import load_media
+from fseval.progress import bar, phase
 from fseval.run.demos import DemoPlan
 from fseval.types import Sample
 
@@ -69,8 +70,10 @@ def embed(samples: Sequence[Sample], encoder: str, pretrained: str, device: str,
     """L2-normalised image embeddings, one row per sample (its first media item); zeros if unreadable."""
     import torch
 
-    model, transform = load_encoder(encoder, pretrained, device)
+    with phase(f"Loading the RICES encoder {encoder}"):
+        model, transform = load_encoder(encoder, pretrained, device)
     rows: list[np.ndarray] = []
+    advance = bar(f"RICES features ({encoder})", len(samples))
     for start in range(0, len(samples), batch_size):
         batch = samples[start : start + batch_size]
         images, ok = [], []
@@ -88,6 +91,7 @@ def embed(samples: Sequence[Sample], encoder: str, pretrained: str, device: str,
             features = np.zeros((len(batch), encoded.shape[1]), dtype=np.float32)
             features[np.asarray(ok)] = encoded.cpu().numpy()
         rows.append(features)
+        advance(len(batch))
     width = max((r.shape[1] for r in rows), default=0)
     return np.concatenate([np.pad(r, ((0, 0), (0, width - r.shape[1]))) for r in rows]) if rows else np.zeros((0, 0))
 

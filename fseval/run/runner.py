@@ -7,6 +7,7 @@ rank 0 writes the run directory.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import tempfile
@@ -195,8 +196,9 @@ def write_error_log(output: Path, started: bool) -> Path | None:
         try:
             path.write_text(text, encoding="utf-8", errors="backslashreplace")
             return path
-        except OSError:
-            continue
+        except OSError:  # a full disk: no empty log left behind, try the next place
+            with contextlib.suppress(OSError):
+                path.unlink()
     return None
 
 
@@ -313,6 +315,7 @@ def run_task(
     if writer is not None:
         info: dict[str, Any] = {"version": task.spec.version, "mode": task.spec.mode, "spec": str(task.path)}
         info["prompt"] = task.prompt.model_dump()
+        info["shots"] = list(config.shots or task.spec.shots)  # what the run sets out to do (reports: incomplete?)
         writer.add_task(task.name, {**info, "files": task_data.files})
     total = len(task_data.eval) if config.limit is None else min(config.limit, len(task_data.eval))
     for shots in config.shots or tuple(task.spec.shots):

@@ -209,6 +209,10 @@ def check_tasks_dirs(tasks_dirs: Sequence[Path]) -> None:
     missing = [str(directory) for directory in tasks_dirs if not directory.is_dir()]
     if missing:
         raise SpecError(f"--tasks-dir {', '.join(missing)}: no such folder.", hint="Give a folder of task YAML files.")
+    for env in (TASKS_ENV, PROMPTS_ENV):
+        unset = [p for p in os.environ.get(env, "").split(os.pathsep) if p and not Path(p).is_dir()]
+        if unset:
+            raise SpecError(f"${env} names {', '.join(unset)}: no such folder.", hint=f"Fix or unset {env}.")
 
 
 def load_tasks(names: Sequence[str], tasks_dirs: Sequence[Path] = ()) -> list[Task]:

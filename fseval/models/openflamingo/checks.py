@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from fseval.errors import FsevalError
-from fseval.models.files import checkpoint_problem, model_dir_problems
+from fseval.models.files import checkpoint_problem, model_dir_problems, tokenizer_problems
 
 
 def resolved(arguments: dict[str, Any]) -> dict[str, Any]:
@@ -49,6 +49,12 @@ def problems(arguments: dict[str, Any]) -> list[str]:
         found += model_dir_problems(Path(lm).expanduser())
     elif isinstance(lm, str) and (Path(lm).is_absolute() or lm.startswith((".", "~"))):
         found.append(f"lm {lm} does not exist")
+    tokenizer = arguments.get("tokenizer") or lm
+    role = "tokenizer" if arguments.get("tokenizer") else "lm"
+    if isinstance(tokenizer, str) and Path(tokenizer).expanduser().is_dir():
+        found += tokenizer_problems(Path(tokenizer).expanduser(), role)
+    elif role == "tokenizer" and isinstance(tokenizer, str) and tokenizer.startswith(("/", ".", "~")):
+        found.append(f"tokenizer {tokenizer} does not exist")
     pretrained, config = arguments.get("vision_pretrained"), arguments.get("vision_config")
     if isinstance(pretrained, str) and Path(pretrained).suffix in (".safetensors", ".bin", ".pt", ".pth"):
         found += _some(checkpoint_problem(Path(pretrained)))

@@ -19,12 +19,21 @@ from pathlib import Path
 
 from fseval import __version__
 from fseval.errors import FsevalError
+from fseval.outputs import output_file, write_atomic
+from fseval.progress import phase
 from fseval.reports.compare import Run
-from fseval.reports.html.page import breakdown_section, comparison_section, runs_section, scores_section
+from fseval.reports.html.page import (
+    breakdown_section,
+    comparison_section,
+    incomplete_banner,
+    runs_section,
+    scores_section,
+)
 from fseval.reports.html.payload import PayloadStats, build_payload
 
 THUMBNAIL_SIZE = 80
 IMAGE_BUDGET_MB = 40.0
+OPTION = "--output"  # how messages name the file (fseval report -o)
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,14 @@ class Built:
     bytes: int
     seconds: float
     stats: PayloadStats
+
+    def summary(self) -> str:
+        """``Wrote PATH (SIZE: N samples, M thumbnails; what was left out, counted) in S s``: one short line."""
+        left_out = self.stats.left_out()
+        return (
+            f"Wrote {self.path} ({self.bytes / 1e6:.1f} MB: {self.stats.samples:,} samples, "
+            f"{self.stats.thumbnails:,} thumbnails{'; ' + left_out if left_out else ''}) in {self.seconds:.1f} s"
+        )
 
 
 def _asset(name: str) -> str:
@@ -62,7 +79,9 @@ def render(runs: list[Run], thumbnail_size: int, image_budget_mb: float) -> tupl
     payload, stats = build_payload(runs, thumbnail_size, int(image_budget_mb * 1_000_000))
     title = "fseval report: " + ", ".join(run.name for run in runs)
     created = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    summary = runs_section(runs) + scores_section(runs, tasks) + breakdown_section(runs, tasks)
+    summary = (
+        incomplete_banner(runs) + runs_section(runs) + scores_section(runs, tasks) + breakdown_section(runs, tasks)
+    )
     summary += comparison_section(runs)
     parts = {
         "title": escape(title),
@@ -81,11 +100,14 @@ def build_report(
     thumbnail_size: int = THUMBNAIL_SIZE,
     image_budget_mb: float = IMAGE_BUDGET_MB,
 ) -> Built:
-    """Write the report of ``runs`` (the first is A in the paired differences) to ``output``."""
+    """Write the report of ``runs`` (the first is A in the paired differences) to ``output``.
+
+    ``output`` is checked before any work; the file appears whole or not at all (``fseval.outputs``).
+    """
     start = time.perf_counter()
+    output_file(output, OPTION)
     html, stats = render(runs, thumbnail_size, image_budget_mb)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(output.name + ".tmp")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(output)
-    return Built(output, output.stat().st_size, time.perf_counter() - start, stats)
+    data = html.encode("utf-8")
+    with phase(f"Writing {output.name} ({len(data) / 1e6:.1f} MB)"):
+        write_atomic(output, data, OPTION)
+    return Built(output, len(data), time.perf_counter() - start, stats)

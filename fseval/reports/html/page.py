@@ -10,9 +10,12 @@ import math
 from collections.abc import Iterable, Sequence
 from html import escape
 
+from fseval.errors import FsevalError
+from fseval.progress import phase
 from fseval.record import ResultRow
 from fseval.reports.compare import Paired, Run
 from fseval.reports.compare import compare as compare_runs
+from fseval.reports.completeness import completeness
 from fseval.reports.html.svg import score_chart
 from fseval.reports.plot import axis_label
 
@@ -29,6 +32,15 @@ def _table(head: Sequence[str], rows: Iterable[Sequence[str]], caption: str = ""
     out.append("<thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>")
     out += ["<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows]
     return "".join(out) + "</tbody></table>"
+
+
+def incomplete_banner(runs: Sequence[Run]) -> str:
+    """A banner above everything for each run that lacks (task, shots) rows or trials it set out to make."""
+    notes = [(run, completeness(run.record, run.path)) for run in runs]
+    lines = [
+        f"<p><b>{escape(run.name)}</b> {escape(found.message())}</p>" for run, found in notes if not found.complete
+    ]
+    return f'<div class="banner incomplete" role="alert">{"".join(lines)}</div>' if lines else ""
 
 
 def runs_section(runs: Sequence[Run]) -> str:
@@ -103,7 +115,12 @@ def comparison_section(runs: Sequence[Run]) -> str:
     )
     parts = [f'<section><h2>Paired differences</h2><p class="note">{note}</p>']
     for other in runs[1:]:
-        comparisons = compare_runs(runs[0], other)
+        try:
+            with phase(f"Paired differences: {other.name} vs {runs[0].name}"):
+                comparisons = compare_runs(runs[0], other)
+        except FsevalError as refusal:  # no task in common: the rest of the report still reads
+            parts.append(f'<p class="note">{escape(refusal.message)}</p>')
+            continue
         rows = [_comparison_row(c) for c in comparisons]
         head = ["task", "shots", escape(runs[0].name), escape(other.name), "B − A", "95% CI", "p", "shared", "notes"]
         parts.append(_table(head, rows, f"B = {escape(other.name)} vs A = {escape(runs[0].name)}"))

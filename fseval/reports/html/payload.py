@@ -20,8 +20,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fseval.progress import phase
 from fseval.reports.compare import Run
-from fseval.reports.html.thumbnails import make_thumbnails, media_path
+from fseval.reports.html.thumbnails import (
+    BUDGET_SPENT,
+    NO_FILE,
+    NOT_FOUND,
+    UNREADABLE,
+    make_thumbnails,
+    media_path,
+)
 from fseval.types import END_OF_CHUNK
 
 
@@ -51,7 +59,22 @@ class PayloadStats:
     samples: int = 0
     media: int = 0
     thumbnails: int = 0
-    not_embedded: Counter[str] = field(default_factory=Counter)
+    not_embedded: Counter[str] = field(default_factory=Counter)  # media without a thumbnail, by reason
+    first: dict[str, str] = field(default_factory=dict)  # reason -> the first medium it kept out
+
+    def left_out(self) -> str:
+        """The media without a thumbnail, counted by reason: a line however many there are."""
+        described = {
+            NOT_FOUND: "not found",
+            UNREADABLE: "unreadable",
+            NO_FILE: "without a file (image bytes from a dataset column)",
+            BUDGET_SPENT: "over the image budget (--image-budget)",
+        }
+        parts = []
+        for reason, count in self.not_embedded.most_common():
+            first = f" (first: {self.first[reason]})" if reason in (NOT_FOUND, UNREADABLE) else ""
+            parts.append(f"{count:,} media {described.get(reason, reason)}{first}")
+        return "; ".join(parts)
 
 
 def build_payload(runs: list[Run], thumbnail_size: int, image_budget: int) -> tuple[dict[str, Any], PayloadStats]:
@@ -112,7 +135,8 @@ def _thumbnails(
     order = sorted(range(len(names)), key=lambda i: (i not in queries, -uses[i], i))
     files = Table()  # a video's clips (one file, several frame selections) share the file's thumbnail
     of_file = {i: files.number(media_path(names[i], None)) for i in order}
-    made = make_thumbnails(files.values, size, budget)
+    with phase(f"Making thumbnails of {len(files.values):,} media files"):
+        made = make_thumbnails(files.values, size, budget)
     thumbnails: list[str] = []
     number_of: dict[int, int] = {}
     for file, thumbnail in enumerate(made):
@@ -125,5 +149,6 @@ def _thumbnails(
         thumbnail = made[of_file[i]]
         rows.append([name, number_of.get(of_file[i], -1), thumbnail.why])
         if thumbnail.uri is None:
-            stats.not_embedded[thumbnail.why.split(":")[0]] += 1
+            stats.not_embedded[thumbnail.reason] += 1
+            stats.first.setdefault(thumbnail.reason, name)
     return thumbnails, rows, stats

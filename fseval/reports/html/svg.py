@@ -1,17 +1,44 @@
-"""Score against shots as inline SVG: one chart per task, one line per run, bars for the 95% intervals."""
+"""Score against shots as inline SVG: one chart per task, one line per run, bars for the 95% intervals.
+
+Each run keeps its colour (``reports/colours.py``, by its position among the runs) in every chart,
+and a chart of several runs has a legend naming each by its label.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from html import escape
 
 from fseval.record import ResultRow
+from fseval.reports.colours import run_colours
 
-COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
 WIDTH, HEIGHT = 360, 240
 LEFT, RIGHT, TOP, BOTTOM = 48, 12, 28, 40
 INSET = 16
+LEGEND_ROW = 16
+LEGEND_CHARACTERS = 52  # a longer label is cut (its full text is the entry's tooltip)
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Where a (shots, score) is drawn."""
+
+    shots: list[int]
+    low: float
+    high: float
+
+    def x(self, shot: int) -> float:  # shot counts evenly spaced (0, 4, 8, 16, 32 read better so), inset from the axes
+        inner = WIDTH - LEFT - RIGHT - 2 * INSET
+        return (
+            LEFT
+            + INSET
+            + (inner * self.shots.index(shot) / (len(self.shots) - 1) if len(self.shots) > 1 else inner / 2)
+        )
+
+    def y(self, value: float) -> float:
+        return TOP + (HEIGHT - TOP - BOTTOM) * (1 - (value - self.low) / (self.high - self.low))
 
 
 def _ticks(low: float, high: float, count: int = 5) -> list[float]:
@@ -27,51 +54,81 @@ def _ticks(low: float, high: float, count: int = 5) -> list[float]:
 
 
 def score_chart(task: str, axis: str, runs: Sequence[tuple[str, Sequence[ResultRow]]]) -> str:
-    """An SVG element: ``runs`` is (label, that run's rows of ``task``)."""
+    """An SVG element: ``runs`` is (label, that run's rows of ``task``), every run of the report in its order."""
     points = [(label, [r for r in rows if not math.isnan(r.mean)]) for label, rows in runs]
     shots = sorted({r.shots for _, rows in points for r in rows})
     values = [v for _, rows in points for r in rows for v in (r.ci95[0], r.ci95[1], r.mean) if not math.isnan(v)]
     if not shots or not values:
         return ""
     ticks = _ticks(min(values), max(values))
-    low, high = ticks[0], ticks[-1] if ticks[-1] > ticks[0] else ticks[0] + 1
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-
-    def x(shot: int) -> float:  # shot counts evenly spaced (0, 4, 8, 16, 32 read better so), inset from the axes
-        inner = plot_w - 2 * INSET
-        return LEFT + INSET + (inner * shots.index(shot) / (len(shots) - 1) if len(shots) > 1 else inner / 2)
-
-    def y(value: float) -> float:
-        return TOP + plot_h * (1 - (value - low) / (high - low))
-
+    scale = Scale(shots, ticks[0], ticks[-1] if ticks[-1] > ticks[0] else ticks[0] + 1)
+    colours = run_colours(len(points))
+    legend = _legend([(label, colour, bool(rows)) for (label, rows), colour in zip(points, colours, strict=True)])
+    height = HEIGHT + (len(points) * LEGEND_ROW + 4 if legend else 0)
     parts = [
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" role="img"'
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" role="img"'
         f' aria-label="{escape(task)}: {escape(axis)} against shots">',
+        *_axes(task, axis, scale, ticks),
+    ]
+    for (label, rows), colour in zip(points, colours, strict=True):
+        parts += _line(label, sorted(rows, key=lambda r: r.shots), colour, scale)
+    return "".join([*parts, *legend, "</svg>"])
+
+
+def _axes(task: str, axis: str, scale: Scale, ticks: list[float]) -> list[str]:
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    parts = [
         f'<text x="{WIDTH / 2}" y="16" class="title">{escape(task)}</text>',
         f'<text x="12" y="{TOP + plot_h / 2}" class="axis" transform="rotate(-90 12 {TOP + plot_h / 2})">'
         f"{escape(axis)}</text>",
         f'<text x="{LEFT + plot_w / 2}" y="{HEIGHT - 6}" class="axis">shots</text>',
     ]
+    y = scale.y
     for tick in ticks:
         parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" class="grid"/>')
         parts.append(f'<text x="{LEFT - 4}" y="{y(tick) + 4:.1f}" class="tick" text-anchor="end">{tick:g}</text>')
-    for shot in shots:
-        parts.append(f'<text x="{x(shot):.1f}" y="{TOP + plot_h + 16}" class="tick">{shot}</text>')
-    for index, (label, rows) in enumerate(points):
-        colour = COLOURS[index % len(COLOURS)]
-        ordered = sorted(rows, key=lambda r: r.shots)
-        line = " ".join(f"{x(r.shots):.1f},{y(r.mean):.1f}" for r in ordered)
-        parts.append(f'<polyline points="{line}" fill="none" stroke="{colour}" stroke-width="2"/>')
-        for r in ordered:
-            if not math.isnan(r.ci95[0]):
-                parts.append(
-                    f'<line x1="{x(r.shots):.1f}" x2="{x(r.shots):.1f}" y1="{y(r.ci95[0]):.1f}"'
-                    f' y2="{y(r.ci95[1]):.1f}" stroke="{colour}"/>'
-                )
+    for shot in scale.shots:
+        parts.append(f'<text x="{scale.x(shot):.1f}" y="{TOP + plot_h + 16}" class="tick">{shot}</text>')
+    return parts
+
+
+def _line(label: str, rows: list[ResultRow], colour: str, scale: Scale) -> list[str]:
+    """One run: its line (titled by its label), interval bars and points."""
+    if not rows:
+        return []
+    x, y = scale.x, scale.y
+    line = " ".join(f"{x(r.shots):.1f},{y(r.mean):.1f}" for r in rows)
+    parts = [
+        f'<polyline points="{line}" fill="none" stroke="{colour}" stroke-width="2" data-run="{escape(label)}">'
+        f"<title>{escape(label)}</title></polyline>"
+    ]
+    for r in rows:
+        if not math.isnan(r.ci95[0]):
             parts.append(
-                f'<circle cx="{x(r.shots):.1f}" cy="{y(r.mean):.1f}" r="3.5" fill="{colour}">'
-                f"<title>{escape(label)}: {r.mean:.2f} at {r.shots} shots "
-                f"(95% CI {r.ci95[0]:.2f}–{r.ci95[1]:.2f})</title></circle>"
+                f'<line x1="{x(r.shots):.1f}" x2="{x(r.shots):.1f}" y1="{y(r.ci95[0]):.1f}"'
+                f' y2="{y(r.ci95[1]):.1f}" stroke="{colour}"/>'
             )
-    parts.append("</svg>")
-    return "".join(parts)
+        parts.append(
+            f'<circle cx="{x(r.shots):.1f}" cy="{y(r.mean):.1f}" r="3.5" fill="{colour}">'
+            f"<title>{escape(label)}: {r.mean:.2f} at {r.shots} shots "
+            f"(95% CI {r.ci95[0]:.2f}–{r.ci95[1]:.2f})</title></circle>"
+        )
+    return parts
+
+
+def _legend(entries: list[tuple[str, str, bool]]) -> list[str]:
+    """Under the chart, one row per run: its colour and label (``has_points`` False: "no results")."""
+    if len(entries) < 2:
+        return []  # one run: the table beside the chart names it
+    parts = ['<g class="legend">']
+    for row, (label, colour, has_points) in enumerate(entries):
+        y = HEIGHT + row * LEGEND_ROW + 6
+        shown = label if len(label) <= LEGEND_CHARACTERS else label[: LEGEND_CHARACTERS - 1] + "…"
+        parts.append(
+            f'<g class="legend-entry" data-run="{escape(label)}" data-colour="{colour}"><title>{escape(label)}</title>'
+            f'<line x1="{LEFT}" x2="{LEFT + 18}" y1="{y}" y2="{y}" stroke="{colour}" stroke-width="2"/>'
+            f'<circle cx="{LEFT + 9}" cy="{y}" r="3.5" fill="{colour}"/>'
+            f'<text x="{LEFT + 24}" y="{y + 4}" class="legend">{escape(shown)}'
+            f"{' (no results)' if not has_points else ''}</text></g>"
+        )
+    return [*parts, "</g>"]

@@ -22,12 +22,15 @@ QUALITY = 65
 VIDEO_SUFFIXES = {".mp4", ".avi", ".webm", ".mkv", ".mov", ".m4v"}
 BATCH = 200  # files per worker task
 OVER_BUDGET = "not embedded: the report's image budget is spent (--image-budget)"
+# Why a medium has no thumbnail, in the few kinds a summary counts (the ``why`` of each names its file).
+NOT_FOUND, UNREADABLE, NO_FILE, BUDGET_SPENT = "not found", "unreadable", "no file", "over budget"
 
 
 @dataclass(frozen=True)
 class Thumbnail:
     uri: str | None  # a data URI, or None where the file could not be read or the budget was spent
     why: str = ""  # why there is no thumbnail
+    reason: str = ""  # its kind: NOT_FOUND, UNREADABLE, NO_FILE or BUDGET_SPENT
 
 
 def media_path(key: str, cwd: Path | None) -> Path | None:
@@ -64,16 +67,19 @@ def _thumbnail(path: Path, size: int) -> bytes:
     return buffer.getvalue()
 
 
-def _make(path: Path | None, size: int) -> bytes | str:
+def _make(path: Path | None, size: int) -> bytes | tuple[str, str]:
+    """The thumbnail's JPEG bytes, or (reason, why) there is none."""
     if path is None:
-        return "no file (image bytes from a dataset column)"
+        return NO_FILE, "no file (image bytes from a dataset column)"
+    if not path.is_file():
+        return NOT_FOUND, f"not found: {path}"
     try:
         return _thumbnail(path, size)
     except Exception as e:  # a report shows what it can: an unreadable file is named, not fatal
-        return f"cannot read {path.name}: {type(e).__name__}"
+        return UNREADABLE, f"cannot read {path.name}: {type(e).__name__}"
 
 
-def _make_all(paths: Sequence[Path | None], size: int) -> list[bytes | str]:
+def _make_all(paths: Sequence[Path | None], size: int) -> list[bytes | tuple[str, str]]:
     return [_make(path, size) for path in paths]
 
 
@@ -92,12 +98,12 @@ def make_thumbnails(paths: Sequence[Path | None], size: int, budget_bytes: int) 
     try:
         for batch in made:
             for result in batch:
-                if isinstance(result, str):
-                    out.append(Thumbnail(None, result))
+                if isinstance(result, tuple):
+                    out.append(Thumbnail(None, result[1], result[0]))
                     continue
                 uri = "data:image/jpeg;base64," + base64.b64encode(result).decode("ascii")
                 if spent + len(uri) > budget_bytes:
-                    return out + [Thumbnail(None, OVER_BUDGET)] * (len(paths) - len(out))
+                    return out + [Thumbnail(None, OVER_BUDGET, BUDGET_SPENT)] * (len(paths) - len(out))
                 spent += len(uri)
                 out.append(Thumbnail(uri))
         return out

@@ -100,5 +100,9 @@ class RunRecord(BaseModel):
     def save(self, directory: Path) -> None:
         """Written whole and renamed into place, so a reader never sees half a file."""
         tmp = directory / f"{RESULTS_FILE}.tmp"
-        tmp.write_text(json.dumps(self.model_dump(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        os.replace(tmp, directory / RESULTS_FILE)
+        try:
+            tmp.write_text(json.dumps(self.model_dump(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            os.replace(tmp, directory / RESULTS_FILE)
+        except BaseException:  # a full disk, Ctrl-C: the previous results.json stays, and no half file beside it
+            tmp.unlink(missing_ok=True)
+            raise

@@ -9,6 +9,7 @@ own tokens. Rank tasks come back as ``Ranked`` candidates.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,10 +43,28 @@ class VideoSampling(BaseModel):
         return f"frames={self.frames}" if self.fps is None else f"fps={self.fps:g},frames<={self.frames}"
 
 
+class _FilePath:
+    """``MediaRef.path``: kept as given (a string from a loader), read as a ``Path``.
+
+    A split of half a million questions would spend seconds building Paths that are read only for the
+    few samples a run decodes, so the Path is built on each read instead.
+    """
+
+    def __get__(self, ref: object | None, owner: type | None = None) -> Path | None:
+        if ref is None:
+            return None  # the field's default
+        location: str | os.PathLike[str] | None = ref.__dict__["_path"]
+        return location if location is None or isinstance(location, Path) else Path(location)
+
+    def __set__(self, ref: object, location: str | os.PathLike[str] | None) -> None:
+        ref.__dict__["_path"] = location
+
+
 @dataclass(frozen=True)
 class MediaRef:
     """Where one media item comes from: a file, or encoded bytes (Hugging Face image columns).
 
+    ``path`` may be given as a string (``str(path)``-normalised, as loaders build it); it reads as a ``Path``.
     ``video`` is set for a video clip: the file is decoded into the frames it selects (``fseval.media.video``).
     An image keeps the mode it is stored in (palette, RGBA, greyscale ...) unless ``rgb`` is set:
     OpenFlamingo's datasets hand images to the model as opened, so they are resized before
@@ -53,7 +72,7 @@ class MediaRef:
     """
 
     key: str
-    path: Path | None = None
+    path: _FilePath = _FilePath()
     data: bytes | None = None
     error: str | None = None
     video: VideoSampling | None = None

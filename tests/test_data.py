@@ -130,5 +130,6 @@ def test_hugging_face_parquet_copy_maps_to_the_same_samples(tmp_path: Path, vqav
 def test_hub_dataset_not_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(DataError, match="not in the Hugging Face cache"):
+    with pytest.raises(DataError, match="not in the Hugging Face cache") as error:
         load("vqav2", "hf:openflamingo/eval_benchmark")
+    assert "hf download --repo-type dataset openflamingo/eval_benchmark" in str(error.value)  # today's CLI

@@ -1,13 +1,36 @@
-"""What loaders share: reading JSON with errors that name the file, the record and the field."""
+"""What loaders share: reading JSON with errors that name the file, the record and the field; media references
+and the answer metadata of VQA records, made cheaply for splits of half a million questions."""
 
 from __future__ import annotations
 
+import functools
+import gc
 import json
-from collections.abc import Mapping
+import operator
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from fseval.errors import DataError
+from fseval.types import MediaRef, VideoSampling
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Python's cycle collector off while a reader makes millions of objects and no cycles.
+
+    Each collection walks every object still alive, so a VQAv2-size split would pay for dozens of
+    walks over the JSON it has parsed and the samples it has made, and they find nothing to free.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def read_json(path: Path) -> Any:
@@ -42,9 +65,82 @@ def require_list(container: Any, key: str | None, path: Path) -> list[Any]:
     return value
 
 
-def answer_meta(answer: Mapping[str, Any]) -> str:
-    """An answer record without its text, serialised: what makes two records equal besides the text.
+class MediaRefs:
+    """Each record's media: ``root / template.format_map(record)``, one shared ``(MediaRef,)`` per file.
 
-    OpenFlamingo's VQA metric compares whole answer dicts; this keeps what it needs to reproduce that.
+    Questions of one image share its reference, and no Path is built while loading (``MediaRef.path``
+    builds it when read): the key is the string ``str(root / relative)`` gives, joined by hand where
+    that is certain to be the same string. With ``video`` the files are clips sampled that way.
     """
-    return json.dumps({k: v for k, v in answer.items() if k != "answer"}, sort_keys=True)
+
+    def __init__(self, root: Path, template: str, source: Path, video: VideoSampling | None = None) -> None:
+        self.root, self.template, self.source, self.video = root, template, source, video
+        self.prefix = str(root / "_")[:-1]  # "" for ".", "/" for "/", else the folder and a separator
+        self.suffix = "" if video is None else f"#{video.tag}"  # the same file sampled two ways differs
+        self.refs: dict[str, tuple[MediaRef, ...]] = {}
+
+    def __call__(self, record: Mapping[str, Any]) -> tuple[MediaRef, ...]:
+        try:
+            relative = self.template.format_map(record)
+        except (KeyError, ValueError, IndexError) as e:
+            # Recorded, not raised: scoring needs no media, and a run reports it before loading a model.
+            what = "image" if self.video is None else "video"
+            error = f"{self.source}: cannot build the {what} path {self.template!r} from a record: {e!r}"
+            return (MediaRef(key=self.template, error=error),)
+        refs = self.refs.get(relative)
+        if refs is None:
+            location = self.prefix + relative if _plain(relative) else str(self.root / relative)
+            refs = (MediaRef(key=location + self.suffix, path=location, video=self.video),)
+            self.refs[relative] = refs
+        return refs
+
+
+def _plain(relative: str) -> bool:
+    """Appending ``relative`` to a folder's string is what ``Path`` would make of it (nothing to normalise)."""
+    return (
+        os.sep == "/"
+        and relative[:1] not in ("", "/", ".")
+        and relative[-1] != "/"
+        and "//" not in relative
+        and "/." not in relative
+    )
+
+
+def answer_meta(records: Sequence[Any]) -> tuple[int, ...]:
+    """Per answer record, a number two records share exactly when they are equal besides their text.
+
+    OpenFlamingo's VQA metric leaves an annotator out by comparing whole answer dicts; this is what it
+    needs of the records besides the text. Records with distinct ``answer_id``s (VQAv2's 1 to 10) all
+    differ, and their questions share one tuple; others are compared by their JSON without the text
+    (a record that is not an object counts as an empty one).
+    """
+    try:
+        ids = list(map(_ANSWER_ID, records))
+        if ids == _one_to(len(ids)) or ({type(i) for i in ids} <= {int, str} and len(set(ids)) == len(ids)):
+            return distinct_answers(len(ids))
+    except (AttributeError, TypeError):  # a record that is not an object, an id that cannot be hashed
+        pass
+    rests = [
+        json.dumps({k: v for k, v in r.items() if k != "answer"}, sort_keys=True) if isinstance(r, Mapping) else ""
+        for r in records
+    ]
+    first: dict[str, int] = {}
+    groups = tuple(first.setdefault(rest, len(first)) for rest in rests)
+    return _SHARED.setdefault(groups, groups)
+
+
+_ANSWER_ID = operator.methodcaller("get", "answer_id")
+
+
+@functools.cache
+def distinct_answers(count: int) -> tuple[int, ...]:
+    """The ``answer_meta`` of ``count`` records that all differ besides their text: one tuple for every question."""
+    return tuple(range(count))
+
+
+@functools.cache
+def _one_to(count: int) -> list[int]:
+    return list(range(1, count + 1))
+
+
+_SHARED: dict[tuple[int, ...], tuple[int, ...]] = {}  # the few shapes of grouped answers, one tuple each

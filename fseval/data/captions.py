@@ -11,13 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fseval.data.base import read_json, require, require_list
-from fseval.data.vqa import image_ref
+from fseval.data.base import MediaRefs, read_json, require, require_list
 from fseval.types import Sample
 
 
 def read_karpathy(root: Path, file: str, split: str, images: str) -> list[Sample]:
     path = root / file
+    media = MediaRefs(root, images, path)
     samples = []
     for i, item in enumerate(require_list(read_json(path), "images", path)):
         if require(item, "split", path, f"images[{i}]") != split:
@@ -33,5 +33,5 @@ def read_karpathy(root: Path, file: str, split: str, images: str) -> list[Sample
             "caption": references[0].strip() if references else "",
             "references": references,
         }
-        samples.append(Sample(id=image_id, media=(image_ref(root, images, fields, path),), fields=fields))
+        samples.append(Sample(id=image_id, media=media(fields), fields=fields))
     return samples

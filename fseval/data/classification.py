@@ -6,8 +6,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from fseval.data.base import require
-from fseval.data.vqa import image_ref
+from fseval.data.base import MediaRefs, require
 from fseval.errors import DataError
 from fseval.resources import ASSETS_DIR
 from fseval.types import MediaRef, Sample
@@ -18,6 +17,7 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".JPEG"}
 def read_hateful_memes(root: Path, file: str, images: str) -> list[Sample]:
     """``{"id", "img", "text", "label"}`` per line; label 1 (hateful) becomes "yes", 0 "no"."""
     path = root / file
+    media = MediaRefs(root, images, path)
     samples = []
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
@@ -34,7 +34,7 @@ def read_hateful_memes(root: Path, file: str, images: str) -> list[Sample]:
         }
         if "label" in item:
             fields["label"] = "yes" if item["label"] == 1 else "no"
-        samples.append(Sample(id=fields["id"], media=(image_ref(root, images, fields, path),), fields=fields))
+        samples.append(Sample(id=fields["id"], media=media(fields), fields=fields))
     return samples
 
 

@@ -30,7 +30,7 @@ def resolve_hub_dataset(name: str) -> Path:
     except (LocalEntryNotFoundError, FileNotFoundError, ValueError) as e:
         raise DataError(
             f"The dataset {name!r} is not in the Hugging Face cache.",
-            hint=f"On a machine with internet: huggingface-cli download --repo-type dataset {name}; "
+            hint=f"On a machine with internet: hf download --repo-type dataset {name}; "
             "or pass --data-dir with a local copy.",
         ) from e
 
@@ -72,7 +72,7 @@ def read_hf_datasets(root: Path, data_files: str, columns: Mapping[str, str]) ->
         if "answers" in columns:
             raw = row[columns["answers"]]
             fields["answers"] = [a["answer"] if isinstance(a, Mapping) else a for a in raw]
-            fields["answer_meta"] = [answer_meta(a) if isinstance(a, Mapping) else "" for a in raw]
+            fields["answer_meta"] = answer_meta(raw)
         media = (_media(row, image_column, source, index),) if image_column else ()
         sample_id = fields.get("id", index)
         samples.append(Sample(id=sample_id, media=media, fields=fields))

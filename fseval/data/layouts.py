@@ -17,6 +17,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from fseval.data import captions, classification, hf, video, vqa
+from fseval.data.base import gc_paused
 from fseval.errors import DataError
 from fseval.types import Sample, VideoSampling
 
@@ -228,7 +229,8 @@ def load_split(task: str, split: str, layouts: Sequence[LayoutBase], roots: Sequ
     for root in roots:
         for layout in layouts:
             if not layout.missing(root):
-                return LoadedSplit(layout.read(root), root, layout)
+                with gc_paused():
+                    return LoadedSplit(layout.read(root), root, layout)
     # The folder nearest to holding the files; on a tie, one that exists (D rather than a missing D/<task>).
     closest = min(roots, key=lambda r: (min(len(layout.missing(r)) for layout in layouts), not r.is_dir()))
     expected = "\n".join(

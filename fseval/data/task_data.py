@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fseval.data.hf import HF_PREFIX, resolve_hub_dataset
-from fseval.data.layouts import LoadedSplit, load_split
+from fseval.data.layouts import LayoutBase, LoadedSplit, load_split
 from fseval.errors import DataError
 from fseval.resources import PACKAGE_DIR
 from fseval.tasks.spec import Task
@@ -45,13 +45,15 @@ def load_task_data(task: Task, data_dir: str | None, limit: int | None = None, f
         demo: LoadedSplit = load_split(task.name, "demo", data.demo, roots, data.source)
     else:
         demo = evaluation
+    # Checked: the samples that are evaluated (the first ``limit``) and the whole demo pool, which demos are drawn from.
     samples = evaluation.samples[:limit] if limit is not None else evaluation.samples
     _check_fields(task, evaluation.samples[0] if evaluation.samples else None)
-    _check_targets(task, evaluation)
-    _check_unique_ids(task, evaluation)
+    _check_targets(task, samples, evaluation.files)
+    _check_unique_ids(task, samples, evaluation.files)
     if not for_scoring:
-        for split in {id(evaluation): evaluation, id(demo): demo}.values():
-            _check_images(task, split)
+        _check_images(task, samples, evaluation.layout)
+        if demo is not evaluation or limit is not None:
+            _check_images(task, demo.samples, demo.layout)
         _check_prompt(task, demo.samples[0] if demo.samples else None, samples[0] if samples else None)
     files = {"eval": evaluation.files, "demo": demo.files}
     return TaskData(samples, demo.samples, demo is evaluation, files)
@@ -76,31 +78,34 @@ def _check_fields(task: Task, sample: Sample | None) -> None:
         )
 
 
-def _check_targets(task: Task, split: LoadedSplit) -> None:
-    """Every evaluation sample's targets are what the metric scores: a bad record fails here, not after the model."""
+def _check_targets(task: Task, samples: list[Sample], files: list[str]) -> None:
+    """Every evaluated sample's targets are what the metric scores: a bad record fails here, not after the model."""
     from fseval.metrics import get_metric
 
     check = get_metric(task.spec.metric).check_target
     if check is None:
         return
-    problems = [(sample.id, problem) for sample in split.samples if (problem := check(sample.fields)) is not None]
+    problems = [(sample.id, problem) for sample in samples if (problem := check(sample.fields)) is not None]
     if problems:
         shown = "; ".join(f"sample {sample_id!r}: {problem}" for sample_id, problem in problems[:5])
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
         raise DataError(
-            f"Task {task.name!r}: {len(problems)} samples of {', '.join(split.files)} cannot be scored: {shown}{more}.",
+            f"Task {task.name!r}: {len(problems)} samples of {', '.join(files)} cannot be scored: {shown}{more}.",
             hint="Fix or remove those records (is this the benchmark's original annotation file?).",
         )
 
 
-def _check_unique_ids(task: Task, split: LoadedSplit) -> None:
+def _check_unique_ids(task: Task, samples: list[Sample], files: list[str]) -> None:
     """A sample id twice would be scored twice (and its records would overwrite each other)."""
-    counts = Counter(str(sample.id) for sample in split.samples)
+    ids = [sample.id for sample in samples]
+    if set(map(type, ids)) in ({int}, {str}) and len(set(ids)) == len(ids):
+        return  # distinct ints (or strings) are distinct as strings too, which is how records key them
+    counts = Counter(map(str, ids))
     repeated = [key for key, count in counts.items() if count > 1]
     if repeated:
         shown = ", ".join(map(repr, repeated[:5]))
         raise DataError(
-            f"Task {task.name!r}: {len(repeated)} sample ids appear more than once in {', '.join(split.files)} "
+            f"Task {task.name!r}: {len(repeated)} sample ids appear more than once in {', '.join(files)} "
             f"(e.g. {shown}).",
             hint="Remove the duplicate records; each question or image must appear once.",
         )
@@ -123,13 +128,13 @@ def _check_prompt(task: Task, demo: Sample | None, query: Sample | None) -> None
             )
 
 
-def _check_images(task: Task, split: LoadedSplit) -> None:
-    broken = next((m.error for s in split.samples for m in s.media if m.error), None)
+def _check_images(task: Task, samples: list[Sample], layout: LayoutBase) -> None:
+    broken = next((m.error for s in samples for m in s.media if m.error), None)
     if broken:
         raise DataError(broken, hint=f"See the expected layout: fseval tasks show {task.name}")
-    first = next((m.path for s in split.samples for m in s.media if m.path is not None), None)
+    first = next((m.path for s in samples for m in s.media if m.path is not None), None)
     if first is not None and not first.parent.is_dir():
         raise DataError(
             f"Task {task.name!r}: media folder {first.parent} does not exist.",
-            hint=f"Expected media at {split.layout.media()}; see fseval tasks show {task.name}.",
+            hint=f"Expected media at {layout.media()}; see fseval tasks show {task.name}.",
         )

@@ -16,19 +16,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fseval.data.base import read_json, require, require_list
+from fseval.data.base import MediaRefs, read_json, require, require_list
 from fseval.errors import DataError
-from fseval.types import MediaRef, Sample, VideoSampling
-
-
-def video_ref(root: Path, template: str, record: dict[str, Any], source: Path, sampling: VideoSampling) -> MediaRef:
-    try:
-        relative = template.format_map(record)
-    except (KeyError, ValueError, IndexError) as e:
-        # Recorded, not raised, as for images: scoring needs no videos, and a run reports it before loading a model.
-        return MediaRef(key=template, error=f"{source}: cannot build the video path {template!r} from a record: {e!r}")
-    path = root / relative
-    return MediaRef(key=f"{path}#{sampling.tag}", path=path, video=sampling)
+from fseval.types import Sample, VideoSampling
 
 
 def read_youtube_mapping(path: Path) -> dict[str, str]:
@@ -53,6 +43,7 @@ def read_videoqa_json(
     """MSRVTT-QA / MSVD-QA; with ``mapping`` each record also gets ``video_name`` for the path template."""
     path = root / file
     names = read_youtube_mapping(root / mapping) if mapping else None
+    media = MediaRefs(root, videos, path, sampling)
     samples = []
     for i, item in enumerate(require_list(read_json(path), None, path)):
         where = f"item {i}"
@@ -75,7 +66,7 @@ def read_videoqa_json(
                     f"{path}: {where} has video_id {video_id}, but {root / mapping} has no line for vid{video_id}.",
                     hint="The QA files and the mapping file must come from the same MSVD-QA release.",
                 )
-        samples.append(Sample(id=qid, media=(video_ref(root, videos, fields, path, sampling),), fields=fields))
+        samples.append(Sample(id=qid, media=media(fields), fields=fields))
     return samples
 
 
@@ -83,6 +74,7 @@ def read_videodatainfo(root: Path, file: str, split: str, videos: str, sampling:
     """MSR-VTT clips of one split with their reference captions, in the file's order of videos."""
     path = root / file
     data = read_json(path)
+    media = MediaRefs(root, videos, path, sampling)
     references: dict[str, list[str]] = {}
     for i, sentence in enumerate(require_list(data, "sentences", path)):
         video_id = require(sentence, "video_id", path, f"sentences[{i}]")
@@ -99,5 +91,5 @@ def read_videodatainfo(root: Path, file: str, split: str, videos: str, sampling:
             "caption": captions[0].strip() if captions else "",
             "references": captions,
         }
-        samples.append(Sample(id=video_id, media=(video_ref(root, videos, fields, path, sampling),), fields=fields))
+        samples.append(Sample(id=video_id, media=media(fields), fields=fields))
     return samples

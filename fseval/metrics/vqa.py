@@ -27,7 +27,7 @@ behaviour is the bug above.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 from fseval.errors import FsevalError
@@ -63,12 +63,13 @@ def vqa_accuracy(
     prediction: str,
     answers: Sequence[str],
     variant: str = "vqav2",
-    answer_meta: Sequence[str] | None = None,
+    answer_meta: Sequence[Hashable] | None = None,
 ) -> float:
     """Accuracy in [0, 1] of one prediction against the annotators' answers.
 
-    ``answer_meta`` holds, per answer, the rest of its annotation record (serialised), which only
-    the ``openflamingo`` variant's dict comparison looks at.
+    ``answer_meta`` holds, per answer, a value that two answers share exactly when the rest of their
+    annotation records is equal (loaders give a small number per record), which only the
+    ``openflamingo`` variant's dict comparison looks at.
     """
     if not answers:
         raise ValueError("a VQA question needs at least one answer")

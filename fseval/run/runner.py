@@ -228,7 +228,9 @@ def check_before_loading(
     for task in tasks:
         with phase(f"Reading {task.name}'s data"):
             try:
-                data[task.name] = load_task_data(task, config.data_dir)
+                # --limit pays only for the samples it evaluates; --demos openflamingo draws its subset from all
+                limit = None if config.demos == "openflamingo" else config.limit
+                data[task.name] = load_task_data(task, config.data_dir, limit)
             except FsevalError as error:
                 problems.append(str(error))
     compat_modes: tuple[str, ...] = ()

@@ -94,7 +94,9 @@ class RunRecord(BaseModel):
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             raise DataError(f"{path} cannot be read: {error}.", hint="Was the run copied whole?") from None
         except ValidationError as error:
-            where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()[:5])
+            where = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'the top level'}: {e['msg']}" for e in error.errors()[:5]
+            )
             raise DataError(f"{path} is not an fseval results file ({where}).") from None
 
     def save(self, directory: Path) -> None:

@@ -42,6 +42,23 @@ def read_json(path: Path) -> Any:
             f"{path} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}).",
             hint="Re-download the file; it may be truncated.",
         ) from e
+    except UnicodeDecodeError as e:
+        raise not_utf8(path, e) from None
+
+
+def read_text(path: Path) -> str:
+    """A text file of a release (JSON lines, class names, QA files), or a DataError naming it."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise not_utf8(path, e) from None
+
+
+def not_utf8(path: Path, error: UnicodeDecodeError) -> DataError:
+    return DataError(
+        f"{path} is not UTF-8 text (byte {error.object[error.start]:#04x} at offset {error.start}).",
+        hint="Re-download the file; it may be damaged, or not the release's own file.",
+    )
 
 
 def require(record: Any, key: str, path: Path, where: str) -> Any:

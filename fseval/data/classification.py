@@ -6,7 +6,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from fseval.data.base import MediaRefs, require
+from fseval.data.base import MediaRefs, read_text, require
 from fseval.errors import DataError
 from fseval.resources import ASSETS_DIR
 from fseval.types import MediaRef, Sample
@@ -19,7 +19,7 @@ def read_hateful_memes(root: Path, file: str, images: str) -> list[Sample]:
     path = root / file
     media = MediaRefs(root, images, path)
     samples = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for n, line in enumerate(read_text(path).splitlines(), start=1):
         if not line.strip():
             continue
         try:
@@ -42,7 +42,7 @@ def read_hateful_memes(root: Path, file: str, images: str) -> list[Sample]:
 def class_names(file: str) -> list[str]:
     """Class names, one per line, in class-index order; a bare name is looked up in fseval's assets."""
     path = Path(file) if Path(file).is_absolute() else ASSETS_DIR / file
-    return [line for line in path.read_text(encoding="utf-8").splitlines() if line]
+    return [line for line in read_text(path).splitlines() if line]
 
 
 def read_image_folder(root: Path, folder: str, names_file: str) -> list[Sample]:

@@ -32,7 +32,7 @@ def data_roots(task: Task, data_dir: str | None) -> list[Path]:
         return [PACKAGE_DIR / task.spec.data.default_dir]
     root = resolve_hub_dataset(data_dir[len(HF_PREFIX) :]) if data_dir.startswith(HF_PREFIX) else Path(data_dir)
     if not root.is_dir():
-        raise DataError(f"--data-dir {data_dir}: no such folder.")
+        raise DataError(f"--data-dir {data_dir}: {'a file, not a folder' if root.exists() else 'no such folder'}.")
     return [root / task.name, root]
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fseval.data.base import MediaRefs, read_json, require, require_list
+from fseval.data.base import MediaRefs, read_json, read_text, require, require_list
 from fseval.errors import DataError
 from fseval.types import Sample, VideoSampling
 
@@ -24,7 +24,7 @@ from fseval.types import Sample, VideoSampling
 def read_youtube_mapping(path: Path) -> dict[str, str]:
     """MSVD's ``youtube_mapping.txt``: ``vidN`` -> YouTube clip name (``<youtube id>_<start>_<end>``)."""
     mapping = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(read_text(path).splitlines(), start=1):
         parts = line.split()
         if not parts:
             continue

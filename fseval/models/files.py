@@ -56,6 +56,17 @@ def safetensors_problem(path: Path) -> str | None:
     return None if needed <= size else f"{path} is truncated ({size} of {needed} bytes); download it again"
 
 
+def index_shards(index: Path) -> list[str]:
+    """The shard files a ``*.index.json`` names; a damaged index is an ``FsevalError`` naming it."""
+    from fseval.errors import FsevalError
+
+    try:
+        weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+        return sorted(set(map(str, weight_map.values())))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as error:
+        raise FsevalError(f"{index} is not a weights index ({error!r}); download it again.") from None
+
+
 def model_dir_problems(directory: Path) -> list[str]:
     """A Hugging Face model folder: ``config.json`` parses and every weight file is whole."""
     config = directory / "config.json"

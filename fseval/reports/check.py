@@ -85,7 +85,7 @@ def write_baseline(run: Run, path: Path) -> dict[str, Any]:
 def read_baseline(path: Path) -> dict[str, Any]:
     try:
         baseline = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         hint = "Create one with fseval check RUN --write-baseline FILE."
         raise DataError(f"Cannot read baseline {path}: {e}", hint=hint) from e
     if not isinstance(baseline, dict) or baseline.get("fseval_baseline") != BASELINE_FORMAT:

@@ -160,8 +160,8 @@ def discover(env: str, builtin: str, extra: Sequence[Path] = ()) -> dict[str, Pa
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise SpecError(f"{path} is not valid YAML: {e}") from e
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise SpecError(f"{path} is not valid YAML: {e}") from None
     if not isinstance(data, dict):
         raise SpecError(f"{path} should hold a mapping of fields, found {type(data).__name__}.")
     return data

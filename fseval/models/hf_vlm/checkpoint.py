@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 from fseval.errors import FsevalError
+from fseval.models.files import index_shards
 from fseval.models.hf_vlm.settings import ARCHITECTURES, PRESETS
 
 WEIGHT_INDEXES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
@@ -50,7 +51,7 @@ def check_files(directory: Path, repo_id: str | None) -> str:
     if not weights:
         missing.append(" or ".join(WEIGHT_FILES[:2]))
     for index in (name for name in weights if name in WEIGHT_INDEXES):
-        shards = sorted(set(json.loads((directory / index).read_text(encoding="utf-8"))["weight_map"].values()))
+        shards = index_shards(directory / index)
         missing += [shard for shard in shards if not (directory / shard).is_file()]
     for group in (PROCESSOR_FILES, TOKENIZER_FILES):
         if not any((directory / name).is_file() for name in group):
@@ -60,7 +61,12 @@ def check_files(directory: Path, repo_id: str | None) -> str:
             f"The checkpoint at {directory} is incomplete; missing: {', '.join(missing)}.",
             hint=download_hint(repo_id, str(directory)),
         )
-    model_type = json.loads((directory / "config.json").read_text(encoding="utf-8")).get("model_type")
+    try:
+        model_type = json.loads((directory / "config.json").read_text(encoding="utf-8")).get("model_type")
+    except (UnicodeDecodeError, json.JSONDecodeError, AttributeError) as error:
+        raise FsevalError(
+            f"{directory / 'config.json'} does not parse ({error}).", hint=download_hint(repo_id, str(directory))
+        ) from None
     if model_type not in ARCHITECTURES:
         raise FsevalError(
             f"{directory} holds a {model_type!r} model, which the hf_vlm family does not run.",

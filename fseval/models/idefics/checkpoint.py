@@ -7,10 +7,10 @@ them.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from fseval.errors import FsevalError
+from fseval.models.files import index_shards
 
 WEIGHT_FILES = (
     "model.safetensors",
@@ -54,7 +54,7 @@ def check_files(directory: Path, repo_id: str | None) -> None:
     if not weights:
         missing.append(" or ".join(WEIGHT_FILES[:2]))
     for index in (name for name in weights if name.endswith(".index.json")):
-        shards = sorted(set(json.loads((directory / index).read_text())["weight_map"].values()))
+        shards = index_shards(directory / index)
         missing += [shard for shard in shards if not (directory / shard).is_file()]
     for group in (TOKENIZER_FILES, IMAGE_PROCESSOR_FILES):
         if not any((directory / name).is_file() for name in group):

@@ -70,7 +70,7 @@ def test_fixed_demos(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"demo ids \[4242\]"):
         plan_fixed(samples(3), pool, 2, path, None)
     path.write_text(json.dumps([1003]))
-    with pytest.raises(DataError, match="lists 1 demos but 2 are needed"):
+    with pytest.raises(DataError, match="lists 1 demo but 2 are needed"):
         plan_fixed(samples(3), pool, 2, path, None)
     path.write_text(json.dumps({"1000": "1009", "1001": [1000, 1001], "1002": [1002, 1002]}))
     with pytest.raises(DataError, match="sample 1000 should be a list of demo ids, not '1009'"):

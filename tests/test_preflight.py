@@ -254,7 +254,7 @@ def test_demos_file_is_checked_before_anything_is_created(tmp_path: Path, vqav2_
     demos = tmp_path / "demos.json"
     cases = {
         "[10, 999]": "demo ids [999] (the shared list) are not in the demo split",
-        "[10]": "the shared list lists 1 demos but 2 are needed",
+        "[10]": "the shared list lists 1 demo but 2 are needed",
         "[10, ": "cannot be read as JSON",
         '{"10000": [10, 11]}': "has no demos for sample ids",
     }

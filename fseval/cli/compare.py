@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from fseval.cli.app import Labels, app, user_errors
+from fseval.errors import plural
 
 
 @app.command()
@@ -111,7 +112,9 @@ def labelled_runs(paths: list[Path], labels: list[str] | None) -> list[Any]:
 
     runs = [load_run(path) for path in paths]
     if labels is not None and len(labels) != len(runs):
-        raise typer.BadParameter(f"give one --label per run ({len(runs)} runs, {len(labels)} labels).")
+        raise typer.BadParameter(
+            f"give one --label per run ({plural(len(runs), 'run')}, {plural(len(labels), 'label')})."
+        )
     names = labels if labels is not None else default_labels(runs)
     return [dataclasses.replace(run, label=name) for run, name in zip(runs, names, strict=True)]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fseval.data.hf import HF_PREFIX, resolve_hub_dataset
 from fseval.data.layouts import LayoutBase, LoadedSplit, load_split
-from fseval.errors import DataError
+from fseval.errors import DataError, plural
 from fseval.resources import PACKAGE_DIR
 from fseval.tasks.spec import Task
 from fseval.types import Sample
@@ -90,7 +90,8 @@ def _check_targets(task: Task, samples: list[Sample], files: list[str]) -> None:
         shown = "; ".join(f"sample {sample_id!r}: {problem}" for sample_id, problem in problems[:5])
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
         raise DataError(
-            f"Task {task.name!r}: {len(problems)} samples of {', '.join(files)} cannot be scored: {shown}{more}.",
+            f"Task {task.name!r}: {plural(len(problems), 'sample')} of {', '.join(files)} cannot be scored: "
+            f"{shown}{more}.",
             hint="Fix or remove those records (is this the benchmark's original annotation file?).",
         )
 

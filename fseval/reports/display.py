@@ -23,6 +23,7 @@ from rich.progress import Progress as RichProgress
 from rich.table import Table
 from rich.text import Text
 
+from fseval.errors import plural
 from fseval.progress import Progress
 
 if TYPE_CHECKING:
@@ -175,7 +176,9 @@ def _plain_lines(description: str, total: int) -> Callable[[int], None]:
     import time
 
     started, state = time.perf_counter(), {"count": 0, "done": False}
-    err_console.print(f"{description} ..." if total == 0 else f"{description}: {total} samples ...", markup=False)
+    err_console.print(
+        f"{description} ..." if total == 0 else f"{description}: {plural(total, 'sample')} ...", markup=False
+    )
 
     def advance(n: int) -> None:
         state["count"] += n

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from fseval.errors import DataError, FsevalError
+from fseval.errors import DataError, FsevalError, plural
 from fseval.types import Sample
 
 STRATEGIES = ("random", "fixed", "rices", "openflamingo")
@@ -72,7 +72,9 @@ def plan_fixed(samples: Sequence[Sample], pool: Sequence[Sample], k: int, path: 
             raise DataError(f"--demos-file {path}: demo ids {missing[:5]} ({owner}) are not in the demo split.")
         if len(ids) < k:
             hint = "At 0 shots the text of 2 demos is still used (--no-zero-shot-text-demos drops it)."
-            raise DataError(f"--demos-file {path}: {owner} lists {len(ids)} demos but {k} are needed.", hint=hint)
+            raise DataError(
+                f"--demos-file {path}: {owner} lists {plural(len(ids), 'demo')} but {k} are needed.", hint=hint
+            )
         return [position[str(i)] for i in ids[:k]]
 
     order = list(range(len(samples)))[:limit]

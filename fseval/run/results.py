@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from fseval import __version__
-from fseval.errors import FsevalError
+from fseval.errors import FsevalError, plural
 from fseval.metrics.breakdown import Breakdown
 from fseval.metrics.stats import Resampler, bootstrap_ci
 from fseval.record import RESULTS_FILE, SAMPLES_FILE, GroupRow, ResultRow, RunRecord
@@ -222,7 +222,7 @@ def fresh_run_problem(directory: Path) -> str | None:
             return f"--output {directory} holds a {RESULTS_FILE} that is not fseval's; give a new or empty folder."
         if record.results:
             return (
-                f"--output {directory} holds a run's results ({len(record.rows())} scores) but not its store "
+                f"--output {directory} holds a run's results ({plural(len(record.rows()), 'score')}) but not its store "
                 "(a finished run copied without store.sqlite?); a new run would overwrite them: give a new or "
                 "empty folder."
             )

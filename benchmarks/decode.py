@@ -2,7 +2,7 @@
 
 For one configuration (``small`` on CPU, ``3b``/``9b`` on CUDA), 8-shot VQAv2 prompts (9 images):
 
-- traffic of one decoding step at 32 prompts x 3 beams (``fseval.models.traffic``): bytes written by
+- traffic of one decoding step at 32 prompts x 3 beams (``fseval.instruments.traffic``): bytes written by
   copying operators as a share of the key/value cache, ``nonzero`` calls and host synchronisations,
   for fseval's decoding loop, for ``generate`` with the in-place cache (``static_kv_cache``), and for
   ``generate`` with transformers' own cache, and whether all three generate the same;
@@ -60,7 +60,7 @@ TRAFFIC_VARIANTS = (("fseval", "fseval", True), ("generate", "transformers", Tru
 
 
 def traffic(adapter: Any, prompts: list[Any]) -> dict[str, Any]:
-    from fseval.models.traffic import step_traffic
+    from fseval.instruments.traffic import step_traffic
     from fseval.types import GenerationSettings
 
     beams = GenerationSettings(max_new_tokens=5, min_new_tokens=5, num_beams=3, length_penalty=0.0)

@@ -16,8 +16,8 @@ import pytest
 import torch
 import transformers
 
-from fseval.models.decoding import Search, StopSignal, TokenSteps, decode, takes_sdpa_mask, unsupported_settings
-from fseval.models.kv_cache import DecodingCache
+from fseval.models.engine.decoding import Search, StopSignal, TokenSteps, decode, takes_sdpa_mask, unsupported_settings
+from fseval.models.engine.kv_cache import DecodingCache
 from fseval.models.openflamingo.tiny import tiny_lm
 from fseval.types import GenerationSettings, Prompt
 

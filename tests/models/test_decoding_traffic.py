@@ -1,6 +1,6 @@
 """A decoding step moves a few percent of the key/value cache's bytes and never waits on data (CPU, no GPU needed).
 
-The memory a step writes is counted with a TorchDispatchMode (``fseval.models.traffic``): bytes
+The memory a step writes is counted with a TorchDispatchMode (``fseval.instruments.traffic``): bytes
 written by cat, stack, index_select, gather, index, index_put_, copy_ and clone between the
 start of one language-model call of ``generate`` and the next. The model is tiny in depth but
 256 wide, so that the per-row bookkeeping of beam search (masks, token ids, logits: a few KB a
@@ -14,9 +14,9 @@ import pytest
 import torch
 import transformers
 
+from fseval.instruments.traffic import SYNCS, step_traffic
 from fseval.models.openflamingo.adapter import OpenFlamingoAdapter
 from fseval.models.openflamingo.flamingo import Flamingo
-from fseval.models.traffic import SYNCS, step_traffic
 from fseval.types import GenerationSettings, Prompt
 
 BEAMS = GenerationSettings(max_new_tokens=5, min_new_tokens=5, num_beams=3, length_penalty=0.0)

@@ -1,6 +1,6 @@
 """Every attention call of generation and ranking could run on a fused SDPA kernel (CPU, no GPU needed).
 
-``fseval.models.traffic.attention_calls`` records each ``scaled_dot_product_attention`` call and
+``fseval.instruments.traffic.attention_calls`` records each ``scaled_dot_product_attention`` call and
 names what PyTorch's kernel selection would hold against CUDA's fused kernels (inputs that are
 not 4-D, broadcast batch or heads, a non-contiguous last dimension, a head size not a multiple of
 8, a mask of another dtype); on CPU it also records the backend PyTorch chose, whose fused
@@ -12,8 +12,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from fseval.instruments.traffic import attention_calls, fused_kernel_obstacles
 from fseval.models.openflamingo.adapter import OpenFlamingoAdapter
-from fseval.models.traffic import attention_calls, fused_kernel_obstacles
 from fseval.types import GenerationSettings, Prompt
 
 BEAMS = GenerationSettings(max_new_tokens=4, num_beams=3, length_penalty=0.0)

@@ -408,8 +408,8 @@ def test_missing_checkpoint_files_are_named(tmp_path: Path, monkeypatch: pytest.
 
 def test_attention_calls_could_all_run_fused(tiny_dir: Path) -> None:
     """Every attention call (vision tower, resampler, cross- and self-attention) in a form CUDA's fused kernels
-    take, in bf16 (``fseval.models.traffic.attention_calls``; see tests/models/test_fused_attention.py)."""
-    from fseval.models.traffic import attention_calls
+    take, in bf16 (``fseval.instruments.traffic.attention_calls``; see tests/models/test_fused_attention.py)."""
+    from fseval.instruments.traffic import attention_calls
 
     bf16 = load(str(tiny_dir), precision="bf16")
     with attention_calls() as calls:

@@ -245,7 +245,7 @@ def test_other_errors_are_not_retried(of_tiny, prompts, monkeypatch) -> None:
 
 
 def test_pass_plan_keeps_long_candidates_from_padding_short_ones() -> None:
-    from fseval.models.kv_cache import plan_passes
+    from fseval.models.engine.kv_cache import plan_passes
 
     def unlimited(width: int) -> int:
         return 10_000

@@ -17,7 +17,7 @@ import pytest
 import torch
 from release_stack import fixture_media as media
 
-from fseval.models.tokenization import decode
+from fseval.models.engine.tokenization import decode
 from fseval.types import END_OF_CHUNK, GenerationSettings, Prompt
 
 FAMILIES = ("gpt_neox", "mpt", "llama", "opt")

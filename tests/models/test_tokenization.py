@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 
+from fseval.models.engine.tokenization import clean_up_tokenization, release_era_cleanup, saved_pad_token
 from fseval.models.openflamingo.loader import load_tokenizer
-from fseval.models.tokenization import clean_up_tokenization, release_era_cleanup, saved_pad_token
 
 
 def gpt_neox_20b_like(directory: Path, with_pad: str | None = None) -> Path:

@@ -29,7 +29,7 @@ import torch
 from PIL import Image
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 
-from fseval.models.media_cache import MediaFeatureCache
+from fseval.models.engine.media_cache import MediaFeatureCache
 from fseval.types import Media, Prompt
 
 VISION_BATCH = 32  # images through the vision encoder at a time

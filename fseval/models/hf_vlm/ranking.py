@@ -1,7 +1,7 @@
 """Ranking: per-token log-probabilities of candidate continuations, each prompt run once.
 
 A prompt (with its images) runs once; its candidates continue its key/value cache in length-sorted
-passes (``fseval.models.kv_cache``), so a thousand ImageNet class names cost one prompt pass and
+passes (``fseval.models.engine.kv_cache``), so a thousand ImageNet class names cost one prompt pass and
 the class names' own tokens. A candidate is tokenised together with its prompt's text
 (``split_continuation``): a token merged across the boundary is scored with the candidate. The
 tokens are read in the processor's token space, in which each image placeholder is expanded; the
@@ -20,10 +20,10 @@ from typing import Any, Protocol
 import torch
 
 from fseval.errors import FsevalError
+from fseval.models.engine.kv_cache import Row, cached_lengths, gather_rows, score_in_passes
 from fseval.models.hf_vlm.inputs import ModelInputs
 from fseval.models.hf_vlm.prompts import ChatFormat
 from fseval.models.idefics.adapter import split_continuation
-from fseval.models.kv_cache import Row, cached_lengths, gather_rows, score_in_passes
 from fseval.types import Prompt
 
 PER_TOKEN = ("input_ids", "attention_mask", "mm_token_type_ids", "token_type_ids")

@@ -21,7 +21,7 @@ import torch
 from transformers import AutoModelForImageTextToText
 
 from fseval.models.card import CARD_NAME
-from fseval.models.tokenization import tiny_byte_tokenizer
+from fseval.models.engine.tokenization import tiny_byte_tokenizer
 
 # The released templates' structure (Idefics2's; SmolVLM-Instruct's; Qwen2-VL-Instruct's; LLaVA-OneVision's).
 IDEFICS_TEMPLATE = (

@@ -22,7 +22,7 @@ frame only. That would be a silently different task, so a media item with severa
 Speed (each switchable with ``--model-arg NAME=false``, all on by default): ``media_cache`` keeps
 each image's vision-encoder output for the run under a hash of its pixels (``media_cache.py``), so a
 demo image is encoded once, not once per query; ``decoding_loop="fseval"`` generates with fseval's
-own greedy and beam search (``generation.py``, ``fseval/models/decoding.py``: a prompt pass per
+own greedy and beam search (``generation.py``, ``fseval/models/engine/decoding.py``: a prompt pass per
 prompt, the in-place cache, no host-device sync per step), ``"transformers"`` with ``generate``,
 where ``beam_prefill_once`` runs a prompt once, not once per beam; ``reuse_image_states`` resamples
 and projects the images once per generation, not at every decoding step; ranking continues one
@@ -43,8 +43,11 @@ import transformers
 from transformers import IdeficsForVisionText2Text, IdeficsProcessor
 
 from fseval.errors import FsevalError
-from fseval.models import decoding
 from fseval.models.base import ModelAdapter, refuse_video
+from fseval.models.engine import decoding
+from fseval.models.engine.kv_cache import cached_lengths, gather_rows, score_in_passes
+from fseval.models.engine.media_cache import MediaFeatureCache
+from fseval.models.engine.tokenization import decode, release_era_cleanup
 from fseval.models.idefics import generation
 from fseval.models.idefics.image_states import key_value_projections, last_result_reused, once_per_image, patched
 from fseval.models.idefics.inputs import (
@@ -56,9 +59,6 @@ from fseval.models.idefics.inputs import (
     prompt_images,
     to_idefics_text,
 )
-from fseval.models.kv_cache import cached_lengths, gather_rows, score_in_passes
-from fseval.models.media_cache import MediaFeatureCache
-from fseval.models.tokenization import decode, release_era_cleanup
 from fseval.types import GenerationSettings, Media, Prompt
 
 

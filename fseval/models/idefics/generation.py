@@ -12,8 +12,8 @@ from typing import Any
 import torch
 from transformers import IdeficsForVisionText2Text
 
-from fseval.models import decoding
-from fseval.models.kv_cache import DecodingCache
+from fseval.models.engine import decoding
+from fseval.models.engine.kv_cache import DecodingCache
 
 
 def images(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -32,7 +32,7 @@ def encoder_states(out: Any, given: dict[str, torch.Tensor]) -> torch.Tensor:
 def generate_own_loop(
     model: IdeficsForVisionText2Text, batch: dict[str, torch.Tensor], search: decoding.Search, stop_lag: int | None
 ) -> torch.Tensor:
-    """(B, new tokens): fseval's decoding loop (``fseval.models.decoding``) after one prompt pass per prompt.
+    """(B, new tokens): fseval's decoding loop (``fseval.models.engine.decoding``) after one prompt pass per prompt.
 
     Every step feeds the images as ``generate`` hands them on: the prompt pass's encoder outputs
     (one tensor, so the adapter's ``_image_states_reused`` resamples and projects them once) and the

@@ -8,7 +8,7 @@ import torch
 from transformers import IdeficsForVisionText2Text, IdeficsProcessor
 
 from fseval.errors import FsevalError
-from fseval.models import tokenization
+from fseval.models.engine import tokenization
 from fseval.models.files import checkpoint_fingerprint, model_dir_problems
 from fseval.models.idefics.adapter import IdeficsAdapter
 from fseval.models.idefics.checkpoint import WEIGHT_FILES, check_files, resolve_checkpoint

@@ -22,8 +22,8 @@ from transformers import (
 )
 
 from fseval.models.card import CARD_NAME
+from fseval.models.engine.tokenization import tiny_byte_tokenizer
 from fseval.models.idefics.inputs import END_OF_UTTERANCE, FAKE_TOKEN
-from fseval.models.tokenization import tiny_byte_tokenizer
 from fseval.types import IMAGE_TOKEN
 
 TINY_IMAGE_SIZE = 32

@@ -61,18 +61,18 @@ from typing import Any
 import torch
 
 from fseval.models.base import ModelAdapter, is_out_of_memory
-from fseval.models.decoding import unsupported_settings
-from fseval.models.kv_cache import (
+from fseval.models.engine.decoding import unsupported_settings
+from fseval.models.engine.kv_cache import (
     DecodingCache,
     gather_rows,
     next_pass_rows,
     pass_token_budget,
 )
-from fseval.models.media_cache import MediaFeatureCache
+from fseval.models.engine.media_cache import MediaFeatureCache
+from fseval.models.engine.tokenization import decode
 from fseval.models.openflamingo import compat, generation
 from fseval.models.openflamingo.flamingo import Flamingo
 from fseval.models.openflamingo.media_kv import MediaKV, shared_media_kv
-from fseval.models.tokenization import decode
 from fseval.types import GenerationSettings, Media, Prompt
 
 RANK_STRATEGIES = ("packed", "chunked")

@@ -2,7 +2,7 @@
 
 Both take left-padded prompts already conditioned on their media and return the new tokens.
 ``decoding_loop="fseval"`` (the default) runs each prompt through the model once and decodes with
-``fseval.models.decoding`` (no host-device synchronisation per step; beams repeat the prompt's
+``fseval.models.engine.decoding`` (no host-device synchronisation per step; beams repeat the prompt's
 cache). ``"transformers"`` calls ``generate`` as OpenFlamingo does, optionally after a prompt
 pass per prompt (``beam_prefill_once``); it is also what runs when the language model's
 ``generation_config`` asks for something fseval's loop does not implement.
@@ -15,8 +15,8 @@ from typing import Any
 
 import torch
 
-from fseval.models.decoding import Search, TokenSteps, decode, takes_sdpa_mask
-from fseval.models.kv_cache import DecodingCache
+from fseval.models.engine.decoding import Search, TokenSteps, decode, takes_sdpa_mask
+from fseval.models.engine.kv_cache import DecodingCache
 from fseval.models.openflamingo.flamingo import Flamingo
 from fseval.models.openflamingo.media_kv import MediaKV
 from fseval.types import GenerationSettings

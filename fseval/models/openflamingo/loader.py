@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from fseval.errors import FsevalError
-from fseval.models import tokenization
+from fseval.models.engine import tokenization
 from fseval.models.files import checkpoint_problem
 from fseval.models.openflamingo import checks
 from fseval.models.openflamingo.adapter import OpenFlamingoAdapter

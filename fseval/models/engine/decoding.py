@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
-from fseval.models.kv_cache import DecodingCache
+from fseval.models.engine.kv_cache import DecodingCache
 
 Step = Callable[[torch.Tensor, "torch.Tensor | None"], torch.Tensor]
 HOPELESS = -1.0e9  # the score transformers gives a beam that must not be chosen

@@ -41,8 +41,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fseval.data.task_data import load_task_data
 from fseval.tasks.spec import load_tasks
+from fseval.tasks.task_data import load_task_data
 
 VAL_QUESTIONS, TRAIN_QUESTIONS = 214_354, 443_757
 FORMAT_VERSION = 1  # bump when the written files change, so that cached copies are rewritten

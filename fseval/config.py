@@ -17,6 +17,7 @@ from fseval.errors import DataError
 from fseval.record import RESULTS_FILE, RunRecord
 
 DEMO_STRATEGIES = ("random", "fixed", "rices", "openflamingo")
+DEFAULT_MODEL = "tiny-shapes"  # the bundled model (fseval/assets/tiny-shapes)
 # Seeds reach numpy (np.random.seed, OpenFlamingo's draws), which takes 0 .. 2**32 - 1.
 MAX_SEED = 2**32 - 1
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -46,10 +47,12 @@ class DemoSettings:
 
 
 class RunConfig(BaseModel):
+    """Every option of a run, and the one holder of their defaults (``fseval run``'s options take theirs from here)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     tasks: tuple[str, ...] = Field(min_length=1)
-    model: str
+    model: str = DEFAULT_MODEL
     model_args: dict[str, Any] = {}
     shots: tuple[int, ...] | None = None
     data_dir: str | None = None
@@ -59,7 +62,7 @@ class RunConfig(BaseModel):
     seed: int = Field(default=42, ge=0, le=MAX_SEED)
     trials: int = Field(default=1, ge=1)
     batch_size: int = Field(default=8, ge=1)
-    device: str = "cpu"
+    device: str = "auto"
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
     metric_variant: str | None = None
     zero_shot_text_demos: bool = True
@@ -113,6 +116,11 @@ class RunConfig(BaseModel):
         if self.seed + self.trials - 1 > MAX_SEED:
             raise ValueError(f"--seed + --trials - 1 must be at most {MAX_SEED} (trial i uses seed + i)")
         return self
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """Each option's default, by field name (the command line shows and uses these)."""
+        return {name: field.default for name, field in cls.model_fields.items() if not field.is_required()}
 
     @property
     def seeds(self) -> list[int]:

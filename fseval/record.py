@@ -1,4 +1,8 @@
-"""``results.json``, typed: what a run writes and what every reader of a run directory reads.
+"""The run directory, typed: what a run writes and what every reader of a run directory reads.
+
+``results.json`` (``RunRecord``), one ``SampleRecord`` per line of ``samples.jsonl`` (``read_samples``),
+and what can be asked of a directory without reading it whole: how many samples its store holds,
+whether a run is writing it now.
 
     {"fseval_version", "created", "model": {...}, "config": {...}, "provenance": {...},
      "tasks": {task: {...}}, "results": {task: [{"shots", "trials", "mean", "stddev", ...}]}}
@@ -11,9 +15,12 @@ unknown keys (a newer fseval's) are kept.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import sqlite3
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +30,7 @@ from fseval.errors import DataError
 
 RESULTS_FILE = "results.json"
 SAMPLES_FILE = "samples.jsonl"
+STORE_FILE = "store.sqlite"
 
 
 class GroupRow(BaseModel):
@@ -108,3 +116,72 @@ class RunRecord(BaseModel):
         except BaseException:  # a full disk, Ctrl-C: the previous results.json stays, and no half file beside it
             tmp.unlink(missing_ok=True)
             raise
+
+
+@dataclass
+class SampleRecord:
+    """One line of samples.jsonl: a (task, shots, seed, sample) and everything needed to audit it."""
+
+    task: str
+    shots: int
+    seed: int
+    trial: int
+    id: int | str
+    demo_ids: list[int | str]
+    prompt: str
+    media: list[str]
+    generation: str | None = None
+    prediction: str | None = None
+    targets: dict[str, Any] = field(default_factory=dict)
+    score: float | None = None
+    error: str | None = None
+    ranking: list[list[Any]] | None = None
+    model_prompt: str | None = None  # the prompt as the model's tokenizer received it, where the model rewrites it
+    groups: dict[str, str] = field(default_factory=dict)  # the task's breakdown fields: field -> this sample's group
+
+
+def read_samples(directory: Path) -> list[SampleRecord]:
+    """A run directory's ``samples.jsonl``, typed; a missing or malformed file is a ``DataError`` naming the line."""
+    path = directory / SAMPLES_FILE
+    if not path.is_file():
+        raise DataError(f"{directory} is not a run directory: it has no {SAMPLES_FILE}.")
+    known = {f.name for f in fields(SampleRecord)}
+    samples, number = [], 0
+    try:
+        with path.open(encoding="utf-8") as lines:
+            for number, line in enumerate(lines, start=1):  # noqa: B007 (the error names the line)
+                if line.strip():
+                    values = json.loads(line)
+                    samples.append(SampleRecord(**{k: v for k, v in values.items() if k in known}))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, TypeError, AttributeError) as error:
+        hint = "Was the run copied whole?"
+        raise DataError(f"{path}: cannot read its samples (line {number}: {error}).", hint=hint) from None
+    return samples
+
+
+def stored_samples(directory: Path) -> int:
+    """Samples in a run directory's store (0 for none, or no store): a run that stored none holds nothing."""
+    path = directory / STORE_FILE
+    if not path.is_file():
+        return 0
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            return int(db.execute("SELECT COUNT(*) FROM samples").fetchone()[0])
+    except sqlite3.Error:
+        return 1  # unreadable: treat as a run rather than overwrite it
+
+
+def being_written(directory: Path) -> bool:
+    """Whether another fseval process holds ``directory`` (its run lock), checked without taking it."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks, no check
+        return False
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(descriptor)  # closing drops the probe's lock
+    return False

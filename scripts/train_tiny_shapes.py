@@ -36,13 +36,13 @@ import torch
 import torch.nn.functional as F
 
 from fseval.data.shapes import write_shapes
-from fseval.data.task_data import load_task_data
 from fseval.media.images import load_media
 from fseval.models.card import CARD_NAME
 from fseval.models.openflamingo.loader import load
 from fseval.models.openflamingo.tiny import trainable_state_dict
 from fseval.tasks.prompts import render
 from fseval.tasks.spec import Task, load_tasks
+from fseval.tasks.task_data import load_task_data
 from fseval.types import END_OF_CHUNK, Sample
 
 VISION_NAME = "fseval-tiny-shapes-vit"

@@ -61,6 +61,76 @@ def test_no_import_cycles() -> None:
     assert not cycles, "import cycles: " + "; ".join(" -> ".join(cycle) for cycle in cycles)
 
 
+# The layers, top to bottom. A module imports only from its own package and from the layers below; the
+# modules at the top of fseval/ (types, errors, config, record, progress, outputs ...) are the bottom layer.
+LAYERS = (
+    ("__main__",),
+    ("cli", "instruments"),
+    ("run", "reports"),
+    ("models", "tasks"),
+    ("data", "metrics", "media"),
+)
+BOTTOM = len(LAYERS)
+# Inside models/, the shared parts that families build on; every other package there is a model family.
+MODELS_SHARED = {"engine"}
+
+
+def package(module: str) -> str:
+    """``fseval.run.runner`` -> ``run``; a module at the top of fseval/ -> "" (the bottom layer)."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 or (len(parts) == 2 and (PACKAGE / parts[1]).is_dir()) else ""
+
+
+def layer(module: str) -> int:
+    name = package(module) or module.split(".")[-1]
+    return next((i for i, names in enumerate(LAYERS) if name in names), BOTTOM)
+
+
+def family(module: str) -> str | None:
+    """The model family a module belongs to (``fseval.models.idefics.adapter`` -> ``idefics``), if any."""
+    parts = module.split(".")
+    if len(parts) >= 3 and parts[1] == "models" and parts[2] not in MODELS_SHARED:
+        return parts[2] if (PACKAGE / "models" / parts[2]).is_dir() else None
+    return None
+
+
+def layer_violations(graph: dict[str, set[str]]) -> list[str]:
+    """Imports that point up or sideways across packages, and imports of a model family from outside it."""
+    found = []
+    for source, targets in sorted(graph.items()):
+        for target in sorted(targets):
+            same_package = package(source) == package(target)
+            if not same_package and layer(target) <= layer(source) and not layer(source) == layer(target) == BOTTOM:
+                found.append(f"{source} -> {target} (layer {layer(source)} may not import layer {layer(target)})")
+            elif family(target) is not None and family(source) != family(target):
+                found.append(f"{source} -> {target} (a model family is reached through fseval.models.registry)")
+    return found
+
+
+def test_imports_point_down_the_layers() -> None:
+    known = modules()
+    graph = {name: imports(name, path, known) for name, path in known.items()}
+    assert layer_violations(graph) == []
+
+
+def test_the_layer_check_catches_what_it_should() -> None:
+    """A deliberately wrong graph: each bad import below is reported, the good ones are not."""
+    bad = {
+        "fseval.data.vqa": {"fseval.run.runner"},  # up: data -> run
+        "fseval.metrics.vqa": {"fseval.data.base"},  # sideways: two packages of one layer
+        "fseval.models.hf_vlm.ranking": {"fseval.models.idefics.adapter"},  # one family -> another
+        "fseval.models.engine.decoding": {"fseval.models.openflamingo.flamingo"},  # the engine -> a family
+        "fseval.run.preflight": {"fseval.models.openflamingo.presets"},  # a family, from outside models
+    }
+    good = {
+        "fseval.run.runner": {"fseval.models.registry", "fseval.tasks.spec", "fseval.types", "fseval.run.store"},
+        "fseval.models.idefics.adapter": {"fseval.models.engine.decoding", "fseval.models.idefics.inputs"},
+        "fseval.config": {"fseval.record", "fseval.devices"},
+    }
+    found = layer_violations({**bad, **good})
+    assert [line.split(" ")[0] for line in found] == sorted(bad)
+
+
 def test_functions_stay_small() -> None:
     long = []
     for path in PACKAGE.rglob("*.py"):

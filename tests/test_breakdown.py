@@ -16,11 +16,11 @@ import pytest
 from typer.testing import CliRunner
 
 from fseval.cli import app
-from fseval.data.task_data import load_task_data
 from fseval.metrics import get_metric
 from fseval.metrics.breakdown import breakdown
 from fseval.reports.scoring import read_predictions, score_file
 from fseval.tasks.spec import load_tasks
+from fseval.tasks.task_data import load_task_data
 from fseval.types import Ranked
 
 OFFICIAL = Path(__file__).parent / "fixtures" / "official_vqa"

@@ -302,3 +302,24 @@ def test_help_reads_as_value_names_and_fits_80_columns() -> None:
     run_help = runner.invoke(app, ["run", "--help"], terminal_width=80).output
     for shown in ("-t, --task TASK", "--limit N", "-o, --output DIR", "--model-arg KEY=VALUE", "--resume RUN_DIR"):
         assert shown in run_help, shown
+
+
+def test_run_options_take_their_defaults_from_run_config() -> None:
+    """RunConfig is the one holder of defaults: every fseval run option that is a RunConfig field agrees with it."""
+    import typer
+
+    from fseval.config import RunConfig
+
+    command = typer.main.get_command(app).commands["run"]  # type: ignore[attr-defined]
+    defaults = RunConfig.defaults()
+    fields = {"task": "tasks", "model_arg": "model_args", "tasks_dir": "tasks_dirs"}
+    compared = []
+    for param in command.params:
+        name = fields.get(param.name, param.name)
+        if name in RunConfig.model_fields and name in defaults and name not in ("model_args", "tasks_dirs"):
+            assert param.default == defaults[name], (param.name, param.default, defaults[name])
+            compared.append(name)
+    assert {"device", "seed", "batch_size", "precision", "demos", "model", "trials"} <= set(compared)
+    # Options a run keeps but RunConfig does not hold are the command's own (how to show, resume, log).
+    own = {p.name for p in command.params if fields.get(p.name, p.name) not in RunConfig.model_fields}
+    assert own == {"resume", "breakdown", "log_to"}, own

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from data_writers import VAL_QA, write_textvqa, write_vizwiz
 
-from fseval.data.task_data import load_task_data
 from fseval.errors import DataError
 from fseval.tasks.spec import load_tasks
+from fseval.tasks.task_data import load_task_data
 
 
 def load(task: str, data_dir: Path | str, limit: int | None = None):

@@ -15,11 +15,11 @@ import torch
 from data_writers import write_vqav2
 
 from fseval.config import RunConfig
-from fseval.data.task_data import load_task_data
 from fseval.models.mock import MockModel
 from fseval.run.evaluation import evaluate, trial_settings, with_oom_backoff
 from fseval.run.prefetch import PipelineOptions, Prefetcher, Stopwatch, group_by_length
 from fseval.tasks.spec import load_tasks
+from fseval.tasks.task_data import load_task_data
 
 PLAIN = PipelineOptions(group_by_length=False, prefetch=False)
 

@@ -184,9 +184,9 @@ def test_a_bad_model_argument_is_named_before_loading(tmp_path: Path) -> None:
 
 
 def test_rices_without_local_clip_weights_fails_at_once(tmp_path: Path, vqav2_dir: Path, monkeypatch) -> None:
-    from fseval.models.openflamingo import presets
+    from fseval.models import hub
 
-    monkeypatch.setattr(presets, "vision_weights_cached", lambda name, tag: False)
+    monkeypatch.setattr(hub, "open_clip_weights", lambda name, tag: None)
     message = refused(tmp_path, *MOCK, "--task", "vqav2", "--data-dir", str(vqav2_dir), "--demos", "rices")
     assert "--demos rices needs the CLIP weights ViT-L-14/openai, which are not on this machine" in message
 

@@ -70,10 +70,10 @@ class OrderSensitiveModel(ModelAdapter):
 
 def test_prompt_ensembling_averages_over_demo_orders(tmp_path: Path) -> None:
     from fseval.config import RunConfig
-    from fseval.data.task_data import load_task_data
     from fseval.run.evaluation import demo_orders, evaluate, trial_settings
     from fseval.tasks.prompts import render
     from fseval.tasks.spec import load_tasks
+    from fseval.tasks.task_data import load_task_data
 
     (task,) = load_tasks(["hateful_memes"])
     data = load_task_data(task, str(write_hateful_memes(tmp_path / "hm")), None)

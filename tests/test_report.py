@@ -111,7 +111,7 @@ def test_prompt_chunks_join_back() -> None:
 def test_budget_embeds_query_images_first_and_names_the_rest(runs: list[Path], tmp_path: Path) -> None:
     run = load_run(runs[0])
     full = payload(build_report([run], tmp_path / "full.html").path.read_text())
-    queries = {line["media"][-1] for line in run.samples}
+    queries = {line.media[-1] for line in run.samples}
     query_bytes = sum(len(full["thumbnails"][row[1]]) for row in full["media"] if row[0] in queries)
     built = build_report([run], tmp_path / "r.html", image_budget_mb=query_bytes / 1e6)
     data = payload(built.path.read_text())

@@ -14,7 +14,8 @@ from data_writers import flat, run_outputs
 from typer.testing import CliRunner
 
 from fseval.cli import app
-from fseval.run.store import STORE_FILE, SampleStore
+from fseval.record import STORE_FILE
+from fseval.run.store import SampleStore
 
 runner = CliRunner()
 ARGS = [
@@ -114,7 +115,7 @@ def test_a_fresh_run_never_takes_over_a_run_directory(tmp_path: Path, vqav2_dir:
 
 @pytest.mark.skipif(sys.platform == "win32", reason="flock")
 def test_a_directory_being_written_is_refused(tmp_path: Path, vqav2_dir: Path) -> None:
-    from fseval.run.results import RunDirClaim
+    from fseval.run.writer import RunDirClaim
 
     out = tmp_path / "run"
     claim = RunDirClaim(out, resume=False)  # as a run in another process holds it
@@ -129,7 +130,7 @@ def test_a_directory_being_written_is_refused(tmp_path: Path, vqav2_dir: Path) -
 
 
 def test_a_run_being_written_is_reported_as_such_before_anything_else(tmp_path: Path, vqav2_dir: Path) -> None:
-    from fseval.run.results import RunDirClaim
+    from fseval.run.writer import RunDirClaim
 
     out = tmp_path / "run"
     assert runner.invoke(app, ["run", *ARGS, "--data-dir", str(vqav2_dir), "-o", str(out)]).exit_code == 0

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from video_writers import SIZE, frame_index, write_clip, write_msrvtt_captions, write_msrvtt_qa, write_msvd_qa
 
-from fseval.data.task_data import TaskData, load_task_data
 from fseval.data.video import read_youtube_mapping
 from fseval.errors import DataError, MediaError
 from fseval.media.images import load_media
@@ -18,6 +17,7 @@ from fseval.media.video import CLIP_CACHE, ClipCache, decode_clip, rate_indices,
 from fseval.metrics import get_metric
 from fseval.metrics.exact_match import exact_match
 from fseval.tasks.spec import load_tasks
+from fseval.tasks.task_data import TaskData, load_task_data
 from fseval.types import MediaRef, VideoSampling
 
 # -- which frames ---------------------------------------------------------------------------------

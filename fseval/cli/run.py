@@ -24,8 +24,12 @@ from fseval.cli.app import (
     user_errors,
     working_directory,
 )
-from fseval.cli.results import show_run
+from fseval.cli.show import show_run
+from fseval.config import RunConfig
 from fseval.errors import FsevalError
+
+# RunConfig holds every default; the options below show and use its values.
+DEFAULTS = RunConfig.defaults()
 
 # fseval run's options whose declarations would not fit on one line.
 Tasks = Annotated[
@@ -85,7 +89,7 @@ Resume = Annotated[
 def run(
     ctx: typer.Context,
     task: Tasks = None,
-    model: ModelName = "tiny-shapes",
+    model: ModelName = DEFAULTS["model"],
     model_arg: ModelArgs = None,
     shots: Annotated[
         str | None, typer.Option(help="Shot counts, e.g. 0,4,8 (default: the task's).", metavar="SHOTS")
@@ -93,32 +97,38 @@ def run(
     data_dir: DataDir = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Run directory.", metavar="DIR")] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Evaluate the first N samples only.", metavar="N")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the first trial; trial i uses seed + i.", metavar="N")] = 42,
-    trials: Annotated[int, typer.Option(min=1, help="Trials (demo draws) per shot count.", metavar="N")] = 1,
-    batch_size: BatchSize = 8,
+    seed: Annotated[int, typer.Option(help="Seed of the first trial; trial i uses seed + i.", metavar="N")] = DEFAULTS[
+        "seed"
+    ],
+    trials: Annotated[int, typer.Option(min=1, help="Trials (demo draws) per shot count.", metavar="N")] = DEFAULTS[
+        "trials"
+    ],
+    batch_size: BatchSize = DEFAULTS["batch_size"],
     device: Annotated[
         str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.", callback=device_callback, metavar="DEVICE")
-    ] = "auto",
+    ] = DEFAULTS["device"],
     precision: Annotated[
         str, typer.Option(help="fp32, bf16 or fp16 (weights are cast).", metavar="PRECISION")
-    ] = "fp32",
-    metric_variant: MetricVariant = None,
-    zero_shot_text_demos: ZeroShotTextDemos = True,
-    prompt_ensembles: PromptEnsembles = 1,
+    ] = DEFAULTS["precision"],
+    metric_variant: MetricVariant = DEFAULTS["metric_variant"],
+    zero_shot_text_demos: ZeroShotTextDemos = DEFAULTS["zero_shot_text_demos"],
+    prompt_ensembles: PromptEnsembles = DEFAULTS["prompt_ensembles"],
     demos: Annotated[
         str, typer.Option(help="Demo selection: random, fixed, rices or openflamingo.", metavar="STRATEGY")
-    ] = "random",
-    demos_file: DemosFile = None,
+    ] = DEFAULTS["demos"],
+    demos_file: DemosFile = DEFAULTS["demos_file"],
     rices_model: Annotated[
         str, typer.Option(help="--demos rices: open_clip model name or config JSON.", metavar="NAME")
-    ] = "ViT-L-14",
+    ] = DEFAULTS["rices_model"],
     rices_pretrained: Annotated[
         str, typer.Option(help="--demos rices: open_clip tag or weights file.", metavar="TAG")
-    ] = "openai",
-    cache_dir: CacheDir = None,
-    group_by_length: GroupByLength = True,
-    prefetch: Annotated[bool, typer.Option(help="Decode the next batches' media in background threads.")] = True,
-    compat: Compat = None,
+    ] = DEFAULTS["rices_pretrained"],
+    cache_dir: CacheDir = DEFAULTS["cache_dir"],
+    group_by_length: GroupByLength = DEFAULTS["group_by_length"],
+    prefetch: Annotated[bool, typer.Option(help="Decode the next batches' media in background threads.")] = DEFAULTS[
+        "prefetch"
+    ],
+    compat: Compat = DEFAULTS["compat"],
     tasks_dir: TasksDir = None,
     resume: Resume = None,
     breakdown: ShowBreakdown = False,
@@ -134,11 +144,11 @@ def run(
     execute(config, origin, resume is not None, breakdown, trackers)
 
 
-def new_config(ctx: typer.Context, options: dict[str, Any]) -> Any:
+def new_config(ctx: typer.Context, options: dict[str, Any]) -> RunConfig:
     """A validated ``RunConfig`` from ``fseval run``'s options; every problem in one usage error."""
     from pydantic import ValidationError
 
-    from fseval.config import RunConfig, problems
+    from fseval.config import problems
 
     if not options["task"]:
         raise typer.BadParameter("give --task (or --resume RUN_DIR).")
@@ -179,7 +189,7 @@ def refuse_the_toy_default(tasks: tuple[str, ...], tasks_dirs: tuple[Path, ...])
 
 def resumed_config(
     ctx: typer.Context, resume: Path, model: str, model_arg: list[str] | None
-) -> tuple[Any, Path | None]:
+) -> tuple[RunConfig, Path | None]:
     """A run's own options, with only where the model's files are allowed to change; and its origin folder.
 
     ``--shots`` and ``--trials`` extend a run: the shot counts given are added to the run's, and
@@ -211,7 +221,7 @@ def resumed_config(
     return saved.model_copy(update=update), run_origin(resume)
 
 
-def extended(ctx: typer.Context, saved: Any, origin: Path | None) -> dict[str, Any]:
+def extended(ctx: typer.Context, saved: RunConfig, origin: Path | None) -> dict[str, Any]:
     """The shot counts and trials ``--resume RUN --shots ... --trials N`` asks for, added to the run's."""
     from fseval.tasks.spec import load_tasks
 
@@ -240,18 +250,18 @@ def checked_loggers(names: list[str]) -> list[str]:
 
 
 def execute(
-    config: Any, origin: Path | None, resume: bool, breakdown: bool = False, trackers: Sequence[str] = ()
+    config: RunConfig, origin: Path | None, resume: bool, breakdown: bool = False, trackers: Sequence[str] = ()
 ) -> None:
     """Run, show progress and the results table on rank 0; Ctrl-C, SIGTERM or an error says how to resume."""
     from fseval.progress import no_progress
+    from fseval.record import stored_samples
     from fseval.reports.display import console, progress_bars
-    from fseval.run.results import stored_samples
     from fseval.run.runner import RunFailed, RunInterrupted
     from fseval.run.runner import run as run_tasks
     from fseval.run.stopping import stop_on_signals
 
     worker = os.environ.get("RANK", "0") != "0"  # a torchrun worker: rank 0 shows progress and results
-    stored_before = stored_samples(config.output) if resume else 0
+    stored_before = stored_samples(config.output) if resume and config.output is not None else 0
     try:
         bars = nullcontext(no_progress) if worker else progress_bars()
         with working_directory(origin), stop_on_signals(), quiet_libraries(), bars as progress:

@@ -28,12 +28,12 @@ def cache_features(
 ) -> None:
     """Precompute the CLIP image features --demos rices uses (demo split and evaluation split)."""
     from fseval.config import RicesSettings
-    from fseval.data.task_data import load_task_data
     from fseval.progress import phase, reporting_to
     from fseval.reports.display import console, progress_bars
     from fseval.run.rices import cache_dir as feature_dir
     from fseval.run.rices import cached_embeddings
     from fseval.tasks.spec import load_tasks
+    from fseval.tasks.task_data import load_task_data
 
     settings = RicesSettings(rices_model, rices_pretrained, cache_dir, device)
     with progress_bars() as progress, reporting_to(progress), quiet_libraries():

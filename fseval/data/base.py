@@ -61,27 +61,6 @@ def not_utf8(path: Path, error: UnicodeDecodeError) -> DataError:
     )
 
 
-def require(record: Any, key: str, path: Path, where: str) -> Any:
-    """``record[key]``, or a DataError naming the file, the record and the missing field."""
-    if not isinstance(record, Mapping):
-        raise DataError(f"{path}: {where} should be a JSON object, found {type(record).__name__}.")
-    if key not in record:
-        raise DataError(
-            f"{path}: {where} has no field {key!r} (fields: {', '.join(sorted(record)) or 'none'}).",
-            hint="Is this the benchmark's original release file?",
-        )
-    return record[key]
-
-
-def require_list(container: Any, key: str | None, path: Path) -> list[Any]:
-    """The list at ``container[key]`` (or ``container`` itself when key is None)."""
-    value = container if key is None else require(container, key, path, "the top level")
-    if not isinstance(value, list):
-        what = "the top level" if key is None else f"field {key!r}"
-        raise DataError(f"{path}: {what} should be a list, found {type(value).__name__}.")
-    return value
-
-
 class MediaRefs:
     """Each record's media: ``root / template.format_map(record)``, one shared ``(MediaRef,)`` per file.
 

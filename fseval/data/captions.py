@@ -11,7 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fseval.data.base import MediaRefs, read_json, require, require_list
+from fseval.data.base import MediaRefs, read_json
+from fseval.errors import require, require_list
 from fseval.types import Sample
 
 

@@ -6,8 +6,8 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from fseval.data.base import MediaRefs, read_text, require
-from fseval.errors import DataError
+from fseval.data.base import MediaRefs, read_text
+from fseval.errors import DataError, require
 from fseval.resources import ASSETS_DIR
 from fseval.types import MediaRef, Sample
 

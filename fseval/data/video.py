@@ -16,8 +16,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fseval.data.base import MediaRefs, read_json, read_text, require, require_list
-from fseval.errors import DataError
+from fseval.data.base import MediaRefs, read_json, read_text
+from fseval.errors import DataError, require, require_list
 from fseval.types import Sample, VideoSampling
 
 

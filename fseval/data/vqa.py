@@ -16,8 +16,8 @@ from pathlib import Path
 from sys import intern
 from typing import Any
 
-from fseval.data.base import MediaRefs, answer_meta, distinct_answers, read_json, require, require_list
-from fseval.errors import DataError
+from fseval.data.base import MediaRefs, answer_meta, distinct_answers, read_json
+from fseval.errors import DataError, require, require_list
 from fseval.types import Sample
 
 _ANSWER = itemgetter("answer")

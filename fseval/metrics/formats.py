@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fseval.data.base import require
-from fseval.errors import DataError
+from fseval.errors import DataError, require
 from fseval.types import Ranked
 
 ReadPrediction = Callable[[Mapping[str, Any], Path, str], Any]

@@ -11,6 +11,7 @@ model, both without importing torch, so a typo is reported before any weights lo
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,8 @@ def _declared_families() -> dict[str, Family]:
 
     families = {}
     for package in pkgutil.iter_modules(fseval.models.__path__):
-        if package.ispkg:
+        # (The decoding engine is a package too, with no settings.py: not a family.)
+        if package.ispkg and importlib.util.find_spec(f"fseval.models.{package.name}.settings") is not None:
             module = importlib.import_module(f"fseval.models.{package.name}.settings")
             family: Family = module.FAMILY
             families[family.name] = family
@@ -42,7 +44,6 @@ PRESETS: dict[str, tuple[Family, Preset]] = {
 }
 # Model directories shipped inside fseval; "tiny-shapes" is the default --model.
 BUNDLED = {"tiny-shapes": "tiny Flamingo trained on the bundled shapes world (scripts/train_tiny_shapes.py)"}
-DEFAULT_MODEL = "tiny-shapes"
 
 
 def resolve(name: str, args: dict[str, Any]) -> tuple[Family, dict[str, Any]]:

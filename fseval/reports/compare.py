@@ -22,7 +22,7 @@ import numpy as np
 
 from fseval.errors import DataError
 from fseval.metrics import METRICS
-from fseval.record import RESULTS_FILE, SAMPLES_FILE, ResultRow, RunRecord
+from fseval.record import RESULTS_FILE, SAMPLES_FILE, ResultRow, RunRecord, SampleRecord, read_samples
 
 RESAMPLES = 10_000
 
@@ -31,7 +31,7 @@ RESAMPLES = 10_000
 class Run:
     path: Path
     record: RunRecord
-    samples: list[dict[str, Any]]
+    samples: list[SampleRecord]
     label: str = ""  # how tables and plots name the run (``--label``; default: ``default_labels``)
 
     @property
@@ -43,15 +43,9 @@ class Run:
 
 
 def load_run(path: Path) -> Run:
-    samples_path = path / SAMPLES_FILE
-    if not (path / RESULTS_FILE).is_file() or not samples_path.is_file():
+    if not (path / RESULTS_FILE).is_file() or not (path / SAMPLES_FILE).is_file():
         raise DataError(f"{path} is not a run directory (it needs {RESULTS_FILE} and {SAMPLES_FILE}).")
-    record = RunRecord.load(path)
-    try:
-        samples = [json.loads(line) for line in samples_path.read_text(encoding="utf-8").splitlines() if line]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise DataError(f"{samples_path}: cannot read its samples ({e}).") from None
-    return Run(path, record, samples)
+    return Run(path, RunRecord.load(path), read_samples(path))
 
 
 @dataclass
@@ -86,9 +80,9 @@ class Paired:
 def _scores(run: Run, task: str, shots: int) -> dict[tuple[str, int], tuple[str, float]]:
     """(sample id, seed) -> (its demo ids, its score), for scored samples."""
     return {
-        (json.dumps(line["id"]), line["seed"]): (json.dumps(line["demo_ids"]), float(line["score"]))
+        (json.dumps(line.id), line.seed): (json.dumps(line.demo_ids), float(line.score))
         for line in run.samples
-        if line["task"] == task and line["shots"] == shots and line.get("score") is not None
+        if line.task == task and line.shots == shots and line.score is not None
     }
 
 

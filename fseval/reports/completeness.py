@@ -138,7 +138,7 @@ def task_file_shots(path: Path) -> list[int] | None:
 
 
 def is_being_written(run_dir: Path) -> bool:
-    from fseval.run.results import being_written
+    from fseval.record import being_written
 
     try:
         return run_dir.is_dir() and being_written(run_dir)

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from fseval.record import SAMPLES_FILE, RunRecord
+from fseval.record import SAMPLES_FILE, RunRecord, read_samples
 
 LOGGERS = {"tensorboard": "tensorboard", "wandb": "wandb"}  # name -> the package it needs
 INSTALL = {"tensorboard": "pip install tensorboard", "wandb": "pip install wandb"}
@@ -92,7 +92,7 @@ def _wandb(run_dir: Path, record: RunRecord) -> str:
             for task, r in record.rows()
         ]
         tables: dict[str, Any] = {"results": wandb.Table(columns=columns, data=rows)}
-        samples = _sample_rows(run_dir / SAMPLES_FILE)
+        samples = _sample_rows(run_dir)
         if samples:
             tables["samples"] = wandb.Table(columns=list(samples[0]), data=[list(s.values()) for s in samples])
         run.log(tables)
@@ -101,23 +101,20 @@ def _wandb(run_dir: Path, record: RunRecord) -> str:
         run.finish()
 
 
-def _sample_rows(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
+def _sample_rows(run_dir: Path) -> list[dict[str, Any]]:
+    if not (run_dir / SAMPLES_FILE).is_file():
         return []
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        s = json.loads(line)
-        rows.append(
-            {
-                "task": s["task"],
-                "shots": s["shots"],
-                "seed": s["seed"],
-                "id": str(s["id"]),
-                "prompt": s["prompt"],
-                "prediction": s["prediction"],
-                "targets": json.dumps(s["targets"]),
-                "score": s["score"],
-                "error": s["error"],
-            }
-        )
-    return rows
+    return [
+        {
+            "task": s.task,
+            "shots": s.shots,
+            "seed": s.seed,
+            "id": str(s.id),
+            "prompt": s.prompt,
+            "prediction": s.prediction,
+            "targets": json.dumps(s.targets),
+            "score": s.score,
+            "error": s.error,
+        }
+        for s in read_samples(run_dir)
+    ]

@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from fseval.data.base import read_json, require
-from fseval.data.task_data import load_task_data
-from fseval.errors import DataError
+from fseval.data.base import read_json
+from fseval.errors import DataError, require
 from fseval.metrics import get_metric
 from fseval.metrics.breakdown import breakdown
 from fseval.tasks.spec import load_tasks
+from fseval.tasks.task_data import load_task_data
 from fseval.types import Ranked
 
 

@@ -22,21 +22,22 @@ from typing import Any, TypeVar
 import numpy as np
 
 from fseval.config import DemoSettings, RunConfig
-from fseval.data.task_data import TaskData
 from fseval.errors import MediaError
 from fseval.media.images import load_media
 from fseval.metrics import get_metric
 from fseval.metrics.breakdown import breakdown, group_key
 from fseval.models.base import ModelAdapter, is_out_of_memory
 from fseval.progress import phase
+from fseval.record import SampleRecord
 from fseval.run import demos as demo_strategies
 from fseval.run.distributed import Dist
 from fseval.run.prefetch import PipelineOptions, Prefetcher, group_by_length
-from fseval.run.results import SampleRecord, TrialResult
 from fseval.run.store import SampleStore, sample_key
+from fseval.run.writer import TrialResult
 from fseval.tasks.postprocess import get_postprocessor
 from fseval.tasks.prompts import render
 from fseval.tasks.spec import Task
+from fseval.tasks.task_data import TaskData
 from fseval.types import GenerationSettings, Media, MediaRef, Prompt, Ranked, ReferencedPrompt, Sample
 
 T = TypeVar("T")

@@ -16,13 +16,14 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from fseval.config import RunConfig
-from fseval.data.task_data import TaskData
 from fseval.errors import FsevalError
 from fseval.metrics import get_metric
+from fseval.record import being_written, stored_samples
 from fseval.run.demos import OPENFLAMINGO_QUERY_SET_SIZE
 from fseval.run.evaluation import metric_variant
-from fseval.run.results import being_written, fresh_run_problem, stored_samples
+from fseval.run.writer import fresh_run_problem
 from fseval.tasks.spec import Task
+from fseval.tasks.task_data import TaskData
 
 Problems = list[str]
 
@@ -168,9 +169,9 @@ def network_problems(config: RunConfig) -> Problems:
     """fseval downloads nothing: what a run would fetch must be on this machine already."""
     if config.demos != "rices" or not config.rices_pretrained or Path(config.rices_pretrained).expanduser().is_file():
         return []
-    from fseval.models.openflamingo.presets import vision_weights_cached
+    from fseval.models.hub import open_clip_weights_available
 
-    if vision_weights_cached(config.rices_model, config.rices_pretrained):
+    if open_clip_weights_available(config.rices_model, config.rices_pretrained):
         return []
     return [
         f"--demos rices needs the CLIP weights {config.rices_model}/{config.rices_pretrained}, which are not on "

@@ -19,12 +19,12 @@ from typing import Any
 import numpy as np
 
 from fseval.config import RicesSettings
-from fseval.data.task_data import TaskData
 from fseval.devices import resolve_device
 from fseval.errors import FsevalError, MediaError
 from fseval.media.images import load_media
 from fseval.progress import bar, phase
 from fseval.run.demos import DemoPlan
+from fseval.tasks.task_data import TaskData
 from fseval.types import Sample
 
 CACHE_ENV = "FSEVAL_CACHE"

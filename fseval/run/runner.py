@@ -19,21 +19,21 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from fseval.config import RunConfig
-from fseval.data.task_data import TaskData, load_task_data
 from fseval.errors import FsevalError
 from fseval.metrics import get_metric
 from fseval.models import registry
 from fseval.models.base import ModelAdapter
 from fseval.progress import Advance, Progress, bar, no_progress, phase, reporting_to
-from fseval.record import RunRecord
+from fseval.record import STORE_FILE, RunRecord, stored_samples
 from fseval.run import preflight
 from fseval.run.distributed import Dist, init_from_env
 from fseval.run.evaluation import TrialSettings, evaluate, trial_settings
 from fseval.run.prefetch import PipelineOptions
-from fseval.run.results import ERROR_LOG, RunDirClaim, RunWriter, ShotResult, TrialResult, model_changes, stored_samples
 from fseval.run.stopping import raise_if_requested
-from fseval.run.store import STORE_FILE, SampleStore
+from fseval.run.store import SampleStore
+from fseval.run.writer import ERROR_LOG, RunDirClaim, RunWriter, ShotResult, TrialResult, model_changes
 from fseval.tasks.spec import Task, load_tasks
+from fseval.tasks.task_data import TaskData, load_task_data
 
 
 class ModelLoader(Protocol):

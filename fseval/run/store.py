@@ -14,9 +14,7 @@ from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
 
-from fseval.run.results import SampleRecord
-
-STORE_FILE = "store.sqlite"
+from fseval.record import SampleRecord
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS samples (

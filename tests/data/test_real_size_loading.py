@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from fseval.data.base import MediaRefs, answer_meta
-from fseval.data.task_data import load_task_data
 from fseval.errors import DataError
 from fseval.metrics.vqa import vqa_accuracy
 from fseval.tasks.spec import Task, load_tasks
+from fseval.tasks.task_data import load_task_data
 from fseval.types import MediaRef, VideoSampling
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -155,7 +155,7 @@ def test_limit_ignores_repeated_ids_after_the_evaluated_samples(vqav2_dir: Path)
 
 
 def test_repeated_ids_of_different_types_are_found() -> None:
-    from fseval.data.task_data import _check_unique_ids
+    from fseval.tasks.task_data import _check_unique_ids
     from fseval.types import Sample
 
     with pytest.raises(DataError, match="appear more than once"):

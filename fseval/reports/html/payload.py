@@ -86,24 +86,24 @@ def build_payload(runs: list[Run], thumbnail_size: int, image_budget: int) -> tu
         cwd = run.record.config.get("cwd")
         where = Path(cwd) if cwd else None
         for line in run.samples:
-            key = (line["task"], line["shots"], line["seed"], json.dumps(line["id"]))
+            key = (line.task, line.shots, line.seed, json.dumps(line.id))
             if key not in items:
-                target = targets.number(line.get("targets") or {}, (line["task"], key[3]))
-                found = sorted(groups.number(f"{k}={v}") for k, v in (line.get("groups") or {}).items())
-                item = [tasks.number(line["task"]), line["shots"], line["seed"], line["id"], found, target]
+                target = targets.number(line.targets or {}, (line.task, key[3]))
+                found = sorted(groups.number(f"{k}={v}") for k, v in (line.groups or {}).items())
+                item = [tasks.number(line.task), line.shots, line.seed, line.id, found, target]
                 items[key] = [*item, [None] * len(runs)]
-            numbers = [media.number(_located(name, where)) for name in line.get("media") or []]
+            numbers = [media.number(_located(name, where)) for name in line.media or []]
             uses.update(numbers)
             query_media.update(numbers[-1:])  # the query's media come last in prompt order
             items[key][6][position] = [
-                [texts.number(piece) for piece in chunks(line.get("prompt") or "")],
+                [texts.number(piece) for piece in chunks(line.prompt or "")],
                 numbers,
-                line.get("generation"),
-                line.get("prediction"),
-                line.get("score"),
-                line.get("error"),
-                (line.get("ranking") or [])[:5],
-                line.get("model_prompt"),
+                line.generation,
+                line.prediction,
+                line.score,
+                line.error,
+                (line.ranking or [])[:5],
+                line.model_prompt,
             ]
     thumbnails, media_rows, stats = _thumbnails(media.values, query_media, uses, thumbnail_size, image_budget)
     stats.samples = len(items)

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 def show_run(run_dir: Path, breakdown: bool = False) -> None:
     """The results table of a run directory (and its breakdowns), from its results.json."""
-    from fseval.record import SAMPLES_FILE, RunRecord
+    from fseval.record import RunRecord
     from fseval.reports.completeness import completeness
     from fseval.reports.display import breakdown_tables, console, results_table
 
@@ -30,7 +30,7 @@ def show_run(run_dir: Path, breakdown: bool = False) -> None:
     console.print(results_table(record.results, title=f"fseval {config.get('model', '')}", notes=notes))
     for table in breakdown_tables(record.results) if breakdown else []:
         console.print(table)
-    for task_name, shot_count, error in unscored(record, run_dir / SAMPLES_FILE):
+    for task_name, shot_count, error in unscored(record, run_dir):
         message = f"{task_name} at {shot_count} shots: every sample failed, so there is no score. First error: {error}"
         console.print(message, style="red", markup=False)
     if any(row.failed for _, row in record.rows()):
@@ -41,15 +41,15 @@ def show_run(run_dir: Path, breakdown: bool = False) -> None:
     console.print(f"Run directory: {run_dir}")
 
 
-def unscored(record: RunRecord, samples: Path) -> list[tuple[str, int, str]]:
+def unscored(record: RunRecord, run_dir: Path) -> list[tuple[str, int, str]]:
     """(task, shots, first error) of every row in which no sample could be scored."""
+    from fseval.record import SAMPLES_FILE, read_samples
+
     empty = {(task, row.shots) for task, row in record.rows() if row.n == 0}
     errors: dict[tuple[str, int], str] = {}
-    if empty and samples.is_file():
-        with samples.open(encoding="utf-8") as lines:
-            for line in lines:
-                sample = json.loads(line)
-                errors.setdefault((sample["task"], sample["shots"]), sample["error"] or "")
+    if empty and (run_dir / SAMPLES_FILE).is_file():
+        for sample in read_samples(run_dir):
+            errors.setdefault((sample.task, sample.shots), sample.error or "")
     return [(task, shots, errors.get((task, shots), "")) for task, shots in sorted(empty)]
 
 

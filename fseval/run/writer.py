@@ -1,19 +1,19 @@
-"""The run directory: ``results.json`` and ``samples.jsonl``.
+"""Writing the run directory: holding it (``RunDirClaim``), ``results.json`` and ``samples.jsonl`` (``RunWriter``).
 
-``samples.jsonl`` is appended and flushed batch by batch and ``results.json`` is rewritten
-atomically after every (task, shots), so an interrupted run keeps everything it finished.
+``samples.jsonl`` is appended and flushed trial by trial and ``results.json`` is rewritten
+atomically after every (task, shots), so an interrupted run keeps everything it finished (the
+store, ``run/store.py``, keeps every finished batch). What the files hold, and every reader of
+them, is in ``fseval/record.py``.
 The ``results`` block keeps OpenFlamingo's results-file shape (task -> list of
 ``{"shots", "trials", "mean", "stddev"}``) so existing tooling reads it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
 import platform
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -26,29 +26,15 @@ from fseval import __version__
 from fseval.errors import FsevalError, plural
 from fseval.metrics.breakdown import Breakdown
 from fseval.metrics.stats import Resampler, bootstrap_ci
-from fseval.record import RESULTS_FILE, SAMPLES_FILE, GroupRow, ResultRow, RunRecord
-
-
-@dataclass
-class SampleRecord:
-    """One line of samples.jsonl: a (task, shots, seed, sample) and everything needed to audit it."""
-
-    task: str
-    shots: int
-    seed: int
-    trial: int
-    id: int | str
-    demo_ids: list[int | str]
-    prompt: str
-    media: list[str]
-    generation: str | None = None
-    prediction: str | None = None
-    targets: dict[str, Any] = field(default_factory=dict)
-    score: float | None = None
-    error: str | None = None
-    ranking: list[list[Any]] | None = None
-    model_prompt: str | None = None  # the prompt as the model's tokenizer received it, where the model rewrites it
-    groups: dict[str, str] = field(default_factory=dict)  # the task's breakdown fields: field -> this sample's group
+from fseval.record import (
+    RESULTS_FILE,
+    SAMPLES_FILE,
+    GroupRow,
+    ResultRow,
+    RunRecord,
+    SampleRecord,
+    stored_samples,
+)
 
 
 @dataclass
@@ -138,18 +124,6 @@ def package_versions() -> dict[str, str]:
     return found
 
 
-def stored_samples(directory: Path) -> int:
-    """Samples in a run directory's store (0 for none, or no store): a run that stored none holds nothing."""
-    path = directory / "store.sqlite"
-    if not path.is_file():
-        return 0
-    try:
-        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
-            return int(db.execute("SELECT COUNT(*) FROM samples").fetchone()[0])
-    except sqlite3.Error:
-        return 1  # unreadable: treat as a run rather than overwrite it
-
-
 def model_changes(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
     """How the model resuming a run differs from the one that made its stored samples.
 
@@ -230,22 +204,6 @@ def fresh_run_problem(directory: Path) -> str | None:
     if samples.is_file() and samples.stat().st_size > 0:
         return f"--output {directory} holds a run's {SAMPLES_FILE} but not its store; give a new or empty folder."
     return None
-
-
-def being_written(directory: Path) -> bool:
-    """Whether another fseval process holds ``directory`` (its run lock), checked without taking it."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: no advisory locks, no check
-        return False
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(descriptor)  # closing drops the probe's lock
-    return False
 
 
 class RunDirClaim:

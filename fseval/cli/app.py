@@ -19,7 +19,7 @@ from fseval.errors import FsevalError
 def _plain_argument_names() -> None:
     """Typer 0.2x prints a Python type beside each argument's name (``RUN_DIR <list[Path]>``) and braces
     around required ones in the usage line (``{RUN_DIR}``); the metavar says what to give, as click's
-    own help does (``RUN_DIR...``). Checked by tests/test_cli.py's help test."""
+    own help does (``RUN_DIR...``). Checked by tests/cli/test_cli.py's help test."""
     from typer.core import TyperArgument
 
     if hasattr(TyperArgument, "display_type_rich"):

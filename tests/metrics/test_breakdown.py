@@ -23,7 +23,7 @@ from fseval.tasks.spec import load_tasks
 from fseval.tasks.task_data import load_task_data
 from fseval.types import Ranked
 
-OFFICIAL = Path(__file__).parent / "fixtures" / "official_vqa"
+OFFICIAL = Path(__file__).parents[1] / "fixtures" / "official_vqa"
 runner = CliRunner()
 
 

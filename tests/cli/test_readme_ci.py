@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from fseval.cli import app
 from fseval.resources import ASSETS_DIR
 
-README = Path(__file__).parents[1] / "README.md"
+README = Path(__file__).parents[2] / "README.md"
 runner = CliRunner()
 
 

@@ -21,7 +21,41 @@ DEFAULT_MODEL = "tiny-shapes"  # the bundled model (fseval/assets/tiny-shapes)
 # Seeds reach numpy (np.random.seed, OpenFlamingo's draws), which takes 0 .. 2**32 - 1.
 MAX_SEED = 2**32 - 1
 PRECISIONS = ("fp32", "bf16", "fp16")
-COMPAT_MODES = ("openflamingo",)
+
+
+@dataclass(frozen=True)
+class CompatProfile:
+    """What ``--compat NAME`` reproduces of another code base's evaluation, resolved once per run.
+
+    Each flag is one place where that code base's numbers differ from fseval's own; the run reads the
+    flags, never the name.
+    """
+
+    name: str | None = None  # None: fseval's own evaluation
+    demos: str | None = None  # the demo strategy it implies, unless --demos is given
+    metric_variant: str | None = None  # the metric variant it implies where a task's metric has one
+    zero_shot_rank_demo_image: bool = False  # 0-shot rank prompts attend to the first demo's image
+    batch_dependent_ranking: bool = False  # rank scores computed on the padded batch, in its batches
+
+    @property
+    def model_numerics(self) -> str | None:
+        """The code base whose ranking numerics the model must reproduce (``ModelAdapter.compat``), if any."""
+        return self.name if self.batch_dependent_ranking else None
+
+
+COMPAT_PROFILES = {
+    None: CompatProfile(),
+    # OpenFlamingo's evaluate.py: its demo draws and VQA metric, and its classification path (README,
+    # "Classification tasks"; docs/fidelity.md).
+    "openflamingo": CompatProfile(
+        "openflamingo",
+        demos="openflamingo",
+        metric_variant="openflamingo",
+        zero_shot_rank_demo_image=True,
+        batch_dependent_ranking=True,
+    ),
+}
+COMPAT_MODES = tuple(name for name in COMPAT_PROFILES if name is not None)
 
 
 @dataclass(frozen=True)
@@ -121,6 +155,10 @@ class RunConfig(BaseModel):
     def defaults(cls) -> dict[str, Any]:
         """Each option's default, by field name (the command line shows and uses these)."""
         return {name: field.default for name, field in cls.model_fields.items() if not field.is_required()}
+
+    @property
+    def compat_profile(self) -> CompatProfile:
+        return COMPAT_PROFILES[self.compat]
 
     @property
     def seeds(self) -> list[int]:

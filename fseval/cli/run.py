@@ -25,7 +25,7 @@ from fseval.cli.app import (
     working_directory,
 )
 from fseval.cli.show import show_run
-from fseval.config import RunConfig
+from fseval.config import COMPAT_PROFILES, RunConfig
 from fseval.errors import FsevalError
 
 # RunConfig holds every default; the options below show and use its values.
@@ -165,8 +165,9 @@ def new_config(ctx: typer.Context, options: dict[str, Any]) -> RunConfig:
     )
     if getattr(ctx.get_parameter_source("model"), "name", None) != "COMMANDLINE":
         refuse_the_toy_default(values["tasks"], values["tasks_dirs"])
-    if values["compat"] == "openflamingo" and getattr(ctx.get_parameter_source("demos"), "name", None) != "COMMANDLINE":
-        values["demos"] = "openflamingo"  # OpenFlamingo's own draws, unless another strategy is asked for
+    implied = COMPAT_PROFILES.get(values["compat"], COMPAT_PROFILES[None]).demos
+    if implied and getattr(ctx.get_parameter_source("demos"), "name", None) != "COMMANDLINE":
+        values["demos"] = implied  # e.g. OpenFlamingo's own draws, unless another strategy is asked for
     try:
         return RunConfig.model_validate(values)
     except ValidationError as error:

@@ -58,16 +58,6 @@ class ModelAdapter(ABC):
         return None
 
 
-def is_out_of_memory(error: BaseException) -> bool:
-    """An accelerator out-of-memory error: ``torch.OutOfMemoryError``, or a RuntimeError saying so.
-
-    Matched by name, so that callers need not import torch.
-    """
-    return type(error).__name__ == "OutOfMemoryError" or (
-        isinstance(error, RuntimeError) and "out of memory" in str(error).lower()
-    )
-
-
 def refuse_video(prompts: Sequence[Prompt], model: str) -> None:
     """For models without a frame axis: a media item of several frames is an error, not its last frame."""
     for prompt in prompts:

@@ -11,7 +11,6 @@ import itertools
 import math
 import random
 import statistics
-import sys
 import time
 import weakref
 from collections.abc import Callable, Generator, Iterator, Sequence
@@ -21,12 +20,13 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from fseval.config import DemoSettings, RunConfig
+from fseval.config import COMPAT_PROFILES, CompatProfile, DemoSettings, RunConfig
 from fseval.errors import MediaError
 from fseval.media.images import load_media
 from fseval.metrics import get_metric
 from fseval.metrics.breakdown import breakdown, group_key
-from fseval.models.base import ModelAdapter, is_out_of_memory
+from fseval.models.base import ModelAdapter
+from fseval.models.engine.memory import Halving
 from fseval.progress import phase
 from fseval.record import SampleRecord
 from fseval.run import demos as demo_strategies
@@ -51,7 +51,7 @@ class TrialSettings:
     demos: DemoSettings
     metric_variant: str
     batch_size: int = 8
-    compat: str | None = None
+    compat: CompatProfile = COMPAT_PROFILES[None]
     pipeline: PipelineOptions = field(default_factory=PipelineOptions)
 
 
@@ -60,7 +60,7 @@ def trial_settings(config: RunConfig, task: Task, pipeline: PipelineOptions | No
         config.demo_settings,
         metric_variant(task, config.metric_variant),
         config.batch_size,
-        config.compat,
+        config.compat_profile,
         pipeline or PipelineOptions(group_by_length=config.group_by_length, prefetch=config.prefetch),
     )
 
@@ -112,7 +112,13 @@ def plan_demos(data: TaskData, n_demos: int, seed: int, settings: DemoSettings) 
 
 
 def plan_queries(
-    task: Task, data: TaskData, shots: int, seed: int, trial: int, settings: DemoSettings, compat: str | None = None
+    task: Task,
+    data: TaskData,
+    shots: int,
+    seed: int,
+    trial: int,
+    settings: DemoSettings,
+    compat: CompatProfile = COMPAT_PROFILES[None],
 ) -> list[Query]:
     """Each query of a trial with its demos, rendered prompt(s) and the record that will hold its result."""
     n_demos = shots if shots > 0 else (task.spec.zero_shot_text_demos if settings.zero_shot_text_demos else 0)
@@ -125,7 +131,7 @@ def plan_queries(
         demos = [data.demo_pool[i] for i in demo_indices]
         variants = [
             openflamingo_zero_shot(render(task.prompt, order, sample, demo_media=shots > 0), order)
-            if shots == 0 and compat == "openflamingo" and task.spec.mode == "rank"
+            if shots == 0 and compat.zero_shot_rank_demo_image and task.spec.mode == "rank"
             else render(task.prompt, order, sample, demo_media=shots > 0)
             for order in demo_orders(demos, ensembles, seed, sample.id)
         ]
@@ -259,40 +265,21 @@ def run_batch(
 
 
 # Prompts per model call after a CUDA out-of-memory error, per model, for the rest of the run.
-_batch_limits: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
-
-
-def _release_accelerator_memory() -> None:
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available():
-        torch.cuda.empty_cache()
+_batch_limits: weakref.WeakKeyDictionary[Any, Halving] = weakref.WeakKeyDictionary()
 
 
 def with_oom_backoff(model: ModelAdapter, items: Sequence[T], call: Callable[[Sequence[T]], list[R]]) -> list[R]:
-    """``call(items)``, split into halves on out-of-memory until it fits; the smaller size is kept.
+    """``call(items)``, split into halves on out-of-memory until it fits; the smaller size is kept (``Halving``).
 
     Splitting a batch does not change greedy fp32 predictions (each prompt is computed on its own,
     padding masked), so the backoff never changes results beyond float noise.
     """
     try:
-        size = min(len(items), _batch_limits.get(model, len(items)))
+        batches = _batch_limits.setdefault(model, Halving())
     except TypeError:  # a model that cannot be weakly referenced keeps no limit
-        size = len(items)
+        batches = Halving()
     results: list[R] = []
-    start = 0
-    while start < len(items):
-        part = items[start : start + size]
-        try:
-            results.extend(call(part))
-        except Exception as error:
-            if not is_out_of_memory(error) or len(part) == 1:
-                raise
-            _release_accelerator_memory()
-            size = max(1, len(part) // 2)
-            with contextlib.suppress(TypeError):
-                _batch_limits[model] = size
-            continue
-        start += len(part)
+    batches.run(items, lambda part: results.extend(call(part)))
     return results
 
 
@@ -367,7 +354,7 @@ def plan_batches(queries: list[Query], todo: list[Query], settings: TrialSetting
     run recomputes the finished ones beside the others, and gets the same numbers).
     """
     size = settings.batch_size
-    if settings.compat == "openflamingo":
+    if settings.compat.batch_dependent_ranking:
         pending = {id(q) for q in todo}
         runs = [queries[i : i + size] for i in range(0, len(queries), size)]
         runs = [run for run in runs if any(id(q) in pending for q in run)]

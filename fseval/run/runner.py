@@ -251,23 +251,25 @@ def check_before_loading(
 
 
 def with_compat_defaults(config: RunConfig, tasks: list[Task]) -> RunConfig:
-    """``--compat openflamingo`` scores with the ``openflamingo`` metric variant where a task's metric has one.
+    """The metric variant ``--compat`` implies (``openflamingo``), where a task's metric has it.
 
-    (The CLI also makes it draw demos as OpenFlamingo does unless ``--demos`` is given.) The run
+    (The CLI also makes it draw demos as the profile says unless ``--demos`` is given.) The run
     records the resolved variant, so a resume needs no second look.
     """
-    if config.compat != "openflamingo" or config.metric_variant is not None:
+    implied = config.compat_profile.metric_variant
+    if implied is None or config.metric_variant is not None:
         return config
     offered = {variant for task in tasks for variant in get_metric(task.spec.metric).variants}
-    return replace(config, metric_variant="openflamingo") if "openflamingo" in offered else config
+    return replace(config, metric_variant=implied) if implied in offered else config
 
 
 def apply_compat(model: ModelAdapter, config: RunConfig, tasks: list[Task]) -> None:
-    """Switch the model to the code base's numerics ``--compat`` names, where its ranking differs."""
-    if config.compat is None:
+    """Switch the model to the code base's ranking numerics ``--compat`` names, where they differ."""
+    numerics = config.compat_profile.model_numerics
+    if numerics is None:
         return
-    if config.compat in model.compat_modes:
-        model.compat = config.compat
+    if numerics in model.compat_modes:
+        model.compat = numerics
     elif any(task.spec.mode == "rank" for task in tasks):
         raise FsevalError(f"The {model.name} model cannot rank as --compat {config.compat} asks.")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from typer.testing import CliRunner
 
 from fseval.cli import app
 from fseval.errors import FsevalError
-from fseval.models.hf_vlm import HfVlmAdapter, load
+from fseval.models.hf_vlm import HfVlmAdapter, generation, load
 from fseval.models.hf_vlm.prompts import chat_format, split_answer, to_interleaved, to_messages
 from fseval.types import GenerationSettings, Media, Prompt
 
@@ -148,6 +149,56 @@ def test_batched_generation_equals_one_prompt_at_a_time(
         assert batched == [adapter.generate_ids([prompt], settings)[0] for prompt in prompts]
     texts = adapter.generate(prompts, GREEDY)
     assert len(texts) == 4 and (style == "chat" or all("\n" not in text for text in texts))
+
+
+@contextmanager
+def end_logit(model: Any, token: int, scale: float | None) -> Iterator[None]:
+    """The output row of ``token`` set to the mean row plus ``scale`` times a random direction (None: as trained)."""
+    head = model.get_output_embeddings().weight
+    saved = head[token].clone()
+    direction = torch.randn(head.shape[1], generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        if scale is not None:
+            head[token] = head.mean(0) + scale * direction
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            head[token] = saved
+
+
+@pytest.mark.parametrize("style", STYLES)
+@pytest.mark.parametrize("arch", ALL_ARCHS)
+def test_fsevals_loop_picks_the_tokens_generate_picks(
+    arch: str, style: str, adapters: Callable[[str, str], HfVlmAdapter], prompts: list[Prompt]
+) -> None:
+    """Greedy and 3 beams without length penalty, a task's 5 new tokens, on a left-padded batch of mixed image counts
+    (Qwen2-VL's multimodal positions differ per row); the end of sequence as trained (no row ends) and made likely
+    (rows end at different steps, beam search stops early), the stop flag read at once and one step late."""
+    adapter = adapters(arch, style)
+    ended: set[bool] = set()
+    for scale in (None, 1.0):
+        with end_logit(adapter.model, adapter.tokenizer.eos_token_id, scale), torch.inference_mode():
+            for settings in (GenerationSettings(5, 1), GenerationSettings(5, 3, 0.0)):
+                search = adapter.search(settings)
+                batch = adapter.inputs.batch(adapter.texts(prompts), prompts)
+                theirs = generation.generate_transformers(adapter.model, batch, search)
+                for lag in (0, 1):
+                    batch = adapter.inputs.batch(adapter.texts(prompts), prompts)  # generate expands it in place
+                    ours = generation.generate_own_loop(adapter.model, batch, search, lag)
+                    assert ours.shape == theirs.shape and torch.equal(ours, theirs), (scale, settings, lag)
+                ended.update(any(token in adapter.stop_ids for token in row) for row in theirs.tolist())
+    assert ended == {True, False}  # rows that stopped and rows that ran to the end
+
+
+def test_the_loop_is_a_setting(tiny: Callable[[str], Path], prompts: list[Prompt]) -> None:
+    adapter = load(str(tiny("qwen2_vl")), decoding_loop="transformers", stop_lag="1")
+    assert adapter.decoding_loop == "transformers" and adapter.stop_lag == 1
+    theirs = adapter.generate_ids(prompts, BEAMS)
+    adapter.decoding_loop = "fseval"
+    assert adapter.generate_ids(prompts, BEAMS) == theirs
+    with pytest.raises(FsevalError, match="decoding_loop"):
+        load(str(tiny("qwen2_vl")), decoding_loop="fast")
 
 
 @pytest.mark.parametrize("arch", ALL_ARCHS)

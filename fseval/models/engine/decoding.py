@@ -237,9 +237,11 @@ class TokenSteps:
     """The ``step`` of a loop for a causal LM continuing ``cache`` after a prompt pass over ``attention_mask``.
 
     ``forward`` is called as transformers' ``generate`` calls a decoder-only model for one step,
-    with the new token per row, its position (the count of unmasked tokens before it;
-    ``positions=False`` for LMs that take none), the cache, and the attention mask so far: a
-    view of one buffer with ``room`` columns for the tokens to come, not a concatenation per step.
+    with the new token per row, its position (``start``, then one more each step: by default the
+    count of unmasked tokens before it; ``positions=False`` for LMs that take none), the cache, and
+    the attention mask so far: a view of one buffer with ``room`` columns for the tokens to come,
+    not a concatenation per step. ``start`` is (N, 1), or (axes, N, 1) for multimodal positions
+    (Qwen2-VL's text and rotary axes), each axis advancing by one per token as ``generate`` does.
 
     The mask is given so that building the step's attention mask never reads the device: without
     left padding in the batch there is none to give (transformers then asks SDPA for no mask at
@@ -258,6 +260,7 @@ class TokenSteps:
         positions: bool = True,
         sdpa_mask: bool = False,
         extra: dict[str, torch.Tensor] | None = None,
+        start: torch.Tensor | None = None,
     ) -> None:
         self.forward, self.cache, self.cache_kwarg, self.positions = forward, cache, cache_kwarg, positions
         self.extra = dict(extra or {})  # further inputs of every step, one row per prompt row (IDEFICS' images)
@@ -266,7 +269,7 @@ class TokenSteps:
         self.sdpa_mask = sdpa_mask
         self.mask = mask.bool()[:, None, None, :] if sdpa_mask else mask
         self.length = attention_mask.shape[1]
-        self.position = attention_mask.long().sum(dim=-1, keepdim=True)
+        self.position = attention_mask.long().sum(dim=-1, keepdim=True) if start is None else start
         self.cursor: torch.Tensor | None = None  # fixed shapes: the cache position of the next token
 
     def fix(self) -> None:
@@ -287,7 +290,7 @@ class TokenSteps:
     def repeat(self, times: int) -> None:
         """Each row ``times`` times in a row (beams of one prompt), the cache included."""
         self.mask = self.mask.repeat_interleave(times, dim=0)
-        self.position = self.position.repeat_interleave(times, dim=0)
+        self.position = self.position.repeat_interleave(times, dim=self.position.dim() - 2)  # the rows' axis
         self.extra = {name: value.repeat_interleave(times, dim=0) for name, value in self.extra.items()}
         self.cache.batch_repeat_interleave(times)  # type: ignore[attr-defined]
 

@@ -4,6 +4,8 @@ for scoring many continuations of a few prompts (likelihood ranking).
 A ranking pass continues each candidate from its prompt's cache: ``gather_rows`` copies the
 prompt's keys/values once per candidate row into a buffer that the candidate's own tokens are
 written into, and ``plan_passes`` decides how many length-sorted rows each pass takes.
+``score_in_passes`` is the one ranking loop of every family: each family tokenises its
+candidates into rows and runs a pass its own way (its masks, positions, images).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from typing import Any
 import torch
 from transformers.cache_utils import Cache, DynamicLayer
 
-from fseval.models.base import is_out_of_memory
+from fseval.errors import FsevalError
+from fseval.models.engine.memory import Halving
 
 LOGIT_BUDGET = 1 << 27  # candidate log-probabilities per ranking pass (512 MiB in fp32)
 
@@ -76,70 +79,95 @@ def next_pass_rows(
     return plan_passes(widths, limit, pass_overhead_tokens(device))
 
 
-# A candidate row: (prompt index, candidate index, the prompt's ids continued by the candidate's, tokens scored).
+# A candidate to score: (prompt index, candidate index, the prompt's ids continued by the candidate's, tokens scored).
+Continuation = tuple[int, int, list[int], int]
+# A ranking row: (prompt index, candidate index, the tokens after what the prompt's cache holds, how many of
+# their scores to keep: the last ones).
 Row = tuple[int, int, list[int], int]
-# What a ranking pass feeds: (prompt index, full ids, how many of them the prompt's cache holds).
-Fed = tuple[int, list[int], int]
 
 
-def cached_lengths(prompt_lengths: Sequence[int], rows: Sequence[Row]) -> list[int]:
-    """How much of each prompt a ranking prompt pass runs: what all its candidate rows share (a candidate's first
+def split_continuation(context: list[int], full: list[int]) -> tuple[list[int], int]:
+    """(full ids, number of continuation tokens) where the continuation is what follows the context.
+
+    Tokenising context + continuation as one text keeps the tokens the model saw in training. When a
+    token merges across the boundary, the context shrinks to the common prefix, so the merged token
+    is scored as part of the continuation rather than dropped.
+    """
+    n = min(len(context), len(full))
+    # A merge only touches the last few context tokens: compare the rest at C speed, then step.
+    skip = max(0, n - 16)
+    common = skip if full[:skip] == context[:skip] else 0
+    while common < n and context[common] == full[common]:
+        common += 1
+    if common == len(full):
+        raise FsevalError("A ranking candidate is empty.", hint="Check the task's candidate list.")
+    return full, len(full) - common
+
+
+def cached_lengths(prompt_lengths: Sequence[int], continuations: Sequence[Continuation]) -> list[int]:
+    """How much of each prompt a ranking prompt pass runs: what all its continuations share (a candidate's first
     token may merge with the prompt's last, which that row then feeds itself)."""
     shared = list(prompt_lengths)
-    for i, _, full, count in rows:
+    for i, _, full, count in continuations:
         shared[i] = min(shared[i], len(full) - count)
     return shared
 
 
+def rows_after_cache(
+    prompt_lengths: Sequence[int], continuations: Sequence[Continuation]
+) -> tuple[list[int], list[Row]]:
+    """What each prompt's cache is to hold (``cached_lengths``), and each continuation as the row that follows it."""
+    shared = cached_lengths(prompt_lengths, continuations)
+    return shared, [(i, j, full[shared[i] :], count) for i, j, full, count in continuations]
+
+
 def score_in_passes(
     rows: Sequence[Row],
-    shared: Sequence[int],
+    prompt_length: int,
     cache: Any,
     first: torch.Tensor,
-    rows_cap: int | None,
-    run_pass: Callable[[list[Fed]], torch.Tensor],
+    run_pass: Callable[[Sequence[Row]], torch.Tensor],
     scores: list[list[list[float]]],
+    rows_cap: int | None = None,
+    passes: Halving | None = None,
 ) -> None:
-    """Score candidate ``rows`` by continuing the prompts' ``cache`` in passes, into ``scores``.
+    """Score candidate ``rows`` by continuing the prompts' ``cache`` (``prompt_length`` positions) in passes.
 
-    Row ``(i, j, full, count)`` continues prompt ``i``, of which ``shared[i]`` tokens are cached: its
-    first token is scored from ``first`` (the prompt pass's last log-probabilities, (prompts, V)),
-    the others from ``run_pass(fed)`` (log-probabilities (rows, width, V) after each fed token);
-    ``scores[i][j]`` gets the last ``count``. Rows of one token need no pass; the others go longest
-    first, each pass taking what ``next_pass_rows`` plans (at most ``rows_cap`` rows); an
-    out-of-memory error halves the pass for the rest of the call.
+    Row ``(i, j, rest, count)`` continues prompt ``i`` by ``rest``: its first token is scored from
+    ``first`` (the prompt pass's last log-probabilities, (prompts, V)), the others from
+    ``run_pass(chunk)`` (log-probabilities (rows, width, V) after each of a row's ``rest[:-1]``, the
+    tokens it feeds); ``scores[i][j]`` gets the last ``count`` of them. Rows of one token need no
+    pass and rows of none are left as they are; the others go longest first, each pass taking what
+    ``next_pass_rows`` plans within ``passes.limit`` prompt-plus-fed tokens (None: ``pass_token_budget``)
+    and ``rows_cap`` rows. A pass that runs out of memory is halved (``memory.Halving``), and ``passes``
+    keeps the smaller size.
     """
-    single = [row for row in rows if len(row[2]) - shared[row[0]] == 1]
+    single = [row for row in rows if len(row[2]) == 1]
     if single:
-        picked = first[[i for i, *_ in single], [full[-1] for _, _, full, _ in single]].tolist()
+        picked = first[[i for i, *_ in single], [rest[0] for _, _, rest, _ in single]].tolist()
         for (i, j, _, _), value in zip(single, picked, strict=True):
             scores[i][j] = [value]
-    pending = sorted((row for row in rows if len(row[2]) - shared[row[0]] > 1), key=lambda r: shared[r[0]] - len(r[2]))
-    device = first.device
-    pass_tokens = pass_token_budget(cache, device)
-    prompt_length, vocab = max(shared), first.shape[-1]
-    start = 0
-    while start < len(pending):
-        widths = [len(full) - shared[i] - 1 for i, _, full, _ in pending[start:]]
-        take = next_pass_rows(widths, prompt_length, pass_tokens, vocab, rows_cap, device)
-        chunk = pending[start : start + take]
-        try:
-            logprobs = run_pass([(i, full, shared[i]) for i, _, full, _ in chunk])
-        except RuntimeError as error:
-            if not is_out_of_memory(error) or len(chunk) == 1:
-                raise
-            pass_tokens = max(1, len(chunk) // 2) * (prompt_length + widths[0])
-            if device.type == "cuda":
-                torch.cuda.empty_cache()
-            continue
-        rests = [full[shared[i] :] for i, _, full, _ in chunk]
+    pending = sorted((row for row in rows if len(row[2]) > 1), key=lambda row: -len(row[2]))
+    if not pending:
+        return
+    device, vocab = first.device, first.shape[-1]
+    passes = passes or Halving()
+    budget = passes.limit or pass_token_budget(cache, device)
+
+    def take(rest: Sequence[Row], limit: int | None) -> int:
+        widths = [len(fed) - 1 for _, _, fed, _ in rest]
+        return next_pass_rows(widths, prompt_length, limit or budget, vocab, rows_cap, device)
+
+    def run(chunk: Sequence[Row]) -> None:
+        logprobs = run_pass(chunk)
         width = logprobs.shape[1]
-        targets = torch.tensor([rest[1:] + [0] * (width + 1 - len(rest)) for rest in rests], device=device)
+        targets = torch.tensor([rest[1:] + [0] * (width + 1 - len(rest)) for _, _, rest, _ in chunk], device=device)
         later = logprobs.gather(-1, targets[..., None])[..., 0].tolist()
-        heads = first[[i for i, *_ in chunk], [rest[0] for rest in rests]].tolist()
-        for (i, j, _, count), rest, head, tail in zip(chunk, rests, heads, later, strict=True):
+        heads = first[[i for i, *_ in chunk], [rest[0] for _, _, rest, _ in chunk]].tolist()
+        for (i, j, rest, count), head, tail in zip(chunk, heads, later, strict=True):
             scores[i][j] = [head, *tail[: len(rest) - 1]][-count:]
-        start += len(chunk)
+
+    passes.run(pending, run, take, amount=lambda chunk: len(chunk) * (prompt_length + len(chunk[0][2]) - 1))
 
 
 def gather_rows(cache: Any, rows: torch.Tensor, width: int) -> Any:

@@ -1,15 +1,20 @@
 """Open vision-language models (Idefics2/3, SmolVLM, Qwen2-VL, Qwen2.5-VL, LLaVA-OneVision) behind fseval's adapter.
 
 The model is transformers' ``AutoModelForImageTextToText`` with its ``AutoProcessor``; the prompt
-styles are described in ``prompts.py``, the inputs and the media cache in ``inputs.py``, ranking in
-``ranking.py``.
+styles are described in ``prompts.py``, the inputs and the media cache in ``inputs.py``, generation
+in ``generation.py``, ranking in ``ranking.py``.
 
-Generation is fseval's own decoding (greedy or beam search with the task's settings), not the
-checkpoint's ``generation_config`` (instruction-tuned releases ship sampling settings and a
-repetition penalty). It stops at the end of a demo: a newline in the interleaved style, the end of
-the assistant's turn in the chat style, and the checkpoint's end-of-sequence tokens in both.
-Special tokens that are not stop tokens (image placeholders and their markers, turn starts) are
-never generated: an image token in an answer would only break the next step's inputs.
+Generation is greedy or beam search with the task's settings, not the checkpoint's
+``generation_config`` (instruction-tuned releases ship sampling settings and a repetition penalty).
+``decoding_loop="fseval"`` (the default) runs it in fseval's decoding loop
+(``fseval/models/engine/decoding.py``, via ``generation.py``: each prompt run once, the in-place
+cache, no host-device sync per step, the stop flag read ``stop_lag`` steps late), which picks the
+tokens ``generate`` picks for every architecture of the family, Qwen2-VL's multimodal positions
+included; ``"transformers"`` calls ``generate``. It stops at the end of a demo: a newline in the
+interleaved style, the end of the assistant's turn in the chat style, and the checkpoint's
+end-of-sequence tokens in both. Special tokens that are not stop tokens (image placeholders and
+their markers, turn starts) are never generated: an image token in an answer would only break the
+next step's inputs.
 
 Prompts are batched with left padding; position ids follow each row's real tokens (as ``generate``
 computes them, including Qwen2-VL's multimodal positions), so a prompt's outputs do not depend on
@@ -27,6 +32,8 @@ import transformers
 
 from fseval.errors import FsevalError
 from fseval.models.base import ModelAdapter, refuse_video
+from fseval.models.engine import decoding
+from fseval.models.hf_vlm import generation
 from fseval.models.hf_vlm.inputs import ModelInputs
 from fseval.models.hf_vlm.prompts import ChatFormat, chat_format, to_interleaved, to_messages
 from fseval.models.hf_vlm.ranking import prompt_pass, rank
@@ -50,9 +57,13 @@ class HfVlmAdapter(ModelAdapter):
         media_cache: bool = True,
         media_cache_bytes: int = 2 << 30,
         rank_batch_size: int | None = None,
+        decoding_loop: str = "fseval",
+        stop_lag: int | None = None,
         eos_token_ids: Sequence[int] = (),
         provenance: dict[str, Any] | None = None,
     ) -> None:
+        if decoding_loop not in generation.DECODING_LOOPS:
+            raise ValueError(f"decoding_loop must be one of {generation.DECODING_LOOPS}, not {decoding_loop!r}")
         self.model, self.processor, self.tokenizer = model.eval(), processor, processor.tokenizer
         self.arch, self.prompt_style, self.name = arch, prompt_style, name
         self.tokenizer.padding_side = "left"  # generation continues from the last position of every row
@@ -60,6 +71,7 @@ class HfVlmAdapter(ModelAdapter):
             self.tokenizer.pad_token = self.tokenizer.eos_token or self.tokenizer.unk_token
         self.inputs = ModelInputs(model, processor, ARCHITECTURES[arch], media_cache, media_cache_bytes)
         self.rank_batch_size = rank_batch_size
+        self.decoding_loop, self.stop_lag = decoding_loop, stop_lag
         self.provenance = provenance or {}
         self.bos = self._added_bos()
         self.chat = self._chat_format() if prompt_style == "chat" else ChatFormat("", "")
@@ -160,19 +172,24 @@ class HfVlmAdapter(ModelAdapter):
     def generate_ids(self, prompts: Sequence[Prompt], settings: GenerationSettings) -> list[list[int]]:
         """The generated token ids of each prompt, up to and including the first stop token."""
         batch = self.inputs.batch(self.texts(prompts), prompts)
-        config = transformers.GenerationConfig(
+        search = self.search(settings)
+        if self.decoding_loop == "fseval" and not decoding.unsupported_settings(self.model.generation_config):
+            new = generation.generate_own_loop(self.model, batch, search, self.stop_lag)
+        else:
+            new = generation.generate_transformers(self.model, batch, search)
+        return [self._cut(row) for row in new.tolist()]
+
+    def search(self, settings: GenerationSettings) -> decoding.Search:
+        """What to generate: the task's settings, stopping at any stop token, never a banned special token."""
+        return decoding.Search(
             max_new_tokens=settings.max_new_tokens,
+            eos=tuple(sorted(self.stop_ids)),
+            pad=self.tokenizer.pad_token_id,
             min_new_tokens=settings.min_new_tokens,
             num_beams=settings.num_beams,
-            do_sample=False,
-            eos_token_id=sorted(self.stop_ids),
-            pad_token_id=self.tokenizer.pad_token_id,
-            bad_words_ids=[[i] for i in self.banned_ids] or None,
-            # transformers warns about (and ignores) a length penalty without beams.
-            **({"length_penalty": settings.length_penalty} if settings.num_beams > 1 else {}),
+            length_penalty=settings.length_penalty,
+            banned=tuple(self.banned_ids),
         )
-        output = self.model.generate(**batch, generation_config=config)
-        return [self._cut(row) for row in output[:, batch["input_ids"].shape[1] :].tolist()]
 
     def _cut(self, row: list[int]) -> list[int]:
         """A generated row up to and including its first stop token (what follows is padding)."""

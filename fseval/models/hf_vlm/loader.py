@@ -61,6 +61,8 @@ def load(
         media_cache=settings.media_cache,
         media_cache_bytes=settings.media_cache_bytes,
         rank_batch_size=settings.rank_batch_size,
+        decoding_loop=settings.decoding_loop,
+        stop_lag=settings.stop_lag,
         eos_token_ids=[eos] if isinstance(eos, int) else list(eos or []),
         provenance=provenance,
     )

@@ -20,10 +20,17 @@ from typing import Any, Protocol
 import torch
 
 from fseval.errors import FsevalError
-from fseval.models.engine.kv_cache import Row, cached_lengths, gather_rows, score_in_passes
+from fseval.models.engine.kv_cache import (
+    Continuation,
+    Row,
+    gather_rows,
+    rows_after_cache,
+    score_in_passes,
+    split_continuation,
+)
+from fseval.models.hf_vlm.generation import position_ids
 from fseval.models.hf_vlm.inputs import ModelInputs
 from fseval.models.hf_vlm.prompts import ChatFormat
-from fseval.models.idefics.adapter import split_continuation
 from fseval.types import Prompt
 
 PER_TOKEN = ("input_ids", "attention_mask", "mm_token_type_ids", "token_type_ids")
@@ -46,29 +53,29 @@ def rank(adapter: Ranker, prompts: Sequence[Prompt], candidates: Sequence[Sequen
     batch = adapter.inputs.batch(texts, prompts)
     mask = batch["attention_mask"].bool().cpu()
     expanded = [ids[keep].tolist() for ids, keep in zip(batch["input_ids"].cpu(), mask, strict=True)]
-    rows = candidate_rows(adapter.tokenizer, adapter.chat.answer_prefix, texts, expanded, candidates)
+    continuations = continuations_of(adapter.tokenizer, adapter.chat.answer_prefix, texts, expanded, candidates)
     scores: list[list[list[float]]] = [[[] for _ in options] for options in candidates]
-    if not rows:
+    if not continuations:
         return scores
-    shared = cached_lengths([len(ids) for ids in expanded], rows)
+    shared, rows = rows_after_cache([len(ids) for ids in expanded], continuations)
     out, positions = prompt_pass(adapter, trimmed(batch, shared, adapter.tokenizer.pad_token_id))
     first = out.logits[:, -1].float().log_softmax(dim=-1)
     prompt_mask = trimmed(batch, shared, 0)["attention_mask"]
     state = (out.cache, prompt_mask, positions, first)
     run_pass = functools.partial(continue_rows, adapter.model, state)
-    score_in_passes(rows, shared, out.cache, first, adapter.rank_batch_size, run_pass, scores)
+    score_in_passes(rows, max(shared), out.cache, first, run_pass, scores, adapter.rank_batch_size)
     return scores
 
 
-def candidate_rows(
+def continuations_of(
     tokenizer: Any,
     prefix: str,
     texts: Sequence[str],
     expanded: Sequence[list[int]],
     candidates: Sequence[Sequence[str]],
-) -> list[Row]:
-    """A row per candidate: its prompt's ids (as the processor made them) continued by the candidate's tokens."""
-    rows: list[Row] = []
+) -> list[Continuation]:
+    """Per candidate: its prompt's ids (as the processor made them) continued by the candidate's tokens."""
+    found: list[Continuation] = []
     for i, (text, options) in enumerate(zip(texts, candidates, strict=True)):
         encoded = tokenizer([text, *(text + prefix + option for option in options)], add_special_tokens=False)
         context, *fulls = (list(ids) for ids in encoded["input_ids"])
@@ -82,8 +89,8 @@ def candidate_rows(
                     "A ranking candidate merges with an image's tokens at the end of its prompt.",
                     hint="End the prompt with text after its last <image>.",
                 )
-            rows.append((i, j, prompt + plain[common:], count))
-    return rows
+            found.append((i, j, prompt + plain[common:], count))
+    return found
 
 
 def trimmed(batch: dict[str, Any], lengths: Sequence[int], pad: int) -> dict[str, Any]:
@@ -102,14 +109,6 @@ def trimmed(batch: dict[str, Any], lengths: Sequence[int], pad: int) -> dict[str
     return out
 
 
-def position_ids(model: Any, batch: dict[str, Any]) -> torch.Tensor:
-    """The position ids ``generate`` gives these left-padded inputs (Qwen2-VL: its multimodal positions)."""
-    wanted = ("attention_mask", "mm_token_type_ids", "image_grid_thw", "video_grid_thw")
-    kwargs = {key: value for key, value in batch.items() if key in wanted}
-    positions: torch.Tensor = model._prepare_position_ids_for_generation(batch["input_ids"], kwargs)
-    return positions
-
-
 def prompt_pass(adapter: Any, batch: dict[str, Any], use_cache: bool = True) -> tuple[Any, torch.Tensor]:
     """The prompts through the model once: (output with its cache and last logits, position ids)."""
     positions = position_ids(adapter.model, batch)
@@ -118,21 +117,21 @@ def prompt_pass(adapter: Any, batch: dict[str, Any], use_cache: bool = True) -> 
 
 
 def continue_rows(
-    model: Any, state: tuple[Any, torch.Tensor, torch.Tensor, torch.Tensor], rows: list[tuple[int, list[int], int]]
+    model: Any, state: tuple[Any, torch.Tensor, torch.Tensor, torch.Tensor], rows: Sequence[Row]
 ) -> torch.Tensor:
-    """Log-probabilities (rows, width, vocab) after each fed token of ``rows`` (prompt, full ids, cached length).
+    """Log-probabilities (rows, width, vocab) after each fed token of ranking ``rows`` (``kv_cache.Row``).
 
-    A row feeds ``full[cached:-1]`` after its prompt's cache; its positions continue the prompt's last
+    A row feeds ``rest[:-1]`` after its prompt's cache; its positions continue the prompt's last
     position (on every axis of a multimodal position id: text after the images advances all of them).
     """
     cache, prompt_mask, positions, first = state
     device = first.device
-    width = max(len(full) - cached - 1 for _, full, cached in rows)
-    fed = [full[cached:-1] for _, full, cached in rows]
+    fed = [rest[:-1] for _, _, rest, _ in rows]
+    width = max(len(ids) for ids in fed)
     tokens = torch.tensor([ids + [0] * (width - len(ids)) for ids in fed], device=device)
     lengths = torch.tensor([len(ids) for ids in fed], device=device)
     token_mask = (torch.arange(width, device=device) < lengths[:, None]).long()
-    index = torch.tensor([i for i, _, _ in rows], device=device)
+    index = torch.tensor([i for i, *_ in rows], device=device)
     steps = 1 + torch.arange(width, device=device)
     continued = positions[..., -1:].index_select(-2, index.to(positions.device)) + steps.to(positions.device)
     out = model(

@@ -24,11 +24,17 @@ class HfVlmSettings(FamilySettings):
     media_cache: bool = Field(default=True, description="speed: encode each image once per run")
     media_cache_bytes: int = Field(default=2 << 30, gt=0, description="the media cache's size")
     rank_batch_size: int | None = Field(default=None, gt=0, description="candidate rows per ranking pass")
+    decoding_loop: Literal["fseval", "transformers"] = Field(
+        default="fseval", description="speed: fseval's loop (no host syncs per step) or transformers' generate"
+    )
+    stop_lag: int | None = Field(
+        default=None, ge=0, le=4, description="steps late the stop flag is read (None: 1 on CUDA, 0 on CPU)"
+    )
     attn_implementation: str | None = Field(
         default=None, description="from_pretrained's attn_implementation (None: transformers' default, sdpa)"
     )
 
-    @field_validator("rank_batch_size", "attn_implementation", "prompt_style", mode="before")
+    @field_validator("rank_batch_size", "attn_implementation", "prompt_style", "stop_lag", mode="before")
     @classmethod
     def _auto(cls, value: object) -> object:
         return None if value in ("", "auto") else value

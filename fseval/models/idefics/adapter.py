@@ -31,7 +31,6 @@ prompt pass per prompt for all its candidates.
 
 from __future__ import annotations
 
-import functools
 import itertools
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
@@ -45,7 +44,14 @@ from transformers import IdeficsForVisionText2Text, IdeficsProcessor
 from fseval.errors import FsevalError
 from fseval.models.base import ModelAdapter, refuse_video
 from fseval.models.engine import decoding
-from fseval.models.engine.kv_cache import cached_lengths, gather_rows, score_in_passes
+from fseval.models.engine.kv_cache import (
+    Continuation,
+    Row,
+    gather_rows,
+    rows_after_cache,
+    score_in_passes,
+    split_continuation,
+)
 from fseval.models.engine.media_cache import MediaFeatureCache
 from fseval.models.engine.tokenization import decode, release_era_cleanup
 from fseval.models.idefics import generation
@@ -266,30 +272,35 @@ class IdeficsAdapter(ModelAdapter):
         row carries that image's features alone.
         """
         self._check_single_images(prompts)
-        contexts, rows = self._candidate_rows(prompts, candidates)
+        contexts, continuations = self._continuations(prompts, candidates)
         scores: list[list[list[float]]] = [[[] for _ in options] for options in candidates]
-        if not rows:
+        if not continuations:
             return scores
-        shared = cached_lengths([len(context) for context in contexts], rows)
+        shared, rows = rows_after_cache([len(context) for context in contexts], continuations)
         # Each prompt's images go through the vision tower once, not once per candidate (ImageNet has 1000).
         features = [self._resampled(states) for states in self._encoder_states(prompts)]
         cache, prompt_mask, first = self._prompt_pass([c[:n] for c, n in zip(contexts, shared, strict=True)], features)
-        run_pass = functools.partial(self._continue, cache, prompt_mask, features=features)
-        score_in_passes(rows, shared, cache, first, self.rank_batch_size, run_pass, scores)
+        fulls = {(i, j): full for i, j, full, _ in continuations}
+
+        def run_pass(chunk: Sequence[Row]) -> torch.Tensor:
+            fed = [(i, fulls[i, j], shared[i]) for i, j, *_ in chunk]
+            return self._continue(cache, prompt_mask, fed, features=features)
+
+        score_in_passes(rows, max(shared), cache, first, run_pass, scores, self.rank_batch_size)
         return scores
 
-    def _candidate_rows(
+    def _continuations(
         self, prompts: Sequence[Prompt], candidates: Sequence[Sequence[str]]
-    ) -> tuple[list[list[int]], list[tuple[int, int, list[int], int]]]:
-        """Each prompt's ids, and a row (prompt, candidate, full ids, scored tokens) per candidate."""
+    ) -> tuple[list[list[int]], list[Continuation]]:
+        """Each prompt's ids, and each candidate as (prompt, candidate, full ids, scored tokens)."""
         contexts: list[list[int]] = []
-        rows: list[tuple[int, int, list[int], int]] = []
+        continuations: list[Continuation] = []
         for i, (prompt, options) in enumerate(zip(prompts, candidates, strict=True)):
             text = self.idefics_text(prompt)
             context, *fulls = self._ids([text, *(text + option for option in options)])
             contexts.append(context)
-            rows += [(i, j, *split_continuation(context, full)) for j, full in enumerate(fulls)]
-        return contexts, rows
+            continuations += [(i, j, *split_continuation(context, full)) for j, full in enumerate(fulls)]
+        return contexts, continuations
 
     def _prompt_pass(
         self, token_lists: list[list[int]], features: list[torch.Tensor]
@@ -415,21 +426,3 @@ def first_token_id(tokenizer: Any, text: str) -> int:
     if after[: len(before)] != before or len(after) == len(before):
         raise ValueError(f"cannot isolate the first token of {text!r}")
     return int(after[len(before)])
-
-
-def split_continuation(context: list[int], full: list[int]) -> tuple[list[int], int]:
-    """(full ids, number of continuation tokens) where the continuation is what follows the context.
-
-    Tokenising context + continuation as one text keeps the tokens the model saw in training. When a
-    token merges across the boundary, the context shrinks to the common prefix, so the merged token
-    is scored as part of the continuation rather than dropped.
-    """
-    n = min(len(context), len(full))
-    # A merge only touches the last few context tokens: compare the rest at C speed, then step.
-    skip = max(0, n - 16)
-    common = skip if full[:skip] == context[:skip] else 0
-    while common < n and context[common] == full[common]:
-        common += 1
-    if common == len(full):
-        raise FsevalError("A ranking candidate is empty.", hint="Check the task's candidate list.")
-    return full, len(full) - common

@@ -25,15 +25,18 @@ Speed (each switchable on the adapter, all on by default; ``benchmarks/perf.py``
 - ``static_kv_cache``: generation writes keys/values in place into a buffer sized for the prompt
   and the tokens to come, and beam search reorders only the beams' generated positions
   (``kv_cache.DecodingCache``); otherwise every step re-concatenates and re-gathers the whole cache.
-- ``rank_strategy="packed"``: all candidates of all prompts of a call, sorted by token length,
+- ``rank_strategy="packed"``: the engine's ranking loop (``kv_cache.score_in_passes``, as IDEFICS
+  and hf_vlm rank): all candidates of all prompts of a call, sorted by token length,
   continue the prompts' key/value cache in passes of at most ``rank_chunk_tokens`` tokens (None:
   what a quarter of free GPU memory, or 2 GiB on CPU, holds of gathered keys/values); where
   passes start is chosen so that padding plus per-pass overhead is least (``plan_passes``), and
   each pass gathers the prompt's keys/values once into a buffer the candidates' own go into.
   The last token of each candidate is not fed (its output is never used) and single-token
   candidates are scored from the prompt pass alone. ``"chunked"`` is the previous per-prompt
-  loop over ``rank_batch_size`` candidates (1: one candidate per pass, as OpenFlamingo does).
-- a CUDA out-of-memory error in ranking halves ``rank_chunk_tokens`` and retries.
+  loop over ``rank_batch_size`` candidates (1: one candidate per pass, as OpenFlamingo does),
+  kept as the plain reference the packed passes are tested and benchmarked against.
+- a CUDA out-of-memory error in a packed ranking pass halves the pass and retries, and
+  ``rank_chunk_tokens`` keeps the smaller size (``engine.memory.Halving``).
 - ``prepare_media`` (called by the harness's background prefetcher) hashes and preprocesses
   upcoming images off the main thread.
 
@@ -60,15 +63,11 @@ from typing import Any
 
 import torch
 
-from fseval.models.base import ModelAdapter, is_out_of_memory
+from fseval.models.base import ModelAdapter
 from fseval.models.engine.decoding import unsupported_settings
-from fseval.models.engine.kv_cache import (
-    DecodingCache,
-    gather_rows,
-    next_pass_rows,
-    pass_token_budget,
-)
+from fseval.models.engine.kv_cache import DecodingCache, Row, gather_rows, score_in_passes
 from fseval.models.engine.media_cache import MediaFeatureCache
+from fseval.models.engine.memory import Halving
 from fseval.models.engine.tokenization import decode
 from fseval.models.openflamingo import compat, generation
 from fseval.models.openflamingo.flamingo import Flamingo
@@ -388,46 +387,27 @@ class OpenFlamingoAdapter(ModelAdapter):
         first_logprobs: torch.Tensor,
         shared: MediaKV | None,
     ) -> list[list[list[float]]]:
-        """Every candidate of every prompt in length-sorted passes bounded by ``rank_chunk_tokens``."""
+        """Every candidate of every prompt in the engine's length-sorted passes (``kv_cache.score_in_passes``).
+
+        The whole padded prompt is cached and each candidate, tokenised on its own, follows it. Passes
+        hold at most ``rank_chunk_tokens`` tokens, which keeps a pass halved on out-of-memory.
+        """
         unique = sorted({c for options in candidates for c in options})
         encoded = self.tokenizer(unique, add_special_tokens=False)["input_ids"] if unique else []
         token_ids = {c: list(t) for c, t in zip(unique, encoded, strict=True)}
-        slots = [(i, j, token_ids[c]) for i, options in enumerate(candidates) for j, c in enumerate(options)]
+        rows = [(i, j, token_ids[c], len(token_ids[c])) for i, cs in enumerate(candidates) for j, c in enumerate(cs)]
         scores: list[list[list[float]]] = [[[] for _ in options] for options in candidates]
-        firsts = [(i, j, t) for i, j, t in slots if t]
-        if firsts:
-            rows = torch.tensor([i for i, _, _ in firsts], device=self.device)
-            heads = torch.tensor([t[0] for _, _, t in firsts], device=self.device)
-            for (i, j, _), value in zip(firsts, first_logprobs[rows, heads].tolist(), strict=True):
-                scores[i][j] = [value]
-        pending = sorted((s for s in slots if len(s[2]) > 1), key=lambda s: -len(s[2]))
-        prompt_length = prompt.mask.shape[1]
-        vocab = first_logprobs.shape[-1]
 
-        pass_tokens = self.rank_chunk_tokens or pass_token_budget(prompt.cache, self.device)
+        def run_pass(chunk: Sequence[Row]) -> torch.Tensor:
+            return self._continue(prompt, [i for i, *_ in chunk], [rest[:-1] for _, _, rest, _ in chunk], shared)
 
-        start = 0
-        while start < len(pending):
-            widths = [len(t) - 1 for _, _, t in pending[start:]]
-            take = next_pass_rows(widths, prompt_length, pass_tokens, vocab, self.rank_batch_size, self.device)
-            chunk = pending[start : start + take]
-            width = len(chunk[0][2]) - 1
-            try:
-                logprobs = self._continue(prompt, [i for i, _, _ in chunk], [t[:-1] for _, _, t in chunk], shared)
-            except RuntimeError as error:  # halve the pass on CUDA out-of-memory, keep the smaller size
-                if not is_out_of_memory(error) or len(chunk) == 1:
-                    raise
-                self.rank_chunk_tokens = pass_tokens = max(1, len(chunk) // 2) * (prompt_length + width)
-                if self.device.type == "cuda":
-                    torch.cuda.empty_cache()
-                continue
-            targets = torch.tensor(
-                [t[1:] + [0] * (width + 1 - len(t)) for _, _, t in chunk], device=self.device, dtype=torch.long
+        passes = Halving(self.rank_chunk_tokens)
+        try:
+            score_in_passes(
+                rows, prompt.mask.shape[1], prompt.cache, first_logprobs, run_pass, scores, self.rank_batch_size, passes
             )
-            picked = logprobs.gather(-1, targets[:, :, None])[:, :, 0].tolist()
-            for (i, j, t), values in zip(chunk, picked, strict=True):
-                scores[i][j] += values[: len(t) - 1]
-            start += len(chunk)
+        finally:
+            self.rank_chunk_tokens = passes.limit
         return scores
 
     def _continue(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from fseval.cli.app import TasksDir, app, device_callback, quiet_libraries, split_list, user_errors
+from fseval.models.registry import FAMILIES
 
 
 @app.command("cache-features")
@@ -47,54 +47,36 @@ def cache_features(
             )
 
 
+# make-tiny's choices, as the families declare them (settings.py: ``tiny=TinyModels(...)``).
+TINY = {name: family.tiny for name, family in FAMILIES.items() if family.tiny is not None}
+
+
+def tiny_variants(option: str) -> str:
+    variants = next(tiny.variants for tiny in TINY.values() if tiny.option == option)
+    return ", ".join([f"{variants[0]} (default)", *variants[1:]])
+
+
 @app.command("make-tiny")
 @user_errors
 def make_tiny(
     directory: Annotated[Path, typer.Argument(help="Where to write the model directory.", metavar="DIR")],
     seed: Annotated[int, typer.Option(help="Same seed, same weights.", metavar="N")] = 0,
-    family: Annotated[str, typer.Option(help="openflamingo, idefics or hf_vlm.", metavar="FAMILY")] = "openflamingo",
-    lm: Annotated[
-        str,
-        typer.Option(help="OpenFlamingo LM family: gpt_neox, mpt, mosaic_gpt, llama, opt, gptj, gpt2.", metavar="LM"),
-    ] = "gpt_neox",
+    family: Annotated[str, typer.Option(help=f"{', '.join(TINY)}.", metavar="FAMILY")] = "openflamingo",
+    lm: Annotated[str | None, typer.Option(help=f"openflamingo's LM: {tiny_variants('--lm')}.", metavar="LM")] = None,
     arch: Annotated[
-        str,
-        typer.Option(
-            help="hf_vlm architecture: idefics2, idefics3, qwen2_vl, qwen2_5_vl, llava_onevision.", metavar="ARCH"
-        ),
-    ] = "idefics2",
-    force: Annotated[bool, typer.Option("--force", help="Replace DIRECTORY if it holds files.")] = False,
+        str | None, typer.Option(help=f"hf_vlm's architecture: {tiny_variants('--arch')}.", metavar="ARCH")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace DIR if it holds files.")] = False,
 ) -> None:
     """Write a tiny random model directory (released layout + fseval model card); prints its path.
 
-    DIRECTORY must be new or empty (or --force): the model is built beside it and moved into place
+    DIR must be new or empty (or --force): the model is built beside it and moved into place
     when complete, so a failure leaves nothing and never half-replaces a model already there.
     """
+    from fseval.models import registry
     from fseval.outputs import staged_folder
 
-    build = tiny_builder(family, lm, arch)
+    build = registry.tiny_builder(family, {"--lm": lm, "--arch": arch})
     with staged_folder(directory, "make-tiny", force) as staging, quiet_libraries():
         build(staging, seed)
     typer.echo(str(directory))
-
-
-def tiny_builder(family: str, lm: str, arch: str) -> Callable[[Path, int], object]:
-    """The writer of a tiny model of ``family`` (checked before anything is written)."""
-    if family == "openflamingo":
-        from fseval.models.openflamingo import make_tiny
-        from fseval.models.openflamingo.tiny import LM_FAMILIES
-
-        if lm not in LM_FAMILIES:
-            raise typer.BadParameter(f"must be one of {', '.join(LM_FAMILIES)}.", param_hint="--lm")
-        return lambda where, seed: make_tiny(where, seed=seed, lm_family=lm)
-    if family == "idefics":
-        from fseval.models.idefics import make_tiny_idefics
-
-        return lambda where, seed: make_tiny_idefics(where, seed=seed)
-    if family == "hf_vlm":
-        from fseval.models.hf_vlm.tiny import BUILDERS, make_tiny_hf_vlm
-
-        if arch not in BUILDERS:
-            raise typer.BadParameter(f"must be one of {', '.join(BUILDERS)}.", param_hint="--arch")
-        return lambda where, seed: make_tiny_hf_vlm(where, arch=arch, seed=seed)
-    raise typer.BadParameter("must be openflamingo, idefics or hf_vlm.", param_hint="--family")

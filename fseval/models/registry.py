@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import pkgutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,31 @@ def model_files(family: Family, args: dict[str, Any]) -> dict[str, str]:
     module, _, function = family.model_files.partition(":")
     sources: dict[str, Path] = getattr(importlib.import_module(module), function)(args)
     return model_file_fingerprints(sources)
+
+
+def tiny_builder(family_name: str, options: dict[str, str | None]) -> Callable[[Path, int], object]:
+    """How to write a tiny random model of a family (``fseval make-tiny``), checked before anything is written.
+
+    ``options`` are make-tiny's variant options as given (``{"--lm": "mpt", "--arch": None}``): the
+    family's own picks the variant (its first when not given); another one given is an error.
+    """
+    families = {name: family for name, family in FAMILIES.items() if family.tiny is not None}
+    if family_name not in families:
+        raise UnknownNameError("make-tiny family", family_name, families)
+    tiny = families[family_name].tiny
+    assert tiny is not None
+    stray = [option for option, value in options.items() if value is not None and option != tiny.option]
+    if stray:
+        raise FsevalError(f"{', '.join(stray)} does not apply to --family {family_name}.")
+    keywords: dict[str, str] = {}
+    if tiny.keyword is not None and tiny.option is not None:
+        chosen = options.get(tiny.option) or tiny.variants[0]
+        if chosen not in tiny.variants:
+            raise FsevalError(f"{tiny.option} {chosen!r}: one of {', '.join(tiny.variants)}.")
+        keywords[tiny.keyword] = chosen
+    module, _, function = tiny.builder.partition(":")
+    build = getattr(importlib.import_module(module), function)
+    return lambda directory, seed: build(directory, seed=seed, **keywords)
 
 
 def load_model(name: str, args: dict[str, Any], device: str = "cpu", precision: str = "fp32") -> ModelAdapter:

@@ -36,6 +36,16 @@ class Preset:
 
 
 @dataclass(frozen=True)
+class TinyModels:
+    """How ``fseval make-tiny`` writes a tiny random model of a family, for tests and CI."""
+
+    builder: str  # "module:function", called as function(directory, seed=..., **{keyword: variant})
+    option: str | None = None  # make-tiny's option that picks a variant (--lm, --arch)
+    keyword: str | None = None  # the builder's argument that takes the variant
+    variants: tuple[str, ...] = ()  # what the option may name; the first is its default
+
+
+@dataclass(frozen=True)
 class Family:
     """A model family, declared in its package's light ``settings.py`` (found by ``fseval.models.registry``)."""
 
@@ -50,6 +60,7 @@ class Family:
     # "module:function": the loader arguments -> {role: file or folder} of everything the model reads,
     # fingerprinted so that ``--resume`` refuses files whose content changed (fseval.models.files).
     model_files: str | None = None
+    tiny: TinyModels | None = None  # fseval make-tiny --family NAME
 
 
 def validate_settings(settings: type[S], family: str, arguments: dict[str, Any]) -> S:

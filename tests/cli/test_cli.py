@@ -323,3 +323,21 @@ def test_run_options_take_their_defaults_from_run_config() -> None:
     # Options a run keeps but RunConfig does not hold are the command's own (how to show, resume, log).
     own = {p.name for p in command.params if fields.get(p.name, p.name) not in RunConfig.model_fields}
     assert own == {"resume", "breakdown", "log_to"}, own
+
+
+def test_make_tiny_offers_what_each_family_declares() -> None:
+    """make-tiny's choices are the families' TinyModels declarations, and each names what its builder knows."""
+    from fseval.models.hf_vlm.settings import TINY_ARCHITECTURES
+    from fseval.models.hf_vlm.tiny import BUILDERS
+    from fseval.models.openflamingo.settings import TINY_LM_FAMILIES
+    from fseval.models.openflamingo.tiny import _TINY_LM
+
+    assert set(TINY_LM_FAMILIES) == set(_TINY_LM) and set(TINY_ARCHITECTURES) == set(BUILDERS)
+    for args, message in (
+        (["--family", "hf_vlm", "--lm", "mpt"], "--lm does not apply to --family hf_vlm"),
+        (["--lm", "bert"], "--lm 'bert': one of gpt_neox, mpt"),
+        (["--family", "nope"], "Unknown make-tiny family 'nope'"),
+    ):
+        result = runner.invoke(app, ["make-tiny", "never-written", *args])
+        assert result.exit_code == 1 and message in flat(result.output), result.output
+    assert not Path("never-written").exists()

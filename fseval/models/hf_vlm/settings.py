@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from fseval.models.settings import Family, FamilySettings
+from fseval.models.settings import Family, FamilySettings, TinyModels
 from fseval.models.settings import Preset as FamilyPreset
 
 PromptStyle = Literal["interleaved", "chat"]
@@ -51,6 +51,10 @@ ARCHITECTURES: dict[str, str] = {
     "qwen2_5_vl": "<|vision_start|><|image_pad|><|vision_end|>",
     "llava_onevision": "<image>",
 }
+
+
+# The architectures make-tiny writes (tiny.py holds their configurations; SmolVLM is Idefics3's).
+TINY_ARCHITECTURES = ("idefics2", "idefics3", "qwen2_vl", "qwen2_5_vl", "llava_onevision")
 
 
 @dataclass(frozen=True)
@@ -101,4 +105,5 @@ FAMILY = Family(
     presets=tuple(_preset(name, preset) for name, preset in PRESETS.items()),
     file_checks="fseval.models.hf_vlm.checks:problems",
     model_files="fseval.models.hf_vlm.checks:files",
+    tiny=TinyModels("fseval.models.hf_vlm.tiny:make_tiny_hf_vlm", "--arch", "arch", TINY_ARCHITECTURES),
 )

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from fseval.models.settings import Family, FamilySettings, Preset
+from fseval.models.settings import Family, FamilySettings, Preset, TinyModels
 
 
 class IdeficsSettings(FamilySettings):
@@ -57,4 +57,5 @@ FAMILY = Family(
     presets=tuple(Preset(name, {"path": name}, args["path"], dict(args)) for name, args in PRESETS.items()),
     file_checks="fseval.models.idefics.checks:problems",
     model_files="fseval.models.idefics.checks:files",
+    tiny=TinyModels("fseval.models.idefics.tiny:make_tiny_idefics"),
 )

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from fseval.models.settings import Family, FamilySettings
+from fseval.models.settings import Family, FamilySettings, TinyModels
 from fseval.models.settings import Preset as FamilyPreset
 
 
@@ -132,6 +132,10 @@ PRESETS: dict[str, Preset] = {
 }
 
 
+# The language models make-tiny can put under a tiny Flamingo (tiny.py holds their configurations).
+TINY_LM_FAMILIES = ("gpt_neox", "mpt", "mosaic_gpt", "llama", "opt", "gptj", "gpt2")
+
+
 def _preset(name: str, preset: Preset) -> FamilyPreset:
     fields = ("vision_encoder", "vision_pretrained", "lm", "cross_attn_every_n_layers")
     return FamilyPreset(name, {"preset": name}, preset.description, {key: getattr(preset, key) for key in fields})
@@ -146,4 +150,5 @@ FAMILY = Family(
     compat_modes=("openflamingo",),
     file_checks="fseval.models.openflamingo.checks:problems",
     model_files="fseval.models.openflamingo.checks:files",
+    tiny=TinyModels("fseval.models.openflamingo.tiny:make_tiny", "--lm", "lm_family", TINY_LM_FAMILIES),
 )

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from fseval.models.card import CARD_NAME, ModelCard
+from fseval.models.openflamingo.settings import TINY_LM_FAMILIES
 
 VISION_NAME = "fseval-tiny-vit"
 
@@ -100,7 +101,7 @@ _TINY_LM: dict[str, tuple[str, dict[str, Any]]] = {
     "gptj": ("GPTJConfig", {"n_embd": 64, "n_layer": 2, "n_head": 4, "rotary_dim": 8, "n_positions": 512}),
     "gpt2": ("GPT2Config", {"n_embd": 64, "n_layer": 2, "n_head": 4, "n_positions": 512}),
 }
-LM_FAMILIES = tuple(_TINY_LM)
+LM_FAMILIES = TINY_LM_FAMILIES  # settings.py declares them for make-tiny; _TINY_LM configures each
 
 
 def build_tokenizer() -> Any:

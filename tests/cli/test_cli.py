@@ -8,6 +8,7 @@ import statistics
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,20 +20,12 @@ from fseval.cli import app
 from fseval.metrics.vqa import vqa_accuracy
 
 runner = CliRunner()
+MockRun = Callable[..., Path]  # the conftest fixture
 
 
 def fseval(*args: str) -> Any:
     result = runner.invoke(app, list(args))
     return result
-
-
-def run_dir(tmp_path: Path, data_dir: Path, *extra: str, name: str = "run") -> Path:
-    out = tmp_path / name
-    result = fseval(
-        "run", "--model", "mock", "--task", "vqav2", "--data-dir", str(data_dir), "--output", str(out), *extra
-    )
-    assert result.exit_code == 0, result.output
-    return out
 
 
 def samples(directory: Path) -> list[dict[str, Any]]:
@@ -46,8 +39,8 @@ def openflamingo_vqa_prompt(question: str, answer: str | None = None) -> str:
     )
 
 
-def test_run_writes_results_and_samples(tmp_path: Path, vqav2_dir: Path) -> None:
-    out = run_dir(tmp_path, vqav2_dir, "--shots", "0,4", "--model-arg", "mode=copy-demo")
+def test_run_writes_results_and_samples(tmp_path: Path, vqav2_dir: Path, mock_run: MockRun) -> None:
+    out = mock_run(tmp_path / "run", "--shots", "0,4", "--model-arg", "mode=copy-demo")
     results = json.loads((out / "results.json").read_text())
     rows = results["results"]["vqav2"]
     assert [r["shots"] for r in rows] == [0, 4]
@@ -75,8 +68,8 @@ def test_run_writes_results_and_samples(tmp_path: Path, vqav2_dir: Path) -> None
         assert row["n"] == len(VAL_QA) and row["failed"] == 0
 
 
-def test_majority_mock_scores_exactly(tmp_path: Path, vqav2_dir: Path) -> None:
-    out = run_dir(tmp_path, vqav2_dir, "--shots", "4", "--model-arg", "mode=majority")
+def test_majority_mock_scores_exactly(tmp_path: Path, mock_run: MockRun) -> None:
+    out = mock_run(tmp_path / "run", "--shots", "4", "--model-arg", "mode=majority")
     majority = [Counter(a).most_common(1)[0][0] for _, a in VAL_QA]
     expected = [vqa_accuracy(m, a) for m, (_, a) in zip(majority, VAL_QA, strict=True)]
     assert [line["prediction"] for line in samples(out)] == majority
@@ -85,23 +78,23 @@ def test_majority_mock_scores_exactly(tmp_path: Path, vqav2_dir: Path) -> None:
     assert mean == pytest.approx(100 * sum(expected) / len(expected))
 
 
-def test_postprocessing_applies_to_generations(tmp_path: Path, vqav2_dir: Path) -> None:
-    out = run_dir(tmp_path, vqav2_dir, "--shots", "0", "--model-arg", "suffix=, maybe Question: x")
+def test_postprocessing_applies_to_generations(tmp_path: Path, mock_run: MockRun) -> None:
+    out = mock_run(tmp_path / "run", "--shots", "0", "--model-arg", "suffix=, maybe Question: x")
     line = samples(out)[0]
     assert line["generation"] == "red, maybe Question: x" and line["prediction"] == "red"
 
 
-def test_same_seed_same_results_and_batch_size_invariance(tmp_path: Path, vqav2_dir: Path) -> None:
+def test_same_seed_same_results_and_batch_size_invariance(tmp_path: Path, mock_run: MockRun) -> None:
     args = ("--shots", "0,4", "--model-arg", "mode=copy-demo", "--trials", "2")
-    a = samples(run_dir(tmp_path, vqav2_dir, *args, "--batch-size", "1", name="a"))
-    b = samples(run_dir(tmp_path, vqav2_dir, *args, "--batch-size", "4", name="b"))
+    a = samples(mock_run(tmp_path / "a", *args, "--batch-size", "1"))
+    b = samples(mock_run(tmp_path / "b", *args, "--batch-size", "4"))
     assert a == b
-    other_seed = samples(run_dir(tmp_path, vqav2_dir, *args, "--seed", "7", name="c"))
+    other_seed = samples(mock_run(tmp_path / "c", *args, "--seed", "7"))
     assert [line["demo_ids"] for line in other_seed] != [line["demo_ids"] for line in a]
 
 
-def test_limit_and_trials(tmp_path: Path, vqav2_dir: Path) -> None:
-    out = run_dir(tmp_path, vqav2_dir, "--shots", "2", "--limit", "3", "--trials", "3", "--model-arg", "mode=copy-demo")
+def test_limit_and_trials(tmp_path: Path, mock_run: MockRun) -> None:
+    out = mock_run(tmp_path / "run", "--shots", "2", "--limit", "3", "--trials", "3", "--model-arg", "mode=copy-demo")
     (row,) = json.loads((out / "results.json").read_text())["results"]["vqav2"]
     assert row["seeds"] == [42, 43, 44] and len(row["trials"]) == 3 and row["n"] == 3
     assert row["stddev"] == pytest.approx(statistics.pstdev(row["trials"]))
@@ -124,9 +117,9 @@ def test_table_shows_spread_only_over_several_trials() -> None:
     assert "mean ± std" in shown([40.0, 60.0]) and "50.00 ± 10.00" in shown([40.0, 60.0])
 
 
-def test_corrupt_image_is_recorded_and_the_run_goes_on(tmp_path: Path) -> None:
+def test_corrupt_image_is_recorded_and_the_run_goes_on(tmp_path: Path, mock_run: MockRun) -> None:
     data = write_vqav2(tmp_path / "data", corrupt_image_id=1001)
-    out = run_dir(tmp_path, data, "--shots", "0")
+    out = mock_run(tmp_path / "run", "--shots", "0", data_dir=data)
     lines = samples(out)
     failed = [line for line in lines if line["error"]]
     assert len(failed) == 3 and all("cannot decode image" in line["error"] for line in failed)
@@ -134,7 +127,7 @@ def test_corrupt_image_is_recorded_and_the_run_goes_on(tmp_path: Path) -> None:
     (row,) = json.loads((out / "results.json").read_text())["results"]["vqav2"]
     assert row["failed"] == 3 and row["n"] == len(VAL_QA) - 3
 
-    trials = run_dir(tmp_path, data, "--shots", "0", "--trials", "3", name="trials")
+    trials = mock_run(tmp_path / "trials", "--shots", "0", "--trials", "3", data_dir=data)
     (row,) = json.loads((trials / "results.json").read_text())["results"]["vqav2"]
     assert (row["n"], row["failed"]) == (len(VAL_QA) - 3, 3)  # per trial, not summed over the trials
     assert row["n_per_trial"] == [len(VAL_QA) - 3] * 3 and row["failed_per_trial"] == [3] * 3
@@ -253,6 +246,7 @@ def test_tasks_models_and_version() -> None:
     assert fseval("--version").output.startswith("fseval ")
 
 
+@pytest.mark.subprocess
 def test_help_does_not_import_torch() -> None:
     code = "import sys; from fseval.cli import app; from typer.testing import CliRunner; "
     code += "r = CliRunner().invoke(app, ['--help']); assert r.exit_code == 0; print('torch' in sys.modules)"

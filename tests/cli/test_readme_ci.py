@@ -31,6 +31,7 @@ def test_the_ci_example_installs_java_and_checks_the_tasks_it_runs() -> None:
     assert "--baseline" in check and "shapes_caption" in run and "shapes_vqa" in run
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("java") is None, reason="the caption metric needs Java")
 def test_the_ci_example_passes_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     block = ci_example()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from fseval.cli import app
@@ -71,6 +72,7 @@ def test_bundled_tokenizer_keeps_the_worlds_words_whole() -> None:
     assert len(tokenizer(caption)["input_ids"]) == len(caption.split()) + 1
 
 
+@pytest.mark.slow
 def test_bundled_model_beats_chance_on_shapes_vqa(tmp_path: Path) -> None:
     out = tmp_path / "run"
     args = ["run", "--task", "shapes_vqa", "--shots", "0,4", "--model", str(MODEL_DIR), "--device", "cpu"]

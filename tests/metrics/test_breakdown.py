@@ -138,6 +138,7 @@ def test_score_prints_and_returns_the_breakdown() -> None:
     assert as_json["breakdown"]["answer_type"]["number"]["n"] == 60
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("java") is None, reason="caption metrics need Java")
 def test_caption_groups_carry_every_metric_of_their_subset() -> None:
     """A caption group's numbers are the metric run on that group alone (CIDEr's IDF from its references)."""

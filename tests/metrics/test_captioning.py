@@ -17,7 +17,7 @@ from fseval.metrics import captioning
 from fseval.metrics.captioning import python_tokenize, score_captions
 from fseval.metrics.registry import METRICS
 
-pytestmark = pytest.mark.skipif(captioning.shutil.which("java") is None, reason="needs Java")
+pytestmark = [pytest.mark.skipif(captioning.shutil.which("java") is None, reason="needs Java"), pytest.mark.slow]
 
 REFERENCES = [
     ["A man riding a wave on top of a surfboard.", "A surfer rides a large wave.", "a man surfing, in the ocean",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -14,34 +15,14 @@ from fseval.cli import app
 from fseval.reports.compare import paired_statistics
 
 runner = CliRunner()
-
-
-def make_run(tmp_path: Path, data: Path, name: str, *extra: str) -> Path:
-    out = tmp_path / name
-    args = [
-        "run",
-        "--model",
-        "mock",
-        "--task",
-        "vqav2",
-        "--data-dir",
-        str(data),
-        "--shots",
-        "0,2",
-        "--trials",
-        "2",
-        "-o",
-        str(out),
-    ]
-    result = runner.invoke(app, [*args, *extra])
-    assert result.exit_code == 0, result.output
-    return out
+SHOTS = ("--shots", "0,2", "--trials", "2")
+MockRun = Callable[..., Path]  # the conftest fixture
 
 
 @pytest.fixture
-def runs(tmp_path: Path, vqav2_dir: Path) -> tuple[Path, Path]:
-    good = make_run(tmp_path, vqav2_dir, "good")  # the majority-answer oracle
-    worse = make_run(tmp_path, vqav2_dir, "worse", "--model-arg", "mode=copy-demo")
+def runs(tmp_path: Path, mock_run: MockRun) -> tuple[Path, Path]:
+    good = mock_run(tmp_path / "good", *SHOTS)  # the majority-answer oracle
+    worse = mock_run(tmp_path / "worse", *SHOTS, "--model-arg", "mode=copy-demo")
     return good, worse
 
 
@@ -63,16 +44,16 @@ def test_compare_pairs_shared_samples(runs: tuple[Path, Path]) -> None:
     assert table.exit_code == 0 and "95% CI" in flat(table.output) and "unpaired" not in flat(table.output)
 
 
-def test_compare_warns_about_unfair_comparisons(tmp_path: Path, vqav2_dir: Path, runs: tuple[Path, Path]) -> None:
+def test_compare_warns_about_unfair_comparisons(tmp_path: Path, mock_run: MockRun, runs: tuple[Path, Path]) -> None:
     good, _ = runs
-    other = make_run(tmp_path, vqav2_dir, "other", "--metric-variant", "openflamingo", "--seed", "7")
+    other = mock_run(tmp_path / "other", *SHOTS, "--metric-variant", "openflamingo", "--seed", "7")
     (report,) = json.loads(runner.invoke(app, ["compare", str(good), str(other), "--json"]).output)
     warnings = report["comparisons"][0]["warnings"]
     assert any("metric variant differs" in w for w in warnings) and any("seed differs" in w for w in warnings)
 
 
 def test_check_passes_on_the_same_run_and_fails_on_a_worse_one(
-    tmp_path: Path, vqav2_dir: Path, runs: tuple[Path, Path]
+    tmp_path: Path, mock_run: MockRun, runs: tuple[Path, Path]
 ) -> None:
     good, worse = runs
     baseline = tmp_path / "baseline.json"
@@ -87,10 +68,10 @@ def test_check_passes_on_the_same_run_and_fails_on_a_worse_one(
     wider = json.loads(baseline.read_text())
     wider["tasks"]["okvqa"] = wider["tasks"]["vqav2"]
     baseline.write_text(json.dumps(wider))
-    other_variant = make_run(tmp_path, vqav2_dir, "variant", "--metric-variant", "openflamingo")
+    other_variant = mock_run(tmp_path / "variant", *SHOTS, "--metric-variant", "openflamingo")
     unlike = runner.invoke(app, ["check", str(other_variant), "--baseline", str(baseline)])
     assert unlike.exit_code == 1 and "FAIL: metric variant openflamingo (baseline vqav2)" in flat(unlike.output)
-    fewer = make_run(tmp_path, vqav2_dir, "fewer", "--limit", "2")
+    fewer = mock_run(tmp_path / "fewer", *SHOTS, "--limit", "2")
     unlike = runner.invoke(app, ["check", str(fewer), "--baseline", str(baseline)])
     assert (
         unlike.exit_code == 1 and "n 2 (baseline" in flat(unlike.output) and "measure something else" in unlike.output
@@ -151,9 +132,9 @@ def test_check_is_exact_by_default_and_noise_tolerant_on_request(tmp_path: Path,
     assert runner.invoke(app, ["check", str(good), "--baseline", str(baseline), "--tolerance", "x"]).exit_code == 2
 
 
-def test_runs_that_share_no_sample_are_compared_unpaired(tmp_path: Path, vqav2_dir: Path) -> None:
-    base = make_run(tmp_path, vqav2_dir, "a", "--model-arg", "mode=copy-demo")
-    other = make_run(tmp_path, vqav2_dir, "b", "--model-arg", "mode=copy-demo", "--seed", "7")
+def test_runs_that_share_no_sample_are_compared_unpaired(tmp_path: Path, mock_run: MockRun) -> None:
+    base = mock_run(tmp_path / "a", *SHOTS, "--model-arg", "mode=copy-demo")
+    other = mock_run(tmp_path / "b", *SHOTS, "--model-arg", "mode=copy-demo", "--seed", "7")
     (report,) = json.loads(runner.invoke(app, ["compare", str(base), str(other), "--json"]).output)
     for comparison in report["comparisons"]:
         assert comparison["n_shared"] == 0 and comparison["paired"] is False
@@ -163,11 +144,11 @@ def test_runs_that_share_no_sample_are_compared_unpaired(tmp_path: Path, vqav2_d
     assert "unpaired" in flat(table.output)
 
 
-def test_runs_are_labelled_so_that_they_can_be_told_apart(tmp_path: Path, vqav2_dir: Path) -> None:
+def test_runs_are_labelled_so_that_they_can_be_told_apart(tmp_path: Path, mock_run: MockRun) -> None:
     from fseval.reports.compare import default_labels, load_run
 
-    first = make_run(tmp_path / "x", vqav2_dir, "run")
-    second = make_run(tmp_path / "y", vqav2_dir, "run", "--seed", "7")
+    first = mock_run(tmp_path / "x" / "run", *SHOTS)
+    second = mock_run(tmp_path / "y" / "run", *SHOTS, "--seed", "7")
     assert default_labels([load_run(first), load_run(second)]) == ["mock seed 42", "mock seed 7"]
     named = runner.invoke(app, ["compare", str(first), str(second), "--label", "before", "--label", "after"])
     assert named.exit_code == 0 and "B = after vs A = before" in flat(named.output)

@@ -13,7 +13,10 @@ from typer.testing import CliRunner
 from fseval.cli import app
 from fseval.metrics import get_metric
 
-pytestmark = pytest.mark.skipif(shutil.which("java") is None, reason="PTB tokenizer and METEOR need Java")
+pytestmark = [
+    pytest.mark.skipif(shutil.which("java") is None, reason="PTB tokenizer and METEOR need Java"),
+    pytest.mark.slow,
+]
 runner = CliRunner()
 
 

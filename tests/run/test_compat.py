@@ -75,6 +75,7 @@ def largest_difference(a: dict[Any, list[list[Any]]], b: dict[Any, list[list[Any
     return difference
 
 
+@pytest.mark.slow
 def test_without_compat_batch_size_never_changes_scores(
     tmp_path: Path, tiny_openflamingo: Path, imagenet: Path
 ) -> None:
@@ -83,6 +84,7 @@ def test_without_compat_batch_size_never_changes_scores(
     assert largest_difference(one, four) < 1e-5
 
 
+@pytest.mark.slow
 def test_with_compat_batch_size_changes_scores_as_in_openflamingo(
     tmp_path: Path, tiny_openflamingo: Path, imagenet: Path
 ) -> None:

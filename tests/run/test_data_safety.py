@@ -39,7 +39,7 @@ def test_make_tiny_refuses_a_folder_with_files_and_writes_one_mode(tmp_path: Pat
 
 
 def test_make_tiny_that_fails_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import fseval.models.openflamingo as family
+    import fseval.models.openflamingo.tiny as family
 
     def broken(directory: Path, **kwargs: object) -> Path:
         (Path(directory) / "checkpoint.pt").write_bytes(b"half")

@@ -30,6 +30,8 @@ ARGS = [
 ]
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 @pytest.mark.skipif(sys.platform == "win32", reason="torchrun")
 def test_two_gloo_processes_equal_one(tmp_path: Path, vqav2_dir: Path) -> None:
     single = tmp_path / "single"

@@ -215,6 +215,8 @@ def test_help_texts_survive_rich() -> None:
     assert '{"sample id": [demo ids]}' in flat(result.output)  # not eaten as Rich markup
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_sigterm_stops_a_run_like_ctrl_c(tmp_path: Path, vqav2_dir: Path) -> None:
     """Schedulers stop jobs with SIGTERM: the finished samples are kept and the resume command printed."""
     out = tmp_path / "stopped"

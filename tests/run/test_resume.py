@@ -57,6 +57,8 @@ def test_crash_then_resume_equals_an_uninterrupted_run(tmp_path: Path, vqav2_dir
     assert run_outputs(broken) == run_outputs(whole)
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
 def test_kill_9_then_resume(tmp_path: Path, vqav2_dir: Path) -> None:
     data = ["--data-dir", str(vqav2_dir)]
@@ -75,6 +77,8 @@ def test_kill_9_then_resume(tmp_path: Path, vqav2_dir: Path) -> None:
     assert len(keys) == len(set(keys)) == 2 * 2 * 6  # no sample lost or counted twice
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_ctrl_c_says_how_to_resume(tmp_path: Path, vqav2_dir: Path) -> None:
     data = ["--data-dir", str(vqav2_dir)]
     whole = tmp_path / "whole"

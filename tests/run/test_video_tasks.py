@@ -17,6 +17,7 @@ from fseval.cli import app
 from fseval.media.video import CLIP_CACHE
 from fseval.models.openflamingo.flamingo import Flamingo
 
+pytestmark = pytest.mark.slow  # tiny real models and decoded clips, end to end
 runner = CliRunner()
 
 

@@ -61,23 +61,23 @@ TRAFFIC_VARIANTS = (("fseval", "fseval", True), ("generate", "transformers", Tru
 
 def traffic(adapter: Any, prompts: list[Any]) -> dict[str, Any]:
     from fseval.instruments.traffic import step_traffic
+    from fseval.models.settings import switched
     from fseval.types import GenerationSettings
 
     beams = GenerationSettings(max_new_tokens=5, min_new_tokens=5, num_beams=3, length_penalty=0.0)
     greedy = GenerationSettings(max_new_tokens=5, num_beams=1)
     out: dict[str, Any] = {}
     for name, loop, static in TRAFFIC_VARIANTS:
-        adapter.decoding_loop, adapter.static_kv_cache, adapter.stop_lag = loop, static, 1
-        measured = step_traffic(adapter, prompts, beams, step=2)
-        out[name] = {
-            "copied_fraction": measured.copied_fraction,
-            "copied_mb": sum(measured.copied.values()) / 1e6,
-            "cache_mb": measured.cache_bytes / 1e6,
-            "nonzero": measured.calls["nonzero"],
-            "syncs": measured.syncs,
-            "answers": [adapter.generate(prompts[:8], beams), adapter.generate(prompts[:8], greedy)],
-        }
-    adapter.decoding_loop, adapter.static_kv_cache, adapter.stop_lag = "fseval", True, None
+        with switched(adapter, decoding_loop=loop, static_kv_cache=static, stop_lag=1):
+            measured = step_traffic(adapter, prompts, beams, step=2)
+            out[name] = {
+                "copied_fraction": measured.copied_fraction,
+                "copied_mb": sum(measured.copied.values()) / 1e6,
+                "cache_mb": measured.cache_bytes / 1e6,
+                "nonzero": measured.calls["nonzero"],
+                "syncs": measured.syncs,
+                "answers": [adapter.generate(prompts[:8], beams), adapter.generate(prompts[:8], greedy)],
+            }
     answers = [out[name].pop("answers") for name, *_ in TRAFFIC_VARIANTS]
     out["same_answers"] = all(a == answers[0] for a in answers)
     return out
@@ -86,6 +86,7 @@ def traffic(adapter: Any, prompts: list[Any]) -> dict[str, Any]:
 def sweep(adapter: Any, prompts: list[Any], batches: list[int], device: str) -> list[dict[str, Any]]:
     """Per beams and batch: prefill and decode speed; on CUDA once more with decoding steps replayed from a
     CUDA graph (``cuda_graphs``), whose answers must equal the eager ones."""
+    from fseval.models.settings import switched
     from fseval.types import GenerationSettings
 
     rows = []
@@ -94,11 +95,10 @@ def sweep(adapter: Any, prompts: list[Any], batches: list[int], device: str) -> 
         for batch in batches:
             eager: list[str] = []
             for graphs in (False, True) if device.startswith("cuda") else (False,):
-                adapter.cuda_graphs = graphs
-                row, answers = _timed(adapter, prompts[:batch], settings, device)
+                with switched(adapter, cuda_graphs=graphs):
+                    row, answers = _timed(adapter, prompts[:batch], settings, device)
                 rows.append({**row, "beams": beams, "graphs": graphs, "same": answers == eager if graphs else None})
                 eager = eager or answers
-            adapter.cuda_graphs = False
     return rows
 
 

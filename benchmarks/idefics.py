@@ -25,7 +25,9 @@ from transformers import IdeficsForVisionText2Text, IdeficsImageProcessor, Idefi
 from fseval.data.classification import class_names
 from fseval.models.idefics.adapter import IdeficsAdapter
 from fseval.models.idefics.inputs import FAKE_TOKEN
+from fseval.models.idefics.settings import IdeficsSettings
 from fseval.models.idefics.tiny import tiny_config, tiny_tokenizer
+from fseval.models.settings import switched
 from fseval.types import GenerationSettings, Media, Prompt
 
 
@@ -69,7 +71,7 @@ def main() -> None:
     outputs: dict[bool, list[list[int]]] = {}
     encoded: dict[bool, float] = {}
     for cache in (False, True, False, True):
-        adapter = IdeficsAdapter(model, processor, media_cache=cache)
+        adapter = IdeficsAdapter(model, processor, IdeficsSettings(path="random", media_cache=cache))
         start = time.perf_counter()
         out = [
             ids
@@ -99,12 +101,12 @@ def main() -> None:
     ranked = [Prompt(demo + "<image>Output:", prompt.media[-args.shots - 1 :]) for prompt in prompts[:2]]
     seconds: dict[bool, float] = {}
     top: dict[bool, list[int]] = {}
-    adapter = IdeficsAdapter(model, processor)
+    adapter = IdeficsAdapter(model, processor, IdeficsSettings(path="random"))
     adapter.rank(ranked[:1], [names[:8]])  # warm-up
     for reuse in (False, True, False, True):
-        adapter.reuse_image_states = reuse
         start = time.perf_counter()
-        scores = adapter.rank(ranked, [names] * len(ranked))
+        with switched(adapter, reuse_image_states=reuse):
+            scores = adapter.rank(ranked, [names] * len(ranked))
         seconds[reuse] = min(time.perf_counter() - start, seconds.get(reuse, float("inf")))
         top[reuse] = [max(range(len(names)), key=lambda j, row=row: sum(row[j]) / len(row[j])) for row in scores]
     print(f"\nranking the {len(names)} ImageNet class names after {len(ranked)} {args.shots}-shot prompts")

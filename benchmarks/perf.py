@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-# Optimisations, each switchable: adapter attributes and fseval.run.prefetch.PipelineOptions fields.
+# Optimisations, each switchable: OpenFlamingoSettings fields and fseval.run.prefetch.PipelineOptions fields.
 OPTIMISATIONS = (
     "media_cache", "shared_media_kv", "beam_prefill_once", "static_kv_cache", "own_decoding_loop", "group_by_length",
     "prefetch", "packed_rank",
@@ -151,7 +151,9 @@ def build_adapter(config: str, work: Path, device: str, precision: str) -> Any:
     import transformers
 
     from fseval.models.openflamingo.flamingo import Flamingo
-    from fseval.models.openflamingo.loader import PRECISIONS, load_tokenizer, resize_embeddings
+    from fseval.models.openflamingo.loader import load_tokenizer, resize_embeddings
+    from fseval.models.openflamingo.settings import OpenFlamingoSettings
+    from fseval.models.settings import torch_dtype
 
     spec = MODELS[config]
     torch.manual_seed(0)
@@ -176,17 +178,26 @@ def build_adapter(config: str, work: Path, device: str, precision: str) -> Any:
         if layer.gated_cross_attn_layer is not None:  # gates open, so that images matter
             torch.nn.init.uniform_(layer.gated_cross_attn_layer.attn_gate, 0.5, 1.0)
             torch.nn.init.uniform_(layer.gated_cross_attn_layer.ff_gate, 0.5, 1.0)
-    model.to(device=device, dtype=PRECISIONS[precision]).eval().requires_grad_(False)
-    return OpenFlamingoAdapter(model, tokenizer, transform, {"benchmark": config}, precision, device, config)
+    model.to(device=device, dtype=torch_dtype(precision)).eval().requires_grad_(False)
+    settings = OpenFlamingoSettings(
+        vision_encoder=spec["vision"], vision_pretrained=None, lm=f"random {spec['lm'][0]} ({config})",
+        tokenizer=str(work / "tokenizer"), cross_attn_every_n_layers=spec["every"],
+    )  # fmt: skip
+    return OpenFlamingoAdapter(model, tokenizer, transform, settings, precision=precision, device=device, name=config)
 
 
 def configure(adapter: Any, switches: dict[str, bool]) -> None:
-    adapter.media_cache = switches["media_cache"]
-    adapter.shared_media_kv = switches["shared_media_kv"]
-    adapter.beam_prefill_once = switches["beam_prefill_once"]
-    adapter.static_kv_cache = switches["static_kv_cache"]
-    adapter.decoding_loop = "fseval" if switches["own_decoding_loop"] else "transformers"
-    adapter.rank_strategy = "packed" if switches["packed_rank"] else "chunked"
+    """The adapter's settings with the model's switches of ``switches`` (the others are the pipeline's)."""
+    adapter.settings = adapter.settings.model_copy(
+        update={
+            "media_cache": switches["media_cache"],
+            "shared_media_kv": switches["shared_media_kv"],
+            "beam_prefill_once": switches["beam_prefill_once"],
+            "static_kv_cache": switches["static_kv_cache"],
+            "decoding_loop": "fseval" if switches["own_decoding_loop"] else "transformers",
+            "rank_strategy": "packed" if switches["packed_rank"] else "chunked",
+        }
+    )
     adapter.profile = True
 
 
@@ -288,7 +299,8 @@ def worker_rank(job: dict[str, Any]) -> dict[str, Any]:
     out["floor_ratio"] = out["floor_s"] / out["generate_s"]
     reference = None
     for label, strategy, size in job["rank_variants"]:
-        adapter.rank_strategy, adapter.rank_batch_size = strategy, size
+        adapter.settings = adapter.settings.model_copy(update={"rank_strategy": strategy})
+        adapter.rank_batch_size = size
         # The media are already cached. The packed pass is warmed up (its first call also pays for
         # faulting in its buffers, as only the first batch of a run does); the slow variants are not.
         seconds, ranked = timed(lambda: adapter.rank([prompt], [names]), warm_up=strategy == "packed")

@@ -20,7 +20,6 @@ DEMO_STRATEGIES = ("random", "fixed", "rices", "openflamingo")
 DEFAULT_MODEL = "tiny-shapes"  # the bundled model (fseval/assets/tiny-shapes)
 # Seeds reach numpy (np.random.seed, OpenFlamingo's draws), which takes 0 .. 2**32 - 1.
 MAX_SEED = 2**32 - 1
-PRECISIONS = ("fp32", "bf16", "fp16")
 
 
 @dataclass(frozen=True)

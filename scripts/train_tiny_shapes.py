@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from fseval.data.shapes import write_shapes
 from fseval.media.images import load_media
 from fseval.models.card import CARD_NAME
-from fseval.models.openflamingo.loader import load
+from fseval.models.openflamingo import load
 from fseval.models.openflamingo.tiny import trainable_state_dict
 from fseval.tasks.prompts import render
 from fseval.tasks.spec import Task, load_tasks

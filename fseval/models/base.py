@@ -29,7 +29,9 @@ class ModelAdapter(ABC):
     """True only for the mock oracle: its prompts then carry the query's fields (``ReferencedPrompt``)."""
 
     compat: str | None = None
-    """The code whose numerics ``--compat`` chose (set by the runner), or None for fseval's own."""
+    """The code whose ranking numerics the model reproduces (one of ``compat_modes``), or None for fseval's own.
+
+    Given to the adapter when it is built: the run passes ``--compat``'s (``registry.load_model(compat=...)``)."""
 
     @abstractmethod
     def generate(self, prompts: Sequence[Prompt], settings: GenerationSettings) -> list[str]:

@@ -5,7 +5,14 @@ arguments, loader and presets); nothing else lists it. A ``--model`` value is a 
 (``tiny-shapes``), a directory with a model card, a preset (a name for a set of a family's
 arguments) or a family name used with ``--model-arg``. ``resolve``
 turns it into a family and arguments, and ``check`` validates those against the family's settings
-model, both without importing torch, so a typo is reported before any weights load.
+model, both without importing torch, so a typo is reported before any weights load. ``checked``
+does both; ``build`` hands what it validated, whole, to the family's loader:
+
+    loader(settings, name=..., preset=..., device=..., precision=..., compat=...)
+
+``name`` (a card's), ``preset`` (the preset the arguments name) and ``compat`` (the code whose
+ranking numerics the model reproduces, one of the family's ``compat_modes``) only where given;
+``device`` and ``precision`` unless the family declares ``takes_device=False``.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import importlib
 import importlib.util
 import pkgutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -68,16 +76,40 @@ def resolve(name: str, args: dict[str, Any]) -> tuple[Family, dict[str, Any]]:
     raise UnknownNameError("model", name, [*BUNDLED, *FAMILIES, *PRESETS], listing="fseval models")
 
 
+def preset_named(family: Family, arguments: dict[str, Any]) -> Preset | None:
+    """The family's preset that ``arguments`` name (``{"preset": "openflamingo-9b"}``, ``{"path": "idefics-9b"}``)."""
+    return next((p for p in family.presets if p.args.items() <= arguments.items()), None)
+
+
 def check(family: Family, args: dict[str, Any]) -> FamilySettings:
     """The family's settings for ``args``: every bad key or value reported at once, before loading.
 
     A preset's arguments are checked as what they stand for, under the user's overrides.
     """
     arguments = {key: value for key, value in args.items() if key != "name"}
-    named = next((p for p in family.presets if p.args.items() <= arguments.items()), None)
+    named = preset_named(family, arguments)
     if named is not None:
         arguments = {**named.settings, **{k: v for k, v in arguments.items() if k not in named.args}}
     return validate_settings(family.settings, family.name, arguments)
+
+
+@dataclass(frozen=True)
+class CheckedModel:
+    """A ``--model`` value resolved and its arguments validated, before any weights load: what ``build`` loads."""
+
+    family: Family
+    arguments: dict[str, Any]  # as resolved (a card's paths made absolute): what the file checks read
+    settings: FamilySettings  # validated once, here; the loader and the adapter get this object
+    preset: str | None = None  # the preset the arguments name
+    name: str | None = None  # the model card's name for the model
+
+
+def checked(name: str, args: dict[str, Any]) -> CheckedModel:
+    """``resolve`` and ``check``: a bad name, key or value is an ``FsevalError`` before anything loads."""
+    family, arguments = resolve(name, args)
+    named, card_name = preset_named(family, arguments), arguments.get("name")
+    preset = named.name if named is not None else None
+    return CheckedModel(family, arguments, check(family, arguments), preset, str(card_name) if card_name else None)
 
 
 def file_problems(family: Family, args: dict[str, Any]) -> list[str]:
@@ -125,12 +157,22 @@ def tiny_builder(family_name: str, options: dict[str, str | None]) -> Callable[[
     return lambda directory, seed: build(directory, seed=seed, **keywords)
 
 
-def load_model(name: str, args: dict[str, Any], device: str = "cpu", precision: str = "fp32") -> ModelAdapter:
-    """A bundled model, a model directory, a preset, or a family name with ``args``."""
-    family, arguments = resolve(name, args)
-    check(family, arguments)
-    module, _, function = family.loader.partition(":")
+def build(model: CheckedModel, device: str = "cpu", precision: str = "fp32", compat: str | None = None) -> ModelAdapter:
+    """The family's adapter for a checked model, its settings handed over as validated."""
+    if compat is not None and compat not in model.family.compat_modes:
+        raise FsevalError(f"The {model.family.name} family cannot rank as --compat {compat} asks.")
+    module, _, function = model.family.loader.partition(":")
     load = getattr(importlib.import_module(module), function)
-    if not family.takes_device:
-        return load(**arguments)
-    return load(**arguments, device=resolve_device(device), precision=precision)
+    given = {"name": model.name, "preset": model.preset, "compat": compat}
+    options = {key: value for key, value in given.items() if value is not None}
+    if model.family.takes_device:
+        options.update(device=resolve_device(device), precision=precision)
+    adapter: ModelAdapter = load(model.settings, **options)
+    return adapter
+
+
+def load_model(
+    name: str, args: dict[str, Any], device: str = "cpu", precision: str = "fp32", compat: str | None = None
+) -> ModelAdapter:
+    """A bundled model, a model directory, a preset, or a family name with ``args``, validated once."""
+    return build(checked(name, args), device, precision, compat)

@@ -8,6 +8,8 @@ keys it does not know, so a typo is an error naming the key, not a silently igno
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -15,10 +17,27 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from fseval.errors import FsevalError
 
-PRECISIONS = ("fp32", "bf16", "fp16")
+# Each precision a model loads in (``--precision``) and the torch dtype it stands for, named so that this
+# module needs no torch; every family's loader reads it through ``torch_dtype``.
+PRECISIONS = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
+
+
+def torch_dtype(precision: str) -> Any:
+    """The ``torch.dtype`` of a precision name; an unknown name is an error that lists the known ones."""
+    if precision not in PRECISIONS:
+        raise FsevalError(f"Unknown precision {precision!r}.", hint=f"Use one of {', '.join(PRECISIONS)}.")
+    import torch
+
+    return getattr(torch, PRECISIONS[precision])
 
 
 class FamilySettings(BaseModel):
+    """A family's ``--model-arg`` keys: the one declaration of each (name, type, default, description).
+
+    The registry validates them before any weights load and hands the object, whole, to the family's
+    loader, which hands it to the adapter; the code that uses a switch reads it there.
+    """
+
     model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
 
 
@@ -52,7 +71,9 @@ class Family:
     name: str
     description: str
     settings: type[FamilySettings]
-    loader: str  # "module:function", imported when a model of the family loads
+    # "module:function", imported when a model of the family loads and called with the validated settings:
+    # function(settings, name=..., preset=..., device=..., precision=..., compat=...) (fseval.models.registry.build)
+    loader: str
     presets: tuple[Preset, ...] = ()
     takes_device: bool = True
     compat_modes: tuple[str, ...] = ()  # what ``fseval run --compat`` can ask of its ranking
@@ -85,3 +106,18 @@ def validate_settings(settings: type[S], family: str, arguments: dict[str, Any])
             f"Bad --model-arg for {family!r}:\n  " + "\n  ".join(problems),
             hint=f"Its arguments: {', '.join(known)} (fseval models {family}).",
         ) from None
+
+
+@contextmanager
+def switched(model: Any, **changes: Any) -> Iterator[Any]:
+    """``model`` with some of its ``settings`` changed (and validated) for the block, then as before.
+
+    For tests and benchmarks that measure a switch on and off on one loaded model. What an adapter
+    reads only when it is built (the media cache's size, the demo delimiter) does not change.
+    """
+    before: FamilySettings = model.settings
+    model.settings = type(before).model_validate({**before.model_dump(), **changes})
+    try:
+        yield model
+    finally:
+        model.settings = before

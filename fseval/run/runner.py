@@ -51,26 +51,42 @@ class ModelLoader(Protocol):
 
 
 class RegistryLoader:
-    """Models named as the CLI names them (presets, families, model directories: ``fseval.models.registry``)."""
+    """Models named as the CLI names them (presets, families, model directories: ``fseval.models.registry``).
+
+    ``check`` validates the model's arguments into its family's settings (before anything loads) and
+    keeps them; ``load`` hands those to the family's loader, with the ranking numerics ``--compat`` asks.
+    """
+
+    def __init__(self) -> None:
+        self._last: tuple[tuple[str, dict[str, Any]], registry.CheckedModel] | None = None
+
+    def _checked(self, config: RunConfig) -> registry.CheckedModel:
+        """The model's arguments validated once per run (``check`` and then ``load`` ask for the same model)."""
+        asked = (config.model, config.model_args)
+        if self._last is None or self._last[0] != asked:
+            self._last = (asked, registry.checked(*asked))
+        return self._last[1]
 
     def check(self, config: RunConfig) -> tuple[str, ...]:
-        family, arguments = registry.resolve(config.model, config.model_args)
-        registry.check(family, arguments)
-        problems = registry.file_problems(family, arguments)
+        model = self._checked(config)
+        problems = registry.file_problems(model.family, model.arguments)
         if problems:
             raise FsevalError(f"The model {config.model}'s files cannot be loaded: " + "; ".join(problems))
-        return family.compat_modes
+        return model.family.compat_modes
 
     def load(self, config: RunConfig, device: str) -> ModelAdapter:
-        return registry.load_model(config.model, config.model_args, device, config.precision)
+        model = self._checked(config)
+        compat = model_compat(config, model.family.compat_modes)
+        return registry.build(model, device, config.precision, compat)
 
     def files(self, config: RunConfig) -> dict[str, str]:
-        return registry.model_files(*registry.resolve(config.model, config.model_args))
+        model = self._checked(config)
+        return registry.model_files(model.family, model.arguments)
 
 
 @dataclass(frozen=True)
 class GivenModel:
-    """A model built already (benchmarks and tests)."""
+    """A model built already (benchmarks and tests), with the ``compat`` the run asks for (``check_compat``)."""
 
     model: ModelAdapter
 
@@ -82,6 +98,17 @@ class GivenModel:
 
     def files(self, config: RunConfig) -> dict[str, str]:
         return {}
+
+
+def model_compat(config: RunConfig, compat_modes: tuple[str, ...]) -> str | None:
+    """The ranking numerics a model with ``compat_modes`` is built with for this run.
+
+    ``--compat`` names a code base; a model that cannot rank as it did is built without it, and
+    preflight (``option_problems``) has refused any rank task for it before anything loaded: its
+    generation is the same either way.
+    """
+    numerics = config.compat_profile.model_numerics
+    return numerics if numerics in compat_modes else None
 
 
 class RunInterrupted(Exception):
@@ -149,7 +176,7 @@ def run_checked(
         with phase(f"Loading the model {config.model}"):
             model = models.load(config, dist.device(config.device))
         raise_if_requested()  # a Ctrl-C that the loading libraries swallowed
-        apply_compat(model, config, tasks)
+        check_compat(model, config)
         if resume:
             on_main(dist, lambda: check_same_model(output, model))
         if dist.is_main:
@@ -260,18 +287,17 @@ def with_compat_defaults(config: RunConfig, tasks: list[Task]) -> RunConfig:
     if implied is None or config.metric_variant is not None:
         return config
     offered = {variant for task in tasks for variant in get_metric(task.spec.metric).variants}
-    return replace(config, metric_variant=implied) if implied in offered else config
+    return config.model_copy(update={"metric_variant": implied}) if implied in offered else config
 
 
-def apply_compat(model: ModelAdapter, config: RunConfig, tasks: list[Task]) -> None:
-    """Switch the model to the code base's ranking numerics ``--compat`` names, where they differ."""
-    numerics = config.compat_profile.model_numerics
-    if numerics is None:
-        return
-    if numerics in model.compat_modes:
-        model.compat = numerics
-    elif any(task.spec.mode == "rank" for task in tasks):
-        raise FsevalError(f"The {model.name} model cannot rank as --compat {config.compat} asks.")
+def check_compat(model: ModelAdapter, config: RunConfig) -> None:
+    """The loaded model ranks with the numerics ``--compat`` asks for (loaders build it so; a given model must be)."""
+    wanted = model_compat(config, model.compat_modes)
+    if model.compat != wanted:
+        raise FsevalError(
+            f"The {model.name} model was built with compat={model.compat!r}; this run needs compat={wanted!r}.",
+            hint="Build the adapter with the compat the run's --compat names.",
+        )
 
 
 T = TypeVar("T")

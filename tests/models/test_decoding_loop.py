@@ -18,7 +18,9 @@ import transformers
 
 from fseval.models.engine.decoding import Search, StopSignal, TokenSteps, decode, takes_sdpa_mask, unsupported_settings
 from fseval.models.engine.kv_cache import DecodingCache
+from fseval.models.openflamingo.settings import OpenFlamingoSettings
 from fseval.models.openflamingo.tiny import tiny_lm
+from fseval.models.settings import switched
 from fseval.types import GenerationSettings, Prompt
 
 VOCAB, EOS, BANNED = 96, 3, 5
@@ -119,19 +121,20 @@ def test_the_adapter_falls_back_to_generate_for_them(of_tiny, make_media) -> Non
         assert of_tiny.unsupported_generation_settings == ["repetition_penalty"]
         penalised = of_tiny.generate(prompts, settings)
         assert calls == [1]
-        of_tiny.decoding_loop = "transformers"
-        assert of_tiny.generate(prompts, settings) == penalised
+        with switched(of_tiny, decoding_loop="transformers"):
+            assert of_tiny.generate(prompts, settings) == penalised
     finally:
         config.repetition_penalty = saved
-        of_tiny.decoding_loop = "fseval"
         del of_tiny.model.lang_encoder.generate
 
 
 def test_an_unknown_loop_is_refused(of_tiny) -> None:
-    from fseval.models.openflamingo.adapter import OpenFlamingoAdapter
+    from pydantic import ValidationError
 
-    with pytest.raises(ValueError, match="decoding_loop must be one of"):
-        OpenFlamingoAdapter(of_tiny.model, of_tiny.tokenizer, of_tiny.image_processor, {}, decoding_loop="fast")
+    with pytest.raises(ValidationError, match="decoding_loop"):
+        OpenFlamingoSettings(lm="in memory", decoding_loop="fast")
+    with pytest.raises(ValidationError, match="decoding_loop"), switched(of_tiny, decoding_loop="fast"):
+        pass
 
 
 def test_fixed_shapes_need_an_lm_taking_a_prepared_mask() -> None:
@@ -153,18 +156,19 @@ def test_replayed_cuda_graphs_generate_the_same(of_tiny_dir, make_media, setting
     images = (make_media("a.jpg", 0), make_media("b.jpg", 1))
     prompts = [Prompt(demo + "<image>Question:Why? Short answer:", images), Prompt("<image>Output:", images[:1])]
     eager = adapter.generate_ids(prompts, settings)
-    adapter.cuda_graphs = True
-    assert torch.equal(adapter.generate_ids(prompts, settings), eager)
+    with switched(adapter, cuda_graphs=True):
+        assert torch.equal(adapter.generate_ids(prompts, settings), eager)
 
 
 def test_cuda_graphs_where_they_cannot_apply_say_so(tiny_parts, of_tiny, make_media, caplog) -> None:
     from fseval.models.openflamingo.adapter import OpenFlamingoAdapter
 
     model = tiny_parts(lm_family="mosaic_gpt")
-    adapter = OpenFlamingoAdapter(model, of_tiny.tokenizer, of_tiny.image_processor, {}, cuda_graphs=True)
+    settings = OpenFlamingoSettings(lm="in memory", cuda_graphs=True)
+    adapter = OpenFlamingoAdapter(model, of_tiny.tokenizer, of_tiny.image_processor, settings)
     prompts = [Prompt("<image>Output:", (make_media("a.jpg", 0),))]
     with caplog.at_level("WARNING"):
         ids = adapter.generate_ids(prompts, GenerationSettings(4, 1))
     assert "cuda_graphs is ignored" in caplog.text and "'mosaic_gpt'" in caplog.text
-    adapter.cuda_graphs = False
-    assert torch.equal(adapter.generate_ids(prompts, GenerationSettings(4, 1)), ids)
+    with switched(adapter, cuda_graphs=False):
+        assert torch.equal(adapter.generate_ids(prompts, GenerationSettings(4, 1)), ids)

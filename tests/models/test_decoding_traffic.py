@@ -17,6 +17,8 @@ import transformers
 from fseval.instruments.traffic import SYNCS, step_traffic
 from fseval.models.openflamingo.adapter import OpenFlamingoAdapter
 from fseval.models.openflamingo.flamingo import Flamingo
+from fseval.models.openflamingo.settings import OpenFlamingoSettings
+from fseval.models.settings import switched
 from fseval.types import GenerationSettings, Prompt
 
 BEAMS = GenerationSettings(max_new_tokens=5, min_new_tokens=5, num_beams=3, length_penalty=0.0)
@@ -39,7 +41,8 @@ def wide(of_tiny, tiny_parts) -> OpenFlamingoAdapter:
         media_token_id=of_tiny.model.media_token_id,
         vis_dim=visual.transformer.width,
     ).eval()
-    return OpenFlamingoAdapter(model, of_tiny.tokenizer, of_tiny.image_processor, {}, name="wide")
+    settings = OpenFlamingoSettings(lm="in memory")
+    return OpenFlamingoAdapter(model, of_tiny.tokenizer, of_tiny.image_processor, settings, name="wide")
 
 
 @pytest.fixture(scope="module")
@@ -55,26 +58,20 @@ def eight_shot(make_media) -> list[Prompt]:
 def test_a_step_copies_under_five_percent_of_the_cache_and_never_syncs(wide, eight_shot, settings, fixed) -> None:
     """fseval's loop, reading its stop flag a step late (as on CUDA): no operator of a step reads the device.
     In the fixed shapes a CUDA graph captures, a reorder moves every generated position, still a few percent."""
-    wide.static_kv_cache, wide.decoding_loop, wide.stop_lag, wide.cuda_graphs = True, "fseval", 1, fixed
-    try:
+    with switched(wide, static_kv_cache=True, decoding_loop="fseval", stop_lag=1, cuda_graphs=fixed):
         for step in (1, 2, 3):  # a reorder grows with the tokens generated (step 4, the last, ends the loop)
             traffic = step_traffic(wide, eight_shot, settings, step)
             assert traffic.cache_bytes > 0
             assert traffic.copied_fraction < 0.05, (step, dict(traffic.copied))
             assert traffic.syncs == 0, {name: traffic.calls[name] for name in SYNCS if traffic.calls[name]}
-    finally:
-        wide.cuda_graphs = False
 
 
 @pytest.mark.parametrize("settings", [BEAMS, GREEDY], ids=["32x3 beams", "greedy"])
 def test_transformers_loop_waits_on_the_device_every_step(wide, eight_shot, settings) -> None:
     """What fseval's loop replaces: ``generate`` asks whether every sequence is done (beam search twice: its
     stopping test, and the attention mask's all-ones check), with the in-place cache's traffic still small."""
-    wide.decoding_loop, wide.stop_lag = "transformers", None
-    try:
+    with switched(wide, decoding_loop="transformers", stop_lag=None):
         traffic = step_traffic(wide, eight_shot, settings, 2)
-    finally:
-        wide.decoding_loop = "fseval"
     assert traffic.copied_fraction < 0.05
     assert traffic.calls["nonzero"] == 0 and traffic.calls["unique"] == traffic.calls["_unique2"] == 0
     assert 1 <= traffic.syncs == traffic.calls["is_nonzero"] <= 2
@@ -82,11 +79,8 @@ def test_transformers_loop_waits_on_the_device_every_step(wide, eight_shot, sett
 
 def test_the_dynamic_cache_copies_the_whole_cache_twice_a_step(wide, eight_shot) -> None:
     """What the in-place cache replaces: concatenation, then a gather of every beam's keys/values."""
-    wide.static_kv_cache, wide.stop_lag = False, 1
-    try:
+    with switched(wide, static_kv_cache=False, stop_lag=1):
         traffic = step_traffic(wide, eight_shot, BEAMS, 2)
-    finally:
-        wide.static_kv_cache = True
     assert traffic.copied_fraction > 1.9
     assert (
         traffic.copied["cat"] > 0.9 * traffic.cache_bytes and traffic.copied["index_select"] > 0.9 * traffic.cache_bytes
@@ -96,6 +90,6 @@ def test_the_dynamic_cache_copies_the_whole_cache_twice_a_step(wide, eight_shot)
 def test_in_place_decoding_gives_the_same_answers(wide, eight_shot) -> None:
     answers = {}
     for static in (False, True):
-        wide.static_kv_cache = static
-        answers[static] = (wide.generate(eight_shot[:6], BEAMS), wide.generate(eight_shot[:6], GREEDY))
+        with switched(wide, static_kv_cache=static):
+            answers[static] = (wide.generate(eight_shot[:6], BEAMS), wide.generate(eight_shot[:6], GREEDY))
     assert answers[True] == answers[False]

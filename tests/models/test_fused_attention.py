@@ -14,6 +14,7 @@ import torch
 
 from fseval.instruments.traffic import attention_calls, fused_kernel_obstacles
 from fseval.models.openflamingo.adapter import OpenFlamingoAdapter
+from fseval.models.openflamingo.settings import OpenFlamingoSettings
 from fseval.types import GenerationSettings, Prompt
 
 BEAMS = GenerationSettings(max_new_tokens=4, num_beams=3, length_penalty=0.0)
@@ -35,9 +36,8 @@ def prompts(make_media) -> list[Prompt]:
 @pytest.mark.parametrize("shared_media_kv", [True, False], ids=["shared media kv", "per-call media kv"])
 def test_generation_and_ranking_attend_in_fused_form(of_tiny, tiny_parts, prompts, lm_family, shared_media_kv) -> None:
     model = tiny_parts(cross_attn_every_n_layers=1, lm_family=lm_family).to(torch.bfloat16)
-    adapter = OpenFlamingoAdapter(
-        model, of_tiny.tokenizer, of_tiny.image_processor, {}, precision="bf16", shared_media_kv=shared_media_kv
-    )
+    settings = OpenFlamingoSettings(lm="in memory", shared_media_kv=shared_media_kv)
+    adapter = OpenFlamingoAdapter(model, of_tiny.tokenizer, of_tiny.image_processor, settings, precision="bf16")
     with attention_calls() as calls:
         adapter.generate(prompts, BEAMS)
         adapter.generate(prompts, GREEDY)

@@ -18,6 +18,7 @@ from fseval.cli import app
 from fseval.errors import FsevalError
 from fseval.models.hf_vlm import HfVlmAdapter, generation, load
 from fseval.models.hf_vlm.prompts import chat_format, split_answer, to_interleaved, to_messages
+from fseval.models.settings import switched
 from fseval.types import GenerationSettings, Media, Prompt
 
 ARCHS = ("idefics2", "idefics3", "qwen2_vl", "llava_onevision")
@@ -181,10 +182,10 @@ def test_fsevals_loop_picks_the_tokens_generate_picks(
         with end_logit(adapter.model, adapter.tokenizer.eos_token_id, scale), torch.inference_mode():
             for settings in (GenerationSettings(5, 1), GenerationSettings(5, 3, 0.0)):
                 search = adapter.search(settings)
-                batch = adapter.inputs.batch(adapter.texts(prompts), prompts)
+                batch = adapter.batch(prompts)
                 theirs = generation.generate_transformers(adapter.model, batch, search)
                 for lag in (0, 1):
-                    batch = adapter.inputs.batch(adapter.texts(prompts), prompts)  # generate expands it in place
+                    batch = adapter.batch(prompts)  # generate expands it in place
                     ours = generation.generate_own_loop(adapter.model, batch, search, lag)
                     assert ours.shape == theirs.shape and torch.equal(ours, theirs), (scale, settings, lag)
                 ended.update(any(token in adapter.stop_ids for token in row) for row in theirs.tolist())
@@ -193,10 +194,10 @@ def test_fsevals_loop_picks_the_tokens_generate_picks(
 
 def test_the_loop_is_a_setting(tiny: Callable[[str], Path], prompts: list[Prompt]) -> None:
     adapter = load(str(tiny("qwen2_vl")), decoding_loop="transformers", stop_lag="1")
-    assert adapter.decoding_loop == "transformers" and adapter.stop_lag == 1
+    assert adapter.settings.decoding_loop == "transformers" and adapter.settings.stop_lag == 1
     theirs = adapter.generate_ids(prompts, BEAMS)
-    adapter.decoding_loop = "fseval"
-    assert adapter.generate_ids(prompts, BEAMS) == theirs
+    with switched(adapter, decoding_loop="fseval"):
+        assert adapter.generate_ids(prompts, BEAMS) == theirs
     with pytest.raises(FsevalError, match="decoding_loop"):
         load(str(tiny("qwen2_vl")), decoding_loop="fast")
 
@@ -255,15 +256,12 @@ def test_media_cache_on_and_off_give_the_same_outputs(
     )
     distinct = adapter.inputs.encoded_images - before
     assert distinct <= 5 + (4 if arch == "llava_onevision" else 0)  # each image once (per view)
-    adapter.media_cache = False
-    try:
+    with switched(adapter, media_cache=False):
         plain = (
             adapter.generate_ids(prompts, GREEDY),
             adapter.generate_ids(prompts, BEAMS),
             adapter.rank(prompts, candidates),
         )
-    finally:
-        adapter.media_cache = True
     assert cached[:2] == plain[:2]
     for ours, theirs in zip(cached[2], plain[2], strict=True):
         for a, b in zip(ours, theirs, strict=True):

@@ -15,6 +15,7 @@ from fseval.models.base import ModelAdapter
 from fseval.models.idefics import IdeficsAdapter, load, make_tiny_idefics, to_idefics_text
 from fseval.models.idefics.adapter import split_continuation
 from fseval.models.idefics.inputs import build_batch, image_attention_mask
+from fseval.models.settings import switched
 from fseval.types import GenerationSettings, Media, Prompt
 
 RED = Media("red.jpg", (Image.new("RGB", (40, 30), (255, 0, 0)),))
@@ -126,20 +127,18 @@ def test_beam_search_runs_each_prompt_once_with_the_same_result(adapter: Idefics
         lambda module, args, kwargs: rows.append(kwargs["input_ids"].shape[0]), with_kwargs=True
     )
     try:
-        adapter.decoding_loop, adapter.beam_prefill_once = "transformers", False
-        plain = adapter.generate_ids(prompts, beams)
+        with switched(adapter, decoding_loop="transformers", beam_prefill_once=False):
+            plain = adapter.generate_ids(prompts, beams)
         assert rows[0] == 3 * len(prompts)  # generate alone: the prompt once per beam
         rows.clear()
-        adapter.beam_prefill_once = True
-        assert adapter.generate_ids(prompts, beams) == plain
+        with switched(adapter, decoding_loop="transformers", beam_prefill_once=True):
+            assert adapter.generate_ids(prompts, beams) == plain
         assert rows[0] == len(prompts) and rows[1] == 3 * len(prompts)
         rows.clear()
-        adapter.decoding_loop = "fseval"  # fseval's loop: its own prompt pass, then the beams' steps
-        assert adapter.generate_ids(prompts, beams) == plain
+        assert adapter.generate_ids(prompts, beams) == plain  # fseval's loop: its own prompt pass, then the beams'
         assert rows[0] == len(prompts) and set(rows[1:]) == {3 * len(prompts)}
     finally:
         handle.remove()
-        adapter.decoding_loop = "fseval"
 
 
 @pytest.mark.parametrize("media_cache", [True, False], ids=["encoder outputs", "pixels"])
@@ -150,16 +149,11 @@ def test_beam_search_runs_each_prompt_once_with_the_same_result(adapter: Idefics
 )
 def test_fsevals_decoding_loop_generates_what_generate_does(adapter: IdeficsAdapter, media_cache, settings) -> None:
     prompts = [TWO_SHOT, ONE_IMAGE, ZERO_SHOT]
-    adapter.media_cache = media_cache
-    try:
-        adapter.decoding_loop = "transformers"
+    with switched(adapter, media_cache=media_cache, decoding_loop="transformers"):
         expected = adapter.generate_ids(prompts, settings)
-        adapter.decoding_loop = "fseval"
-        for lag in (0, 1):
-            adapter.stop_lag = lag
+    for lag in (0, 1):
+        with switched(adapter, media_cache=media_cache, decoding_loop="fseval", stop_lag=lag):
             assert adapter.generate_ids(prompts, settings) == expected
-    finally:
-        adapter.media_cache, adapter.decoding_loop, adapter.stop_lag = True, "fseval", None
 
 
 @pytest.mark.parametrize("num_beams", [1, 3])
@@ -175,11 +169,8 @@ def test_images_are_resampled_once_per_generation(adapter: IdeficsAdapter, monke
         return original(module, context)
 
     monkeypatch.setattr(resampler, "forward", counting)
-    adapter.reuse_image_states = False
-    try:
+    with switched(adapter, reuse_image_states=False):
         plain = adapter.generate_ids(prompts, settings)
-    finally:
-        adapter.reuse_image_states = True
     assert len(runs) >= 5  # the prompt pass and every decoding step
     runs.clear()
     assert adapter.generate_ids(prompts, settings) == plain
@@ -277,27 +268,20 @@ def test_rank_projects_each_image_to_keys_and_values_once_per_pass(adapter: Idef
         return linear(module, x)
 
     monkeypatch.setattr(type(k_proj), "forward", counting)
-    try:
-        adapter.reuse_image_states = False
+    with switched(adapter, reuse_image_states=False):
         plain = adapter.rank(prompts, candidates)
-        assert max(rows) == 5  # every candidate row projects its own copy of its image
-        rows.clear()
-        adapter.reuse_image_states = True
-        shared = adapter.rank(prompts, candidates)
-        assert rows[0] == 2 and max(rows[1:]) == 2  # the prompt pass, then one image per prompt
-    finally:
-        adapter.reuse_image_states = True
+    assert max(rows) == 5  # every candidate row projects its own copy of its image
+    rows.clear()
+    shared = adapter.rank(prompts, candidates)
+    assert rows[0] == 2 and max(rows[1:]) == 2  # the prompt pass, then one image per prompt
     assert_same_scores(shared, plain)
 
 
 def test_rank_batches_the_candidates(adapter: IdeficsAdapter) -> None:
     prompts = [TWO_SHOT, ONE_IMAGE, Prompt("Output:")]  # 3, 1 and no images in one forward pass
     candidates = [["yes", "no", "maybe"], ["a cat"], ["a dog"]]
-    adapter.rank_batch_size = 2
-    try:
+    with switched(adapter, rank_batch_size=2):
         chunked = adapter.rank(prompts, candidates)
-    finally:
-        adapter.rank_batch_size = None
     whole = adapter.rank(prompts, candidates)
     assert_same_scores(chunked, whole)
 
@@ -321,13 +305,17 @@ def test_rank_halves_its_pass_on_out_of_memory(adapter: IdeficsAdapter, monkeypa
 
 @pytest.fixture
 def cache_off(adapter: IdeficsAdapter) -> Iterator[IdeficsAdapter]:
-    adapter.media_cache = False
     adapter.clear_media_cache()
     try:
-        yield adapter
+        with switched(adapter, media_cache=False):
+            yield adapter
     finally:
-        adapter.media_cache = True
         adapter.clear_media_cache()
+
+
+def cache_on(adapter: IdeficsAdapter) -> None:
+    """The media cache switched on, for the rest of a test under ``cache_off`` (which restores the settings)."""
+    adapter.settings = adapter.settings.model_copy(update={"media_cache": True})
 
 
 def test_media_cache_gives_the_results_of_pixels_through_the_model(cache_off: IdeficsAdapter) -> None:
@@ -341,7 +329,7 @@ def test_media_cache_gives_the_results_of_pixels_through_the_model(cache_off: Id
         adapter.rank(prompts, candidates),
     )
     assert not adapter.features.entries
-    adapter.media_cache = True
+    cache_on(adapter)
     cached = (
         adapter.generate_ids(prompts, GREEDY),
         adapter.generate_ids(prompts, beams),
@@ -354,7 +342,7 @@ def test_media_cache_gives_the_results_of_pixels_through_the_model(cache_off: Id
 
 def test_each_image_is_encoded_once_per_run(cache_off: IdeficsAdapter) -> None:
     adapter = cache_off
-    adapter.media_cache = True
+    cache_on(adapter)
     encoded = adapter.counters["vision_images"]
     first = adapter.generate_ids([TWO_SHOT, ONE_IMAGE], GREEDY)
     assert adapter.counters["vision_images"] - encoded == 3  # blue is in both prompts
@@ -368,7 +356,7 @@ def test_each_image_is_encoded_once_per_run(cache_off: IdeficsAdapter) -> None:
 def test_prepared_media_are_not_preprocessed_again(cache_off: IdeficsAdapter, monkeypatch) -> None:
     adapter = cache_off
     expected = adapter.generate_ids([TWO_SHOT], GREEDY)
-    adapter.media_cache = True
+    cache_on(adapter)
     adapter.prepare_media(TWO_SHOT.media)
     assert len(adapter.features.staged) == 3
 

@@ -15,6 +15,8 @@ import pytest
 import torch
 from score_checks import assert_same_scores
 
+from fseval.models.engine.memory import Halving
+from fseval.models.settings import switched
 from fseval.types import GenerationSettings, Media, Prompt
 
 GREEDY = GenerationSettings(max_new_tokens=6, num_beams=1)
@@ -31,16 +33,18 @@ SWITCHES = {"decoding_loop": "fseval", "stop_lag": 1}  # switched on by a value,
 
 
 @contextmanager
-def configured(adapter, **settings) -> Iterator:
-    saved = {name: getattr(adapter, name) for name in settings}
+def configured(adapter, rank_batch_size: int | None = None, **switches) -> Iterator:
+    """``adapter`` with ``switches`` in its settings, and what it reads of them when built (the media cache's
+    size, the ranking passes' limit) made anew; ``rank_batch_size`` is the adapter's own."""
+    saved = adapter.rank_batch_size, adapter.rank_passes, adapter.features.max_bytes
     adapter.clear_media_cache()
-    for name, value in settings.items():
-        setattr(adapter, name, value)
     try:
-        yield adapter
+        with switched(adapter, **switches):
+            adapter.rank_batch_size, adapter.rank_passes = rank_batch_size, Halving(adapter.settings.rank_chunk_tokens)
+            adapter.features.max_bytes = adapter.settings.media_cache_bytes
+            yield adapter
     finally:
-        for name, value in saved.items():
-            setattr(adapter, name, value)
+        adapter.rank_batch_size, adapter.rank_passes, adapter.features.max_bytes = saved
         adapter.clear_media_cache()
 
 
@@ -84,10 +88,10 @@ def test_fast_and_plain_generations_are_identical(of_tiny, prompts, settings) ->
 def test_each_switch_alone_keeps_generations(of_tiny, prompts, option, settings) -> None:
     with configured(of_tiny, **PLAIN):
         plain = of_tiny.generate(prompts, settings)
-    switched = {option: SWITCHES.get(option, True)}
+    one_on = {option: SWITCHES.get(option, True)}
     if option == "stop_lag":  # read by fseval's loop only
-        switched["decoding_loop"] = "fseval"
-    with configured(of_tiny, **{**PLAIN, **switched}):
+        one_on["decoding_loop"] = "fseval"
+    with configured(of_tiny, **{**PLAIN, **one_on}):
         assert of_tiny.generate(prompts, settings) == plain
 
 
@@ -230,7 +234,7 @@ def test_rank_backs_off_on_cuda_out_of_memory(of_tiny, prompts, monkeypatch) -> 
     monkeypatch.setattr(of_tiny, "_continue", small_memory)
     with configured(of_tiny, **FAST, rank_chunk_tokens=1 << 15):
         got = of_tiny.rank(prompts, CANDIDATES)
-        assert of_tiny.rank_chunk_tokens < 1 << 15  # the smaller pass is kept
+        assert of_tiny.rank_passes.limit < 1 << 15  # the smaller pass is kept
     assert max(sizes) > 2 and sizes[-1] <= 2
     assert_same_scores(got, expected)
 

@@ -62,3 +62,28 @@ def test_local_overrides(of_tiny_dir: Path) -> None:
 def test_unknown_preset() -> None:
     with pytest.raises(UnknownNameError, match="openflamingo-9b"):
         resolve_preset("openflamingo-9")
+
+
+def test_a_presets_settings_find_its_files_and_keep_what_is_given(of_tiny_dir: Path) -> None:
+    from fseval.models import registry
+    from fseval.models.openflamingo.presets import locate
+
+    given = {"checkpoint": str(of_tiny_dir / "checkpoint.pt"), "lm": str(of_tiny_dir / "lm"), "stop_lag": "1"}
+    checked = registry.checked("openflamingo-4b", {**given, "vision_pretrained": str(of_tiny_dir / "vision")})
+    assert checked.preset == "openflamingo-4b" and checked.settings.tokenizer is None  # type: ignore[attr-defined]
+    located = locate("openflamingo-4b", checked.settings)  # type: ignore[arg-type]
+    assert (located.lm, located.tokenizer, located.checkpoint) == (given["lm"], given["lm"], given["checkpoint"])
+    assert located.cross_attn_every_n_layers == 2 and located.stop_lag == 1
+
+
+def test_a_presets_missing_files_are_listed_when_it_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub.constants
+
+    from fseval.models.openflamingo import load
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
+    with pytest.raises(FsevalError, match="not on this machine") as info:
+        load(preset="openflamingo-9b")
+    assert "hf download openflamingo/OpenFlamingo-9B-vitl-mpt7b checkpoint.pt" in (info.value.hint or "")
+    with pytest.raises(UnknownNameError, match="openflamingo-9b"):
+        load(preset="openflamingo-9")

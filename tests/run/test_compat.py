@@ -106,3 +106,12 @@ def test_compat_is_refused_for_a_model_that_cannot_rank_that_way(tmp_path: Path)
     result = runner.invoke(app, ["run", "--output", str(tmp_path / "out"), *args])
     assert result.exit_code == 1 and "reproduces OpenFlamingo's ranking" in " ".join(result.output.split())
     assert not (tmp_path / "out").exists()
+
+
+def test_compat_scores_vqa_with_openflamingo_s_metric_variant(tmp_path: Path, mock_run: Any) -> None:
+    """--compat openflamingo implies the openflamingo metric variant where a task's metric has one."""
+    out = mock_run(tmp_path / "run", "--shots", "0", "--compat", "openflamingo", "--demos", "random")
+    (row,) = json.loads((out / "results.json").read_text())["results"]["vqav2"]
+    assert row["metric_variant"] == "openflamingo"
+    config = json.loads((out / "results.json").read_text())["config"]
+    assert config["compat"] == "openflamingo" and config["metric_variant"] == "openflamingo"

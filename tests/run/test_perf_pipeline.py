@@ -149,7 +149,8 @@ def test_batch_size_does_not_change_greedy_fp32_predictions(tmp_path: Path, tiny
     results = []
     for batch_size, pipeline in ((1, PLAIN), (4, PipelineOptions()), (6, PipelineOptions())):
         adapter.clear_media_cache()
-        adapter.media_cache = adapter.shared_media_kv = pipeline is not PLAIN
+        on = pipeline is not PLAIN  # the plain path: no media cache, media keys/values per layer
+        adapter.settings = adapter.settings.model_copy(update={"media_cache": on, "shared_media_kv": on})
         data = load_task_data(task, str(data_dir), None)
         config = RunConfig(tasks=("vqav2",), model="tiny", batch_size=batch_size)
         outcome = evaluate(task, data, adapter, 2, 42, 0, trial_settings(config, task, pipeline), lambda n: None)

@@ -5,8 +5,9 @@ and ranking passes (``kv_cache.score_in_passes``). A part of more than one item 
 memory is run again smaller: the allocator's cached blocks are released, the limit drops to what
 half the part amounts to, and the parts after it keep that limit, as does a later call given the
 same ``Halving`` (the runner keeps one per model; an OpenFlamingo adapter keeps its ranking passes'
-in ``rank_chunk_tokens``). A part of one item that does not fit raises. Splitting work does not
-change results beyond float noise: every item is computed on its own, padding masked.
+in ``rank_passes``, starting at its ``rank_chunk_tokens`` setting). A part of one item that does not
+fit raises. Splitting work does not change results beyond float noise: every item is computed on its
+own, padding masked.
 
 Nothing here imports torch, so that the runner can use it without loading a model's libraries.
 """

@@ -1,9 +1,10 @@
 """Today's open vision-language models (transformers' AutoModelForImageTextToText) as an fseval family.
 
-``load`` finds and checks a checkpoint and builds the adapter (``loader.py``, ``adapter.py``), the
-two prompt styles live in ``prompts.py``, ``make_tiny_hf_vlm`` writes a tiny random checkpoint of
-each architecture (``tiny.py``). Importing the package imports neither torch nor transformers; each
-name loads its module when first used. docs/modern_vlms.md is the user's guide.
+``load`` finds and checks a checkpoint and builds the adapter (``loader.py``, ``adapter.py``;
+``build`` is what the registry calls with the validated settings), the two prompt styles live in
+``prompts.py``, ``make_tiny_hf_vlm`` writes a tiny random checkpoint of each architecture
+(``tiny.py``). Importing the package imports neither torch nor transformers; each name loads its
+module when first used. docs/modern_vlms.md is the user's guide.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 _NAMES = {
     "HfVlmAdapter": "adapter",
     "load": "loader",
+    "build": "loader",
     "PRESETS": "settings",
     "ARCHITECTURES": "settings",
     "HfVlmSettings": "settings",

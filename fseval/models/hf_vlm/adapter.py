@@ -37,7 +37,7 @@ from fseval.models.hf_vlm import generation
 from fseval.models.hf_vlm.inputs import ModelInputs
 from fseval.models.hf_vlm.prompts import ChatFormat, chat_format, to_interleaved, to_messages
 from fseval.models.hf_vlm.ranking import prompt_pass, rank
-from fseval.models.hf_vlm.settings import ARCHITECTURES
+from fseval.models.hf_vlm.settings import ARCHITECTURES, HfVlmSettings
 from fseval.types import GenerationSettings, Media, Prompt
 
 NEWLINE = "\n"
@@ -50,31 +50,23 @@ class HfVlmAdapter(ModelAdapter):
         self,
         model: Any,
         processor: Any,
+        settings: HfVlmSettings,
         *,
         arch: str,
-        prompt_style: str = "interleaved",
         name: str = "hf_vlm",
-        media_cache: bool = True,
-        media_cache_bytes: int = 2 << 30,
-        rank_batch_size: int | None = None,
-        decoding_loop: str = "fseval",
-        stop_lag: int | None = None,
         eos_token_ids: Sequence[int] = (),
         provenance: dict[str, Any] | None = None,
     ) -> None:
-        if decoding_loop not in generation.DECODING_LOOPS:
-            raise ValueError(f"decoding_loop must be one of {generation.DECODING_LOOPS}, not {decoding_loop!r}")
         self.model, self.processor, self.tokenizer = model.eval(), processor, processor.tokenizer
-        self.arch, self.prompt_style, self.name = arch, prompt_style, name
+        self.settings, self.arch, self.name = settings, arch, name
+        self.prompt_style = settings.prompt_style or "interleaved"
         self.tokenizer.padding_side = "left"  # generation continues from the last position of every row
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token or self.tokenizer.unk_token
-        self.inputs = ModelInputs(model, processor, ARCHITECTURES[arch], media_cache, media_cache_bytes)
-        self.rank_batch_size = rank_batch_size
-        self.decoding_loop, self.stop_lag = decoding_loop, stop_lag
+        self.inputs = ModelInputs(model, processor, ARCHITECTURES[arch], settings.media_cache_bytes)
         self.provenance = provenance or {}
         self.bos = self._added_bos()
-        self.chat = self._chat_format() if prompt_style == "chat" else ChatFormat("", "")
+        self.chat = self._chat_format() if self.prompt_style == "chat" else ChatFormat("", "")
         self.stop_ids = self._stop_ids(eos_token_ids)
         self.banned_ids = sorted(self._special_ids() - self.stop_ids)
 
@@ -113,6 +105,11 @@ class HfVlmAdapter(ModelAdapter):
         refuse_video(prompts, "The hf_vlm family")
         return [self.model_text(prompt.text) for prompt in prompts]
 
+    def batch(self, prompts: Sequence[Prompt], texts: Sequence[str] | None = None) -> dict[str, Any]:
+        """The model's inputs for ``prompts`` (their ``texts`` where already made): images as their cached
+        encodings with ``media_cache``, else as pixels."""
+        return self.inputs.batch(self.texts(prompts) if texts is None else texts, prompts, self.settings.media_cache)
+
     # -- tokens ----------------------------------------------------------------------------------
     def _stop_ids(self, eos_token_ids: Sequence[int]) -> set[int]:
         """End of sequence, end of turn, and (interleaved) every token whose text holds a newline."""
@@ -147,17 +144,9 @@ class HfVlmAdapter(ModelAdapter):
     def device(self) -> torch.device:
         return self.inputs.device
 
-    @property
-    def media_cache(self) -> bool:
-        return self.inputs.media_cache
-
-    @media_cache.setter
-    def media_cache(self, on: bool) -> None:
-        self.inputs.media_cache = on
-
     def prepare_media(self, items: Sequence[Media]) -> None:
         """Hash upcoming images (thread-safe; for prefetching): the cache is keyed by their pixels."""
-        if self.inputs.media_cache:
+        if self.settings.media_cache:
             for item in items:
                 self.inputs.features.key(item)
 
@@ -171,10 +160,10 @@ class HfVlmAdapter(ModelAdapter):
     @torch.inference_mode()
     def generate_ids(self, prompts: Sequence[Prompt], settings: GenerationSettings) -> list[list[int]]:
         """The generated token ids of each prompt, up to and including the first stop token."""
-        batch = self.inputs.batch(self.texts(prompts), prompts)
+        batch = self.batch(prompts)
         search = self.search(settings)
-        if self.decoding_loop == "fseval" and not decoding.unsupported_settings(self.model.generation_config):
-            new = generation.generate_own_loop(self.model, batch, search, self.stop_lag)
+        if self.settings.decoding_loop == "fseval" and not decoding.unsupported_settings(self.model.generation_config):
+            new = generation.generate_own_loop(self.model, batch, search, self.settings.stop_lag)
         else:
             new = generation.generate_transformers(self.model, batch, search)
         return [self._cut(row) for row in new.tolist()]
@@ -199,7 +188,7 @@ class HfVlmAdapter(ModelAdapter):
     @torch.inference_mode()
     def next_token_logits(self, prompts: Sequence[Prompt]) -> torch.Tensor:
         """The logits (prompts, vocabulary) of the token after each prompt, in one left-padded forward pass."""
-        batch = self.inputs.batch(self.texts(prompts), prompts)
+        batch = self.batch(prompts)
         return prompt_pass(self, batch, use_cache=False)[0].logits[:, -1].float()
 
     def rank(self, prompts: Sequence[Prompt], candidates: Sequence[Sequence[str]]) -> list[list[list[float]]]:

@@ -23,8 +23,6 @@ import transformers
 from fseval.models.engine import decoding
 from fseval.models.engine.kv_cache import DecodingCache
 
-DECODING_LOOPS = ("fseval", "transformers")
-
 
 def position_ids(model: Any, batch: dict[str, Any]) -> torch.Tensor:
     """The position ids ``generate`` gives these left-padded inputs (Qwen2-VL: its multimodal positions)."""

@@ -40,9 +40,8 @@ PIXEL_INPUTS = ("pixel_values", "pixel_attention_mask")
 class ModelInputs:
     """Processor calls and the run-wide cache of image encodings for one model (thread-safe cache)."""
 
-    def __init__(self, model: Any, processor: Any, placeholder: str, media_cache: bool, cache_bytes: int) -> None:
+    def __init__(self, model: Any, processor: Any, placeholder: str, cache_bytes: int) -> None:
         self.model, self.processor, self.placeholder = model, processor, placeholder
-        self.media_cache = media_cache
         # Images are preprocessed by the processor when they are encoded: nothing is staged ahead.
         self.features = MediaFeatureCache(lambda item: torch.empty(0), cache_bytes)
         self.encoder = model.get_image_features
@@ -68,11 +67,11 @@ class ModelInputs:
         )
         return dict(out)
 
-    def batch(self, texts: Sequence[str], prompts: Sequence[Prompt]) -> dict[str, Any]:
-        """Model inputs on the model's device; with the media cache, images as their cached encodings."""
+    def batch(self, texts: Sequence[str], prompts: Sequence[Prompt], cached: bool = True) -> dict[str, Any]:
+        """Model inputs on the model's device; ``cached``: images as their encodings in the media cache."""
         images = [[media.frames[0] for media in prompt.media] for prompt in prompts]
         batch = self.process(texts, images)
-        if self.media_cache and any(images):
+        if cached and any(images):
             for key in PIXEL_INPUTS:
                 batch.pop(key, None)
             pooled = self.encoded(prompts)

@@ -29,8 +29,8 @@ from fseval.models.engine.kv_cache import (
     split_continuation,
 )
 from fseval.models.hf_vlm.generation import position_ids
-from fseval.models.hf_vlm.inputs import ModelInputs
 from fseval.models.hf_vlm.prompts import ChatFormat
+from fseval.models.hf_vlm.settings import HfVlmSettings
 from fseval.types import Prompt
 
 PER_TOKEN = ("input_ids", "attention_mask", "mm_token_type_ids", "token_type_ids")
@@ -39,18 +39,19 @@ PER_TOKEN = ("input_ids", "attention_mask", "mm_token_type_ids", "token_type_ids
 class Ranker(Protocol):
     model: Any
     tokenizer: Any
-    inputs: ModelInputs
     chat: ChatFormat
-    rank_batch_size: int | None
+    settings: HfVlmSettings
 
     def texts(self, prompts: Sequence[Prompt]) -> list[str]: ...
+
+    def batch(self, prompts: Sequence[Prompt], texts: Sequence[str] | None = None) -> dict[str, Any]: ...
 
 
 @torch.inference_mode()
 def rank(adapter: Ranker, prompts: Sequence[Prompt], candidates: Sequence[Sequence[str]]) -> list[list[list[float]]]:
     """``ModelAdapter.rank``: ``result[i][j]``, the log-probabilities of candidate ``j``'s tokens after prompt ``i``."""
     texts = adapter.texts(prompts)
-    batch = adapter.inputs.batch(texts, prompts)
+    batch = adapter.batch(prompts, texts)
     mask = batch["attention_mask"].bool().cpu()
     expanded = [ids[keep].tolist() for ids, keep in zip(batch["input_ids"].cpu(), mask, strict=True)]
     continuations = continuations_of(adapter.tokenizer, adapter.chat.answer_prefix, texts, expanded, candidates)
@@ -63,7 +64,7 @@ def rank(adapter: Ranker, prompts: Sequence[Prompt], candidates: Sequence[Sequen
     prompt_mask = trimmed(batch, shared, 0)["attention_mask"]
     state = (out.cache, prompt_mask, positions, first)
     run_pass = functools.partial(continue_rows, adapter.model, state)
-    score_in_passes(rows, max(shared), out.cache, first, run_pass, scores, adapter.rank_batch_size)
+    score_in_passes(rows, max(shared), out.cache, first, run_pass, scores, adapter.settings.rank_batch_size)
     return scores
 
 

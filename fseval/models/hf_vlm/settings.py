@@ -14,7 +14,8 @@ PromptStyle = Literal["interleaved", "chat"]
 
 
 class HfVlmSettings(FamilySettings):
-    """``--model-arg`` keys of the hf_vlm family (``fseval.models.hf_vlm.load``)."""
+    """``--model-arg`` keys of the hf_vlm family, each declared once: ``loader.build`` and ``HfVlmAdapter`` get
+    the validated object whole and read a switch where they use it."""
 
     path: str = Field(description="checkpoint directory, cached Hub repo id, or preset name")
     prompt_style: PromptStyle | None = Field(
@@ -101,7 +102,7 @@ FAMILY = Family(
     "hf_vlm",
     "Open VLMs through transformers' AutoModelForImageTextToText: " + ", ".join(ARCHITECTURES),
     HfVlmSettings,
-    "fseval.models.hf_vlm:load",
+    "fseval.models.hf_vlm:build",
     presets=tuple(_preset(name, preset) for name, preset in PRESETS.items()),
     file_checks="fseval.models.hf_vlm.checks:problems",
     model_files="fseval.models.hf_vlm.checks:files",

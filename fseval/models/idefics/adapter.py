@@ -57,49 +57,41 @@ from fseval.models.engine.tokenization import decode, release_era_cleanup
 from fseval.models.idefics import generation
 from fseval.models.idefics.image_states import key_value_projections, last_result_reused, once_per_image, patched
 from fseval.models.idefics.inputs import (
+    END_OF_CHUNK_CHOICES,
     FAKE_TOKEN,
-    NEWLINE,
     IdeficsTokens,
     build_batch,
     image_attention_mask,
     prompt_images,
     to_idefics_text,
 )
+from fseval.models.idefics.settings import IdeficsSettings
 from fseval.types import GenerationSettings, Media, Prompt
 
 
 class IdeficsAdapter(ModelAdapter):
     """Batched generation and ranking with an ``IdeficsForVisionText2Text`` model."""
 
+    vision_batch_size = 64
+    """Images through the vision encoder at a time."""
+
     def __init__(
         self,
         model: IdeficsForVisionText2Text,
         processor: IdeficsProcessor,
+        settings: IdeficsSettings,
         *,
         name: str = "idefics",
-        end_of_chunk: str = NEWLINE,
-        rank_batch_size: int | None = None,
-        beam_prefill_once: bool = True,
-        decoding_loop: str = "fseval",
-        stop_lag: int | None = None,
-        reuse_image_states: bool = True,
-        media_cache: bool = True,
-        media_cache_bytes: int = 2 << 30,
-        vision_batch_size: int = 64,
         provenance: dict[str, Any] | None = None,
     ) -> None:
-        self.model, self.name, self.end_of_chunk = model.eval(), name, end_of_chunk
+        end_of_chunk = END_OF_CHUNK_CHOICES[settings.end_of_chunk or "newline"]
+        self.model, self.settings, self.name, self.end_of_chunk = model.eval(), settings, name, end_of_chunk
         self.tokenizer, self.image_processor = processor.tokenizer, processor.image_processor
         self.tokenizer.padding_side = "left"  # generation continues from the last position of every row
         if self.tokenizer.pad_token is None:  # IDEFICS's config pads with id 0, <unk>
             self.tokenizer.pad_token = self.tokenizer.unk_token
-        self.rank_batch_size = rank_batch_size
-        self.beam_prefill_once = beam_prefill_once
-        self.decoding_loop, self.stop_lag = decoding_loop, stop_lag
-        self.reuse_image_states = reuse_image_states
-        self.media_cache, self.vision_batch_size = media_cache, vision_batch_size
         # Vision-encoder outputs by pixel hash; late-bound preprocessing, so a patched ``_pixels`` is used.
-        self.features = MediaFeatureCache(lambda item: self._pixels(item), media_cache_bytes)
+        self.features = MediaFeatureCache(lambda item: self._pixels(item), settings.media_cache_bytes)
         self.counters: defaultdict[str, int] = defaultdict(int)
         self.provenance = provenance or {}
         self._blank: torch.Tensor | None = None
@@ -142,7 +134,7 @@ class IdeficsAdapter(ModelAdapter):
 
     def prepare_media(self, items: Sequence[Media]) -> None:
         """Hash and preprocess items whose encodings are not cached yet (thread-safe; for prefetching)."""
-        if self.media_cache:
+        if self.settings.media_cache:
             self.features.prepare(items)
 
     def clear_media_cache(self) -> None:
@@ -177,7 +169,7 @@ class IdeficsAdapter(ModelAdapter):
         tokens before any image attend to every slot, so its content matters.
         """
         items = [media for prompt in prompts for media in prompt.media]
-        if self.media_cache and items:
+        if self.settings.media_cache and items:
             encoded = self.features.get([self.features.key(item) for item in items], items, self._encode)
         else:
             encoded = self._encode(items)
@@ -192,7 +184,7 @@ class IdeficsAdapter(ModelAdapter):
         """Left-padded model inputs; the images as cached encoder outputs, or as pixels without the cache."""
         self._check_single_images(prompts)
         texts = [self.idefics_text(p) for p in prompts]
-        if not self.media_cache:  # pixels through the whole model at every call, as transformers runs it
+        if not self.settings.media_cache:  # pixels through the whole model at every call, as transformers runs it
             images = [prompt_images(prompt) for prompt in prompts]
             batch = build_batch(texts, images, self.tokenizer, self.image_processor, self.tokens)
             self.counters["vision_images"] += batch["pixel_values"].shape[:2].numel()  # padding slots included
@@ -219,11 +211,13 @@ class IdeficsAdapter(ModelAdapter):
         """The continuation token ids of each prompt, cut before the end-of-chunk or EOS token."""
         batch = self._batch(prompts)
         with self._image_states_reused():
-            if self.decoding_loop == "fseval" and not decoding.unsupported_settings(self.model.generation_config):
-                new = generation.generate_own_loop(self.model, batch, self._search(settings), self.stop_lag)
+            if self.settings.decoding_loop == "fseval" and not decoding.unsupported_settings(
+                self.model.generation_config
+            ):
+                new = generation.generate_own_loop(self.model, batch, self._search(settings), self.settings.stop_lag)
             else:
                 options = generation.generate_options(self._search(settings))
-                if settings.num_beams > 1 and self.beam_prefill_once and batch["input_ids"].shape[1] > 1:
+                if settings.num_beams > 1 and self.settings.beam_prefill_once and batch["input_ids"].shape[1] > 1:
                     batch = generation.prompt_pass_for_beams(self.model, batch, settings.num_beams)
                 new = self.model.generate(**batch, **options)[:, batch["input_ids"].shape[1] :]
         return [self._cut(row) for row in new.tolist()]
@@ -249,7 +243,7 @@ class IdeficsAdapter(ModelAdapter):
         The same tensor (storage, shape and strides) comes back each step, so each of those modules
         returns its last result while its input is that tensor.
         """
-        if not self.reuse_image_states:
+        if not self.settings.reuse_image_states:
             yield
             return
         resampler = [self.model.model.perceiver_resampler] if self.model.config.use_resampler else []
@@ -286,7 +280,7 @@ class IdeficsAdapter(ModelAdapter):
             fed = [(i, fulls[i, j], shared[i]) for i, j, *_ in chunk]
             return self._continue(cache, prompt_mask, fed, features=features)
 
-        score_in_passes(rows, max(shared), cache, first, run_pass, scores, self.rank_batch_size)
+        score_in_passes(rows, max(shared), cache, first, run_pass, scores, self.settings.rank_batch_size)
         return scores
 
     def _continuations(
@@ -386,7 +380,7 @@ class IdeficsAdapter(ModelAdapter):
         one image each prompt); transformers would project every row's copy to keys and values in every
         cross-attention layer. Each projection of ``slots`` is computed on ``distinct`` and gathered.
         """
-        if not self.reuse_image_states:
+        if not self.settings.reuse_image_states:
             yield
             return
         with patched(key_value_projections(self.model), once_per_image(slots, distinct, image_of_row)):

@@ -24,6 +24,8 @@ from fseval.types import END_OF_CHUNK, IMAGE_TOKEN, Prompt
 FAKE_TOKEN = "<fake_token_around_image>"
 END_OF_UTTERANCE = "<end_of_utterance>"
 NEWLINE = "\n"
+# What ``--model-arg end_of_chunk=`` names: the text that closes each demo.
+END_OF_CHUNK_CHOICES = {"newline": NEWLINE, "end_of_utterance": END_OF_UTTERANCE}
 
 
 def to_idefics_text(text: str, bos_token: str, end_of_chunk: str = NEWLINE) -> str:

@@ -1,4 +1,4 @@
-"""Loading IDEFICS checkpoints: presets, the checks on their files, and the adapter's switches."""
+"""Loading IDEFICS checkpoints: found on this machine, their files checked, the adapter given its settings."""
 
 from __future__ import annotations
 
@@ -12,27 +12,45 @@ from fseval.models.engine import tokenization
 from fseval.models.files import checkpoint_fingerprint, model_dir_problems
 from fseval.models.idefics.adapter import IdeficsAdapter
 from fseval.models.idefics.checkpoint import WEIGHT_FILES, check_files, resolve_checkpoint
-from fseval.models.idefics.inputs import END_OF_UTTERANCE, NEWLINE
-from fseval.models.idefics.settings import PRESETS, IdeficsSettings
-from fseval.models.settings import validate_settings
-
-END_OF_CHUNK_CHOICES = {"newline": NEWLINE, "end_of_utterance": END_OF_UTTERANCE}
-PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+from fseval.models.idefics.settings import IdeficsSettings
+from fseval.models.settings import torch_dtype
 
 
 def load(
-    path: str, device: str = "cpu", precision: str = "fp32", name: str | None = None, **arguments: Any
+    path: str,
+    *,
+    device: str = "cpu",
+    precision: str = "fp32",
+    name: str | None = None,
+    **arguments: Any,
 ) -> IdeficsAdapter:
-    """Load an IDEFICS model and processor from a directory, a preset name or a cached Hub repo id.
+    """An IDEFICS model and processor from a directory, a preset name or a cached Hub repo id.
 
-    ``precision`` casts the weights (fp32, bf16, fp16); ``arguments`` are ``IdeficsSettings``.
+    ``precision`` casts the weights (fp32, bf16, fp16); ``arguments`` are ``IdeficsSettings``,
+    validated as ``--model-arg`` values are (through the registry, which calls ``build``).
+    """
+    from fseval.models.registry import load_model
+
+    named = {"name": name} if name is not None else {}
+    adapter = load_model("idefics", {"path": path, **arguments, **named}, device, precision)
+    assert isinstance(adapter, IdeficsAdapter)
+    return adapter
+
+
+def build(
+    settings: IdeficsSettings,
+    *,
+    name: str | None = None,
+    preset: str | None = None,
+    device: str = "cpu",
+    precision: str = "fp32",
+) -> IdeficsAdapter:
+    """The adapter for validated settings (``fseval.models.registry``; a preset's are what it stands for).
+
     ``cross_attention_gate=False`` computes as transformers 4.32-4.35 did (``ungate_cross_attention``).
     """
-    settings = validate_settings(IdeficsSettings, "idefics", {"path": path, **arguments})
-    if precision not in PRECISIONS:
-        raise FsevalError(f"Unknown precision {precision!r}.", hint=f"Use one of {', '.join(PRECISIONS)}.")
-    preset = PRESETS.get(path, {})
-    directory, repo_id = resolve_checkpoint(preset.get("path", path))
+    dtype = torch_dtype(precision)
+    directory, repo_id = resolve_checkpoint(settings.path)
     check_files(directory, repo_id)
     damaged = model_dir_problems(directory)
     if damaged:
@@ -42,9 +60,7 @@ def load(
     processor = IdeficsProcessor.from_pretrained(directory, local_files_only=True, backend="pil")
     processor.tokenizer = tokenization.load_tokenizer(str(directory))
     placement: dict[str, Any] = {"device_map": settings.device_map} if settings.device_map else {}
-    model = IdeficsForVisionText2Text.from_pretrained(
-        directory, dtype=PRECISIONS[precision], local_files_only=True, **placement
-    )
+    model = IdeficsForVisionText2Text.from_pretrained(directory, dtype=dtype, local_files_only=True, **placement)
     if not placement:
         model.to(device)  # type: ignore[arg-type]  # transformers' wrapper of .to() is typed as unbound
     if not settings.cross_attention_gate:
@@ -58,20 +74,7 @@ def load(
         "precision": precision,
         "cross_attention_gate": settings.cross_attention_gate,
     }
-    return IdeficsAdapter(
-        model,
-        processor,
-        name=name or (path if preset else "idefics"),
-        end_of_chunk=END_OF_CHUNK_CHOICES[settings.end_of_chunk or preset.get("end_of_chunk", "newline")],
-        rank_batch_size=settings.rank_batch_size,
-        beam_prefill_once=settings.beam_prefill_once,
-        decoding_loop=settings.decoding_loop,
-        stop_lag=settings.stop_lag,
-        reuse_image_states=settings.reuse_image_states,
-        media_cache=settings.media_cache,
-        media_cache_bytes=settings.media_cache_bytes,
-        provenance=provenance,
-    )
+    return IdeficsAdapter(model, processor, settings, name=name or preset or "idefics", provenance=provenance)
 
 
 def ungate_cross_attention(model: IdeficsForVisionText2Text) -> None:

@@ -10,7 +10,8 @@ from fseval.models.settings import Family, FamilySettings, Preset, TinyModels
 
 
 class IdeficsSettings(FamilySettings):
-    """``--model-arg`` keys of the idefics family (``fseval.models.idefics.load``)."""
+    """``--model-arg`` keys of the idefics family, each declared once: ``loader.build`` and ``IdeficsAdapter`` get
+    the validated object whole and read a switch where they use it."""
 
     path: str = Field(description="checkpoint directory, cached Hub repo id, or preset name")
     end_of_chunk: Literal["newline", "end_of_utterance"] | None = Field(
@@ -53,7 +54,7 @@ FAMILY = Family(
     "idefics",
     "IDEFICS through transformers' IdeficsForVisionText2Text",
     IdeficsSettings,
-    "fseval.models.idefics:load",
+    "fseval.models.idefics:build",
     presets=tuple(Preset(name, {"path": name}, args["path"], dict(args)) for name, args in PRESETS.items()),
     file_checks="fseval.models.idefics.checks:problems",
     model_files="fseval.models.idefics.checks:files",

@@ -25,7 +25,6 @@ from typing import Any
 from fseval.errors import FsevalError
 from fseval.models.base import ModelAdapter
 from fseval.models.mock.settings import MODES, MockSettings
-from fseval.models.settings import validate_settings
 from fseval.types import END_OF_CHUNK, GenerationSettings, Prompt, ReferencedPrompt
 
 
@@ -44,10 +43,14 @@ class MockModel(ModelAdapter):
         kill_after: int = 0,
         interrupt_after: int = 0,
         terminate_after: int = 0,
+        *,
+        name: str = "mock",
+        compat: str | None = None,
     ) -> None:
         if mode not in MODES:
             raise FsevalError(f"Unknown mock mode {mode!r}.", hint=f"Use --model-arg mode=<{'|'.join(MODES)}>.")
         self.mode, self.field, self.text, self.suffix = mode, field, text, suffix
+        self.name, self.compat = name, compat
         self.crash_after, self.kill_after, self.calls = crash_after, kill_after, 0
         self.signal_after = {signal.SIGINT: interrupt_after, signal.SIGTERM: terminate_after}
 
@@ -97,5 +100,6 @@ class SimulatedCrash(Exception):
     """Raised by the mock's ``crash_after`` to test interrupted runs."""
 
 
-def load(**arguments: Any) -> MockModel:
-    return MockModel(**validate_settings(MockSettings, "mock", arguments).model_dump())
+def build(settings: MockSettings | None = None, *, name: str | None = None, compat: str | None = None) -> MockModel:
+    """The mock for validated settings (``fseval.models.registry``); ``compat`` changes nothing it computes."""
+    return MockModel(**(settings or MockSettings()).model_dump(), name=name or "mock", compat=compat)

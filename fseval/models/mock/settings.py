@@ -26,7 +26,7 @@ FAMILY = Family(
     "mock",
     "Deterministic test model (mode=majority|copy-demo|field|constant)",
     MockSettings,
-    "fseval.models.mock:load",
+    "fseval.models.mock:build",
     takes_device=False,
     compat_modes=("openflamingo",),  # its scores have no batch to depend on; the prompts follow
 )

@@ -7,7 +7,8 @@ prompt, reusing the prompt's key/value cache. Unlike the reference, ranking keep
 padding mask for the candidate tokens, and generation never emits ``<image>`` (a marker without
 an image has no meaning; OpenFlamingo allows it).
 
-Speed (each switchable on the adapter, all on by default; ``benchmarks/perf.py`` measures them):
+Speed (each a field of ``OpenFlamingoSettings``, the one place it is declared, read from ``self.settings``
+where it is used; all on by default but ``cuda_graphs``; ``benchmarks/perf.py`` measures them):
 
 - ``media_cache``: resampled vision features are cached across the whole run under a hash of
   the decoded pixels, so each demo-pool image is encoded once however many queries use it, and
@@ -35,16 +36,17 @@ Speed (each switchable on the adapter, all on by default; ``benchmarks/perf.py``
   candidates are scored from the prompt pass alone. ``"chunked"`` is the previous per-prompt
   loop over ``rank_batch_size`` candidates (1: one candidate per pass, as OpenFlamingo does),
   kept as the plain reference the packed passes are tested and benchmarked against.
-- a CUDA out-of-memory error in a packed ranking pass halves the pass and retries, and
-  ``rank_chunk_tokens`` keeps the smaller size (``engine.memory.Halving``).
+- a CUDA out-of-memory error in a packed ranking pass halves the pass and retries, and the adapter
+  keeps the smaller size (``rank_passes``, an ``engine.memory.Halving``).
 - ``prepare_media`` (called by the harness's background prefetcher) hashes and preprocesses
   upcoming images off the main thread.
 
-``compat = "openflamingo"`` (``fseval run --compat openflamingo``) ranks as OpenFlamingo's
-``get_rank_classifications`` does: the candidate tokens continue the prompt's cache without an
-attention mask, so they attend to the left padding of shorter prompts in the batch, and no position
-ids are passed (the LM counts positions from the padded start, as a plain forward did on
-transformers 4.33). Scores then depend on which prompts share a batch, as OpenFlamingo's do.
+``compat="openflamingo"`` (``fseval run --compat openflamingo``, given to the constructor by the
+loader) ranks as OpenFlamingo's ``get_rank_classifications`` does: the candidate tokens continue the
+prompt's cache without an attention mask, so they attend to the left padding of shorter prompts in
+the batch, and no position ids are passed (the LM counts positions from the padded start, as a
+plain forward did on transformers 4.33). Scores then depend on which prompts share a batch, as
+OpenFlamingo's do.
 
 With ``profile = True`` the adapter adds the seconds of each stage to ``stage_seconds``
 (preprocess, vision, prefill, decode) and counts encoded images in ``counters``.
@@ -68,72 +70,56 @@ from fseval.models.engine.decoding import unsupported_settings
 from fseval.models.engine.kv_cache import DecodingCache, Row, gather_rows, score_in_passes
 from fseval.models.engine.media_cache import MediaFeatureCache
 from fseval.models.engine.memory import Halving
-from fseval.models.engine.tokenization import decode
+from fseval.models.engine.tokenization import decode, release_era_cleanup
 from fseval.models.openflamingo import compat, generation
 from fseval.models.openflamingo.flamingo import Flamingo
 from fseval.models.openflamingo.media_kv import MediaKV, shared_media_kv
+from fseval.models.openflamingo.settings import OpenFlamingoSettings
 from fseval.types import GenerationSettings, Media, Prompt
 
-RANK_STRATEGIES = ("packed", "chunked")
 COMPAT_MODES = ("openflamingo",)
 
 
 class OpenFlamingoAdapter(ModelAdapter):
-    """``.model`` is the torch ``Flamingo`` module."""
+    """``.model`` is the torch ``Flamingo`` module; ``.settings`` the family's validated settings, read where used."""
 
     compat_modes = COMPAT_MODES
+    rank_batch_size: int | None = None
+    """Candidates per pass of the chunked ranking (None: 64), and at most that many rows per packed pass."""
+    vision_batch_size = 128
+    """Images through the vision encoder at a time."""
 
     def __init__(
         self,
         model: Flamingo,
         tokenizer: Any,
         image_processor: Any,
-        arguments: dict[str, Any],
+        settings: OpenFlamingoSettings,
+        *,
         precision: str = "fp32",
         device: str = "cpu",
         name: str = "openflamingo",
-        rank_batch_size: int | None = None,
-        media_cache: bool = True,
-        media_cache_bytes: int = 2 << 30,
-        shared_media_kv: bool = True,
-        rank_strategy: str = "packed",
-        rank_chunk_tokens: int | None = None,
-        vision_batch_size: int = 128,
-        beam_prefill_once: bool = True,
-        static_kv_cache: bool = True,
-        clean_up_tokenization_spaces: bool = True,
-        decoding_loop: str = "fseval",
-        stop_lag: int | None = None,
-        cuda_graphs: bool = False,
+        compat: str | None = None,
     ) -> None:
-        if rank_strategy not in RANK_STRATEGIES:
-            raise ValueError(f"rank_strategy must be one of {RANK_STRATEGIES}, not {rank_strategy!r}")
-        if decoding_loop not in generation.DECODING_LOOPS:
-            raise ValueError(f"decoding_loop must be one of {generation.DECODING_LOOPS}, not {decoding_loop!r}")
+        if compat is not None and compat not in COMPAT_MODES:
+            raise ValueError(f"compat must be one of {COMPAT_MODES} or None, not {compat!r}")
         self.model = model
         self.tokenizer = tokenizer
         self.image_processor = image_processor
-        self.arguments = arguments
+        self.settings = settings
         self.precision = precision
         self.device = torch.device(device)
         self.name = name
-        self.clean_up_tokenization_spaces = clean_up_tokenization_spaces
-        self.rank_batch_size = rank_batch_size
-        self.media_cache = media_cache
-        self.shared_media_kv = shared_media_kv
-        self.beam_prefill_once = beam_prefill_once
-        self.static_kv_cache = static_kv_cache
-        self.decoding_loop = decoding_loop
-        self.stop_lag = stop_lag
-        self.cuda_graphs = cuda_graphs
-        self.rank_strategy = rank_strategy
-        self.rank_chunk_tokens = rank_chunk_tokens
-        self.vision_batch_size = vision_batch_size
+        self.compat = compat
+        cleanup = settings.clean_up_tokenization_spaces
+        self.clean_up_tokenization_spaces = release_era_cleanup(tokenizer) if cleanup is None else cleanup
+        # The ranking passes' token limit: settings.rank_chunk_tokens, halved on out-of-memory and kept.
+        self.rank_passes = Halving(settings.rank_chunk_tokens)
         self.profile = False
         self.stage_seconds: defaultdict[str, float] = defaultdict(float)
         self.counters: defaultdict[str, int] = defaultdict(int)
         # Late-bound preprocessing, so that a patched ``preprocess`` is what the cache calls.
-        self.features = MediaFeatureCache(lambda item: self.preprocess(item), media_cache_bytes)
+        self.features = MediaFeatureCache(lambda item: self.preprocess(item), settings.media_cache_bytes)
         self._checkpoint_sha256: str | None = None
         self._prefill_started: float | None = None
         model.lang_encoder.register_forward_pre_hook(self._lm_started, with_kwargs=True)
@@ -176,21 +162,13 @@ class OpenFlamingoAdapter(ModelAdapter):
         resizing, as it did for OpenFlamingo's datasets (palette and RGBA images resize differently)."""
         return torch.stack([self.image_processor(frame) for frame in item.frames])
 
-    @property
-    def media_cache_bytes(self) -> int:
-        return self.features.max_bytes
-
-    @media_cache_bytes.setter
-    def media_cache_bytes(self, value: int) -> None:
-        self.features.max_bytes = value
-
     def content_key(self, item: Media) -> str:
         """The cache key of a media item: a hash of its frames' pixels, whatever its path."""
         return self.features.key(item)
 
     def prepare_media(self, items: Sequence[Media]) -> None:
         """Hash and preprocess items whose features are not cached yet (thread-safe; for prefetching)."""
-        if self.media_cache:
+        if self.settings.media_cache:
             self.features.prepare(items)
 
     def _encode_items(self, items: Sequence[Media], keys: Sequence[str] | None = None) -> list[torch.Tensor]:
@@ -224,7 +202,7 @@ class OpenFlamingoAdapter(ModelAdapter):
         if not slots:
             return media
         items = [item for *_, item in slots]
-        if self.media_cache:
+        if self.settings.media_cache:
             with self._stage("preprocess"):
                 keys = [self.features.key(item) for item in items]
             encoded = self.features.get(keys, items, self._encode_items)
@@ -253,18 +231,17 @@ class OpenFlamingoAdapter(ModelAdapter):
         prefill_before = self.stage_seconds["prefill"]
         started = self._now() if self.profile else 0.0
         positions = self._positions(attention_mask, input_ids.shape[1])
-        with shared_media_kv(self.model, self.shared_media_kv) as shared:
+        with shared_media_kv(self.model, self.settings.shared_media_kv) as shared:
             conditioning = self._conditioning(media, shared)
-            if self.decoding_loop == "fseval" and not self.unsupported_generation_settings:
+            if self.settings.decoding_loop == "fseval" and not self.unsupported_generation_settings:
                 search = generation.search_for(self.model, settings, self.tokenizer.pad_token_id)
                 output = generation.generate_own_loop(
-                    self.model, input_ids, attention_mask, conditioning, search, positions, self.static_kv_cache,
-                    self.stop_lag, self.cuda_graphs,
-                )  # fmt: skip
+                    self.model, input_ids, attention_mask, conditioning, search, positions, self.settings
+                )
             else:
                 output = generation.generate_transformers(
                     self.model, input_ids, attention_mask, conditioning, self._generate_options(settings), positions,
-                    self.beam_prefill_once, shared,
+                    self.settings, shared,
                 )  # fmt: skip
         if self.profile:
             prefill = self.stage_seconds["prefill"] - prefill_before
@@ -287,7 +264,7 @@ class OpenFlamingoAdapter(ModelAdapter):
             "pad_token_id": self.tokenizer.pad_token_id,
             "bad_words_ids": [[self.model.media_token_id]],
         }
-        if self.static_kv_cache:
+        if self.settings.static_kv_cache:
             options[self.model.cache_kwarg] = DecodingCache(settings.max_new_tokens + 1)
         return options
 
@@ -312,7 +289,7 @@ class OpenFlamingoAdapter(ModelAdapter):
         model, state = self.model, self.model.media_state
         media = self._encode_media(prompts)
         input_ids, attention_mask = self._encode_text([p.text for p in prompts])
-        with shared_media_kv(self.model, self.shared_media_kv) as shared:
+        with shared_media_kv(self.model, self.settings.shared_media_kv) as shared:
             prompt_out = model(
                 None,
                 input_ids,
@@ -328,7 +305,7 @@ class OpenFlamingoAdapter(ModelAdapter):
             del prompt_out
             try:
                 with self._stage("decode"):
-                    if self.rank_strategy == "packed":
+                    if self.settings.rank_strategy == "packed":
                         return self._rank_packed(candidates, prompt, first_logprobs, shared)
                     return self._rank_chunked(candidates, prompt, first_logprobs, shared)
             finally:
@@ -390,7 +367,8 @@ class OpenFlamingoAdapter(ModelAdapter):
         """Every candidate of every prompt in the engine's length-sorted passes (``kv_cache.score_in_passes``).
 
         The whole padded prompt is cached and each candidate, tokenised on its own, follows it. Passes
-        hold at most ``rank_chunk_tokens`` tokens, which keeps a pass halved on out-of-memory.
+        hold at most ``rank_passes.limit`` tokens (``settings.rank_chunk_tokens`` at first), which keeps a pass
+        halved on out-of-memory.
         """
         unique = sorted({c for options in candidates for c in options})
         encoded = self.tokenizer(unique, add_special_tokens=False)["input_ids"] if unique else []
@@ -401,13 +379,10 @@ class OpenFlamingoAdapter(ModelAdapter):
         def run_pass(chunk: Sequence[Row]) -> torch.Tensor:
             return self._continue(prompt, [i for i, *_ in chunk], [rest[:-1] for _, _, rest, _ in chunk], shared)
 
-        passes = Halving(self.rank_chunk_tokens)
-        try:
-            score_in_passes(
-                rows, prompt.mask.shape[1], prompt.cache, first_logprobs, run_pass, scores, self.rank_batch_size, passes
-            )
-        finally:
-            self.rank_chunk_tokens = passes.limit
+        score_in_passes(
+            rows, prompt.mask.shape[1], prompt.cache, first_logprobs, run_pass, scores, self.rank_batch_size,
+            self.rank_passes,
+        )  # fmt: skip
         return scores
 
     def _continue(
@@ -448,8 +423,27 @@ class OpenFlamingoAdapter(ModelAdapter):
             return {}
         return {"position_ids": (attention_mask.long().cumsum(-1) - 1).clamp(min=0)[:, -length:]}
 
+    @property
+    def arguments(self) -> dict[str, Any]:
+        """What results.json records of the settings: the model's parts, not its speed switches (which change no
+        result)."""
+        s = self.settings
+        parts = (
+            "vision_encoder",
+            "vision_pretrained",
+            "vision_config",
+            "lm",
+            "checkpoint",
+            "cross_attn_every_n_layers",
+        )
+        recorded = {key: getattr(s, key) for key in parts}
+        recorded.update(
+            tokenizer=s.tokenizer or s.lm, frame_embeddings=s.frame_embeddings, vision_token_ln=s.vision_token_ln
+        )
+        return recorded
+
     def describe(self) -> dict[str, Any]:
-        checkpoint = self.arguments.get("checkpoint")
+        checkpoint = self.settings.checkpoint
         if checkpoint and self._checkpoint_sha256 is None:
             digest = hashlib.sha256()
             with Path(checkpoint).open("rb") as handle:
@@ -459,7 +453,7 @@ class OpenFlamingoAdapter(ModelAdapter):
         return {
             "family": "openflamingo",
             "name": self.name,
-            "arguments": dict(self.arguments),
+            "arguments": self.arguments,
             "lm_model_type": getattr(self.model.lang_encoder.config, "model_type", None),
             "checkpoint_sha256": self._checkpoint_sha256,
             "precision": self.precision,

@@ -19,9 +19,9 @@ from fseval.models.engine.decoding import Search, TokenSteps, decode, takes_sdpa
 from fseval.models.engine.kv_cache import DecodingCache
 from fseval.models.openflamingo.flamingo import Flamingo
 from fseval.models.openflamingo.media_kv import MediaKV
+from fseval.models.openflamingo.settings import OpenFlamingoSettings
 from fseval.types import GenerationSettings
 
-DECODING_LOOPS = ("fseval", "transformers")
 _said: set[str] = set()
 
 
@@ -51,23 +51,22 @@ def generate_own_loop(
     media: torch.Tensor,
     search: Search,
     positions: dict[str, torch.Tensor],
-    static_kv_cache: bool = True,
-    stop_lag: int | None = None,
-    cuda_graphs: bool = False,
+    switches: OpenFlamingoSettings,
 ) -> torch.Tensor:
     """(B, new tokens): one prompt pass per prompt, then ``decoding.decode``.
 
-    ``cuda_graphs``: decoding steps in fixed shapes, replayed from a CUDA graph on a GPU; only with
-    the in-place cache and an LM that takes a prepared SDPA mask (not fseval's MosaicGPT).
+    ``switches.cuda_graphs``: decoding steps in fixed shapes, replayed from a CUDA graph on a GPU; only
+    with the in-place cache (``static_kv_cache``) and an LM that takes a prepared SDPA mask (not
+    fseval's MosaicGPT). ``stop_lag``: how many steps late the stop flag is read.
     """
     sdpa_mask = takes_sdpa_mask(model.lang_encoder)
-    graphs = cuda_graphs and static_kv_cache and sdpa_mask
-    if cuda_graphs and not graphs:
+    graphs = switches.cuda_graphs and switches.static_kv_cache and sdpa_mask
+    if switches.cuda_graphs and not graphs:
         _say_once(
             "cuda_graphs is ignored: it needs static_kv_cache and a language model that takes a prepared SDPA mask "
             f"(this one is {getattr(model.lang_encoder.config, 'model_type', '?')!r})."
         )
-    cache = DecodingCache(search.max_new_tokens) if static_kv_cache else None
+    cache = DecodingCache(search.max_new_tokens) if switches.static_kv_cache else None
     try:
         out = model(
             None,
@@ -87,7 +86,9 @@ def generate_own_loop(
         logits = out.logits[:, -1]
         del out
         state = model.media_state  # what a captured step reads of the media state: held while its graph lives
-        return decode(steps, logits, search, stop_lag, graphs, lambda: (state.last_time, state.text_time, state.media))
+        return decode(
+            steps, logits, search, switches.stop_lag, graphs, lambda: (state.last_time, state.text_time, state.media)
+        )
     finally:
         model.media_state.clear()
 
@@ -99,11 +100,11 @@ def generate_transformers(
     media: torch.Tensor,
     options: dict[str, Any],
     positions: dict[str, torch.Tensor],
-    prefill_once: bool,
+    switches: OpenFlamingoSettings,
     shared: MediaKV | None,
 ) -> torch.Tensor:
-    """(B, new tokens) from ``generate`` with ``options``; beams after one prompt pass if ``prefill_once``."""
-    if options["num_beams"] > 1 and prefill_once and input_ids.shape[1] > 1:
+    """(B, new tokens) from ``generate`` with ``options``; beams after one prompt pass if ``beam_prefill_once``."""
+    if options["num_beams"] > 1 and switches.beam_prefill_once and input_ids.shape[1] > 1:
         output = _generate_after_prefill(model, input_ids, attention_mask, media, options, positions, shared)
     else:
         output = model.generate(None, input_ids, attention_mask=attention_mask, media=media, **options)

@@ -26,12 +26,10 @@ from fseval.models.openflamingo import checks
 from fseval.models.openflamingo.adapter import OpenFlamingoAdapter
 from fseval.models.openflamingo.flamingo import Flamingo
 from fseval.models.openflamingo.mosaic_gpt import MosaicGPTForCausalLM
-from fseval.models.openflamingo.presets import resolve_preset
+from fseval.models.openflamingo.presets import locate
 from fseval.models.openflamingo.settings import OpenFlamingoSettings
-from fseval.models.settings import validate_settings
+from fseval.models.settings import torch_dtype
 from fseval.types import END_OF_CHUNK, IMAGE_TOKEN
-
-PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class CheckpointError(FsevalError):
@@ -189,47 +187,49 @@ def load_checkpoint(model: Flamingo, path: str | Path) -> None:
     model.load_state_dict(state, strict=False)
 
 
-def load(
-    device: str = "cpu", precision: str = "fp32", name: str = "openflamingo", **arguments: Any
+def build(
+    settings: OpenFlamingoSettings,
+    *,
+    name: str | None = None,
+    preset: str | None = None,
+    device: str = "cpu",
+    precision: str = "fp32",
+    compat: str | None = None,
 ) -> OpenFlamingoAdapter:
-    """Build an OpenFlamingo model from ``--model-arg``-style arguments (``OpenFlamingoSettings``).
+    """An OpenFlamingo model from validated settings (``fseval.models.registry``), in the fseval adapter.
 
-    Damaged or missing files are reported before anything loads (``checks.py``).
+    ``preset``: the released model the settings stand for, its files found on this machine
+    (``presets.locate``). Damaged or missing files are reported before anything loads (``checks.py``).
+    The adapter gets the settings whole: its optimisations read their switches from them.
     """
-    settings = validate_settings(OpenFlamingoSettings, "openflamingo", arguments)
-    problems = checks.problems(arguments)
+    dtype = torch_dtype(precision)
+    if preset is not None:
+        settings = locate(preset, settings)
+    name = name or preset or "openflamingo"
+    problems = checks.problems(settings.model_dump())
     if problems:
         raise FsevalError(f"Cannot load {name}: " + "; ".join(problems))
-    return build(settings, device, precision, name)
+    model, tokenizer, image_processor = build_flamingo(settings, dtype)
+    model.to(device=device, dtype=dtype).eval()
+    model.requires_grad_(False)
+    return OpenFlamingoAdapter(
+        model, tokenizer, image_processor, settings, precision=precision, device=device, name=name, compat=compat
+    )
 
 
-# Settings handed to the adapter as they are: its optimisations, which change no result.
-SPEED_SWITCHES = (
-    "media_cache", "media_cache_bytes", "shared_media_kv", "beam_prefill_once", "static_kv_cache", "decoding_loop",
-    "stop_lag", "cuda_graphs", "rank_strategy", "rank_chunk_tokens",
-)  # fmt: skip
-
-
-def build(settings: OpenFlamingoSettings, device: str, precision: str, name: str) -> OpenFlamingoAdapter:
-    """Build an OpenFlamingo model and wrap it in the fseval adapter.
+def build_flamingo(settings: OpenFlamingoSettings, dtype: torch.dtype) -> tuple[Flamingo, Any, Any]:
+    """The Flamingo module (on the CPU), its tokenizer and image transform, as OpenFlamingo builds them.
 
     ``frame_embeddings``: False (OpenFlamingo's default, no frame embeddings), an int (that many
     learned frame embeddings), or True (as many as the checkpoint's ``perceiver.frame_embs``).
     ``vision_token_ln``: False (OpenFlamingo's released models, trained on open_clip <= 2.20) feeds
     the Perceiver the vision tower's patch tokens without its final LayerNorm; True norms them, as
     open_clip >= 2.23 returns them (models trained on it, like fseval's tiny-shapes).
-    ``clean_up_tokenization_spaces``: None decodes as transformers 4.33 did with this tokenizer
-    (its saved setting, else the class default); True or False overrides it.
     ``checkpoint=None`` leaves the Flamingo weights at their random initialisation (gates at 0).
-    ``SPEED_SWITCHES`` switch the adapter's optimisations (all on by default; see
-    ``OpenFlamingoAdapter``), so they can be measured against the plain path.
     """
-    if precision not in PRECISIONS:
-        raise FsevalError(f"Unknown precision {precision!r}.", hint=f"Use one of {', '.join(PRECISIONS)}.")
-    dtype, s = PRECISIONS[precision], settings
-    tokenizer_path = s.tokenizer or s.lm
+    s = settings
     visual, image_processor, vis_dim = load_vision_encoder(s.vision_encoder, s.vision_pretrained, s.vision_config)
-    text_tokenizer = load_tokenizer(tokenizer_path)
+    text_tokenizer = load_tokenizer(s.tokenizer or s.lm)
     lang_encoder = load_language_model(s.lm, dtype)
     resize_embeddings(lang_encoder, len(text_tokenizer))
     model = Flamingo(
@@ -246,24 +246,7 @@ def build(settings: OpenFlamingoSettings, device: str, precision: str, name: str
     )
     if s.checkpoint is not None:
         load_checkpoint(model, s.checkpoint)
-    model.to(device=device, dtype=dtype).eval()
-    model.requires_grad_(False)
-    # What results.json records of the model (the speed switches change no result).
-    recorded = ("vision_encoder", "vision_pretrained", "vision_config", "lm", "checkpoint", "cross_attn_every_n_layers")
-    arguments = {key: getattr(s, key) for key in recorded}
-    arguments.update(tokenizer=tokenizer_path, frame_embeddings=s.frame_embeddings, vision_token_ln=s.vision_token_ln)
-    cleanup = s.clean_up_tokenization_spaces
-    return OpenFlamingoAdapter(
-        model,
-        text_tokenizer,
-        image_processor,
-        arguments=arguments,
-        precision=precision,
-        device=device,
-        name=name,
-        clean_up_tokenization_spaces=tokenization.release_era_cleanup(text_tokenizer) if cleanup is None else cleanup,
-        **{switch: getattr(s, switch) for switch in SPEED_SWITCHES},
-    )
+    return model, text_tokenizer, image_processor
 
 
 def frame_count(frame_embeddings: bool | int, checkpoint: str | None) -> int | None:
@@ -275,8 +258,3 @@ def frame_count(frame_embeddings: bool | int, checkpoint: str | None) -> int | N
     if checkpoint is None or "perceiver.frame_embs" not in (state := read_checkpoint(checkpoint)):
         raise FsevalError("frame_embeddings=True needs a checkpoint holding perceiver.frame_embs.")
     return int(state["perceiver.frame_embs"].shape[0])
-
-
-def load_preset(name: str, device: str = "cpu", precision: str = "fp32", **overrides: Any) -> OpenFlamingoAdapter:
-    """A released model from its files on this machine (``presets.resolve_preset``); ``overrides`` replace parts."""
-    return load(**resolve_preset(name, **overrides), device=device, precision=precision, name=name)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fseval.errors import FsevalError, UnknownNameError
-from fseval.models.openflamingo.settings import PRESETS
+from fseval.models.openflamingo.settings import PRESETS, OpenFlamingoSettings
 
 
 def _cached_repo(repo: str) -> str | None:
@@ -94,3 +94,18 @@ def resolve_preset(name: str, **overrides: Any) -> dict[str, Any]:
             + "\nor point at local copies with --model-arg checkpoint=PATH / lm=PATH / vision_pretrained=PATH.",
         )
     return arguments
+
+
+def locate(name: str, settings: OpenFlamingoSettings) -> OpenFlamingoSettings:
+    """A preset's settings (what the registry validated) with its files found on this machine.
+
+    What the arguments set themselves (``checkpoint=``, an ``lm`` other than the preset's, a speed
+    switch) stays as set; the rest is looked up as ``resolve_preset`` does.
+    """
+    declared = asdict(PRESETS[name])
+    given = {
+        key: getattr(settings, key)
+        for key in settings.model_fields_set
+        if key not in declared or declared[key] != getattr(settings, key)
+    }
+    return settings.model_copy(update=resolve_preset(name, **given))

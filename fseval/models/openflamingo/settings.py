@@ -12,7 +12,11 @@ from fseval.models.settings import Preset as FamilyPreset
 
 
 class OpenFlamingoSettings(FamilySettings):
-    """``--model-arg`` keys of the openflamingo family (``fseval.models.openflamingo.load``)."""
+    """``--model-arg`` keys of the openflamingo family: each declared once, here, with its description.
+
+    The loader (``loader.build``) and the adapter get the validated object whole; a speed switch is
+    read where it is used (``OpenFlamingoAdapter``, ``generation.py``).
+    """
 
     vision_encoder: str = Field(default="ViT-L-14", description="open_clip model name")
     vision_pretrained: str | None = Field(default="openai", description="open_clip tag or weights file")
@@ -145,7 +149,7 @@ FAMILY = Family(
     "openflamingo",
     "OpenFlamingo-style models from their parts (open_clip vision tower, Hugging Face LM, checkpoint.pt)",
     OpenFlamingoSettings,
-    "fseval.models.openflamingo:load",
+    "fseval.models.openflamingo:build",
     presets=tuple(_preset(name, preset) for name, preset in PRESETS.items()),
     compat_modes=("openflamingo",),
     file_checks="fseval.models.openflamingo.checks:problems",

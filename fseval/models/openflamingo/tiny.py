@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from fseval.models.card import CARD_NAME, ModelCard
-from fseval.models.openflamingo.settings import TINY_LM_FAMILIES
+from fseval.models.openflamingo.settings import TINY_LM_FAMILIES, OpenFlamingoSettings
 
 VISION_NAME = "fseval-tiny-vit"
 
@@ -173,7 +173,7 @@ def make_tiny(
     import open_clip
     from safetensors.torch import save_file
 
-    from fseval.models.openflamingo.loader import load
+    from fseval.models.openflamingo.loader import build_flamingo
 
     root = Path(directory)
     (root / "vision").mkdir(parents=True, exist_ok=True)
@@ -201,9 +201,8 @@ def make_tiny(
             "tokenizer": "lm",
             "cross_attn_every_n_layers": cross_attn_every_n_layers,
         }
-        model = load(
-            **ModelCard(family="openflamingo", args=arguments, paths=list(_PATH_ARGUMENTS)).arguments(root)
-        ).model
+        card_arguments = ModelCard(family="openflamingo", args=arguments, paths=list(_PATH_ARGUMENTS)).arguments(root)
+        model, _, _ = build_flamingo(OpenFlamingoSettings.model_validate(card_arguments), torch.float32)
         for layer in model.layers:
             if layer.gated_cross_attn_layer is not None:
                 torch.nn.init.uniform_(layer.gated_cross_attn_layer.attn_gate, 0.5, 1.0)  # type: ignore[union-attr,arg-type]
@@ -225,8 +224,10 @@ def make_tiny(
 _PATH_ARGUMENTS = ("vision_pretrained", "vision_config", "lm", "tokenizer", "checkpoint")
 
 
-def load_model_dir(path: str | Path, device: str = "cpu", precision: str = "fp32", **overrides: Any) -> Any:
+def load_model_dir(
+    path: str | Path, device: str = "cpu", precision: str = "fp32", compat: str | None = None, **overrides: Any
+) -> Any:
     """Load the model described by ``<path>/fseval-model.json``; ``overrides`` replace card arguments."""
     from fseval.models.registry import load_model
 
-    return load_model(str(path), overrides, device, precision)
+    return load_model(str(path), overrides, device, precision, compat)

@@ -32,6 +32,30 @@ def vqav2_dir(tmp_path: Path) -> Path:
     return write_vqav2(tmp_path / "vqav2")
 
 
+def made_tiny(directory: Path, *options: str) -> Path:
+    """``fseval make-tiny DIR [options]`` through the real CLI, which prints the folder it wrote."""
+    from typer.testing import CliRunner
+
+    from fseval.cli import app
+
+    result = CliRunner().invoke(app, ["make-tiny", str(directory), *options])
+    assert result.exit_code == 0, result.output
+    assert str(directory) in result.output  # printed for `--model $(fseval make-tiny DIR)`
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_openflamingo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default tiny OpenFlamingo (GPT-NeoX LM, seed 0), written once a session; tests only read it."""
+    return made_tiny(tmp_path_factory.mktemp("models") / "openflamingo")
+
+
+@pytest.fixture(scope="session")
+def tiny_idefics(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny IDEFICS (seed 0), written once a session; tests only read it."""
+    return made_tiny(tmp_path_factory.mktemp("models") / "idefics", "--family", "idefics")
+
+
 MockRun = Callable[..., Path]
 
 

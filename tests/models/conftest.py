@@ -30,10 +30,9 @@ def release_stack(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[
 
 
 @pytest.fixture(scope="session")
-def of_tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from fseval.models.openflamingo import make_tiny
-
-    return make_tiny(tmp_path_factory.mktemp("tiny-gpt_neox"))
+def of_tiny_dir(tiny_openflamingo: Path) -> Path:
+    """The session's tiny OpenFlamingo (tests/conftest.py), under the name these tests use."""
+    return tiny_openflamingo
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from score_checks import assert_same_scores
 
 from fseval.errors import FsevalError
 from fseval.models.base import ModelAdapter
-from fseval.models.idefics import IdeficsAdapter, load, make_tiny_idefics, to_idefics_text
+from fseval.models.idefics import IdeficsAdapter, load, to_idefics_text
 from fseval.models.idefics.adapter import split_continuation
 from fseval.models.idefics.inputs import build_batch, image_attention_mask
 from fseval.models.settings import switched
@@ -32,8 +32,8 @@ GREEDY = GenerationSettings(max_new_tokens=6, num_beams=1)
 
 
 @pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tiny_idefics(tmp_path_factory.mktemp("idefics") / "tiny", seed=0)
+def tiny_dir(tiny_idefics: Path) -> Path:
+    return tiny_idefics  # the session's (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")

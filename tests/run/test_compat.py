@@ -47,13 +47,6 @@ def test_zero_shot_rank_prompts_see_the_first_demos_image(tmp_path: Path) -> Non
 
 
 @pytest.fixture(scope="module")
-def tiny_openflamingo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from fseval.models.openflamingo import make_tiny
-
-    return make_tiny(tmp_path_factory.mktemp("models") / "openflamingo")
-
-
-@pytest.fixture(scope="module")
 def imagenet(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_imagenet(tmp_path_factory.mktemp("imagenet"), classes_with_images=(0, 1, 2, 3, 4))
 

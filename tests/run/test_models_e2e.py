@@ -5,31 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from data_writers import flat, write_hateful_memes, write_imagenet, write_karpathy
 from typer.testing import CliRunner
 
 from fseval.cli import app
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def tiny_openflamingo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("models") / "openflamingo"
-    result = runner.invoke(app, ["make-tiny", str(directory), "--seed", "0"])
-    assert result.exit_code == 0, result.output
-    assert str(directory) in result.output  # the path is printed for `--model $(fseval make-tiny DIR)`
-    return directory
-
-
-@pytest.fixture(scope="module")
-def tiny_idefics(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("models") / "idefics"
-    result = runner.invoke(app, ["make-tiny", str(directory), "--family", "idefics"])
-    assert result.exit_code == 0, result.output
-    assert str(directory) in result.output  # the path is printed for `--model $(fseval make-tiny DIR)`
-    return directory
 
 
 def run(model: Path, out: Path, *args: str) -> list[dict]:

@@ -129,19 +129,12 @@ def test_other_errors_propagate() -> None:
         with_oom_backoff(object(), [1, 2, 3], broken)
 
 
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from fseval.models.openflamingo import make_tiny
-
-    return make_tiny(tmp_path_factory.mktemp("tiny"))
-
-
-def test_batch_size_does_not_change_greedy_fp32_predictions(tmp_path: Path, tiny_dir: Path) -> None:
+def test_batch_size_does_not_change_greedy_fp32_predictions(tmp_path: Path, tiny_openflamingo: Path) -> None:
     from dataclasses import replace
 
     from fseval.models.openflamingo import load_model_dir
 
-    adapter = load_model_dir(tiny_dir)
+    adapter = load_model_dir(tiny_openflamingo)
     data_dir = write_vqav2(tmp_path / "vqa")
     (task,) = load_tasks(["vqav2"])
     generation = task.spec.generation.model_copy(update={"num_beams": 1, "max_new_tokens": 4})

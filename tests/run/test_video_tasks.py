@@ -21,14 +21,6 @@ pytestmark = pytest.mark.slow  # tiny real models and decoded clips, end to end
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def tiny_openflamingo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("models") / "openflamingo"
-    result = runner.invoke(app, ["make-tiny", str(directory), "--seed", "0"])
-    assert result.exit_code == 0, result.output
-    return directory
-
-
 def run(out: Path, *args: str, exit_code: int = 0) -> list[dict[str, Any]]:
     CLIP_CACHE.clear()  # one CLI process is one run; here several runs share the process
     result = runner.invoke(app, ["run", "-o", str(out), *args])

@@ -27,9 +27,9 @@ def files(arguments: dict[str, Any]) -> dict[str, Path]:
     found = {role: Path(arguments[role]).expanduser() for role in roles if isinstance(arguments.get(role), str)}
     if not found.get("vision_pretrained", Path()).is_file():
         found.pop("vision_pretrained", None)
-        from fseval.models.openflamingo.presets import cached_vision_weights
+        from fseval.models.hub import open_clip_weights
 
-        cached = cached_vision_weights(str(arguments.get("vision_encoder")), arguments.get("vision_pretrained"))
+        cached = open_clip_weights(str(arguments.get("vision_encoder")), arguments.get("vision_pretrained"))
         if cached is not None:
             found["vision_pretrained"] = cached
     return {role: path for role, path in found.items() if path.exists()}

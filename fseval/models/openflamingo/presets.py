@@ -9,52 +9,11 @@ fetch them.
 from __future__ import annotations
 
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 from fseval.errors import FsevalError, UnknownNameError
+from fseval.models.hub import cached_file, cached_repo, open_clip_weights_available
 from fseval.models.openflamingo.settings import PRESETS, OpenFlamingoSettings
-
-
-def _cached_repo(repo: str) -> str | None:
-    """A local directory for ``repo``: the path itself, or its Hugging Face cache snapshot."""
-    if Path(repo).expanduser().is_dir():
-        return str(Path(repo).expanduser())
-    from huggingface_hub import snapshot_download
-
-    try:
-        return snapshot_download(repo, local_files_only=True)
-    except Exception:  # LocalEntryNotFoundError, or an invalid repo id: either way, not on disk
-        return None
-
-
-def _cached_file(repo: str, filename: str) -> str | None:
-    if Path(repo).expanduser().is_file():
-        return str(Path(repo).expanduser())
-    from huggingface_hub import hf_hub_download
-
-    try:
-        return hf_hub_download(repo, filename, local_files_only=True)
-    except Exception:
-        return None
-
-
-def vision_weights_cached(name: str, tag: str) -> bool:
-    """Whether open_clip can load ``name``/``tag`` without the network."""
-    return Path(tag).expanduser().is_file() or cached_vision_weights(name, tag) is not None
-
-
-def cached_vision_weights(name: str, tag: str | None) -> Path | None:
-    """The Hugging Face cache's copy of open_clip's weights ``name``/``tag``, if this machine has it."""
-    if not tag:
-        return None
-    import open_clip
-
-    hub = (open_clip.get_pretrained_cfg(name, tag) or {}).get("hf_hub", "").strip("/")
-    if not hub:
-        return None
-    found = (_cached_file(hub, f) for f in ("open_clip_model.safetensors", "open_clip_pytorch_model.bin"))
-    return next((Path(path) for path in found if path), None)
 
 
 def resolve_preset(name: str, **overrides: Any) -> dict[str, Any]:
@@ -71,15 +30,15 @@ def resolve_preset(name: str, **overrides: Any) -> dict[str, Any]:
     arguments: dict[str, Any] = {**preset, "tokenizer": None, "checkpoint": None, **overrides}
     missing: list[str] = []
     if "checkpoint" not in overrides:
-        arguments["checkpoint"] = _cached_file(repo, filename)
+        arguments["checkpoint"] = cached_file(repo, filename)
         if arguments["checkpoint"] is None:
             missing.append(f"hf download {repo} {filename}")
     if "lm" not in overrides:
-        arguments["lm"] = _cached_repo(preset["lm"])
+        arguments["lm"] = cached_repo(preset["lm"])
         if arguments["lm"] is None:
             missing.append(f"hf download {preset['lm']}")
     arguments["tokenizer"] = arguments["tokenizer"] or arguments["lm"]
-    if "vision_pretrained" not in overrides and not vision_weights_cached(
+    if "vision_pretrained" not in overrides and not open_clip_weights_available(
         preset["vision_encoder"], preset["vision_pretrained"]
     ):
         hub = (

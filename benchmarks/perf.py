@@ -217,6 +217,7 @@ def worker_run(job: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     from fseval.config import RunConfig
+    from fseval.record import read_samples
     from fseval.run.prefetch import PipelineOptions, Stopwatch
     from fseval.run.runner import GivenModel, no_progress, run
 
@@ -235,8 +236,8 @@ def worker_run(job: dict[str, Any]) -> dict[str, Any]:
         group_by_length=switches["group_by_length"], prefetch=switches["prefetch"],
     )  # fmt: skip
     run(config, no_progress, GivenModel(adapter), pipeline=pipeline)
-    lines = (output / "samples.jsonl").read_text().splitlines()
-    generations = [json.loads(line)["generation"] for line in lines]
+    lines = read_samples(output)
+    generations = [line.generation for line in lines]
     stages = adapter.stage_seconds
     compute = stages["vision"] + stages["prefill"] + stages["decode"]
     wall = stopwatch.seconds["evaluate"]

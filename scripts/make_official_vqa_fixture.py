@@ -5,7 +5,7 @@ The official evaluator (GT-Vision-Lab/VQA, ``PythonEvaluationTools/vqaEvaluation
 writes a seeded file set in the release's format (questions, annotations with ``question_type`` and
 ``answer_type``, a results file), converts the two official files with lib2to3 (print statements
 only change) into a temporary folder, runs them there, and saves their ``accuracy`` (overall,
-perQuestionType, perAnswerType) and ``evalQA`` next to the files. ``tests/test_breakdown.py``
+perQuestionType, perAnswerType) and ``evalQA`` next to the files. ``tests/metrics/test_breakdown.py``
 compares ``fseval score`` with them; nothing of the official code is kept.
 
     python3.11 scripts/make_official_vqa_fixture.py --vqa-repo ~/src/VQA   # a checkout of GT-Vision-Lab/VQA

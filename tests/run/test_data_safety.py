@@ -59,6 +59,7 @@ def test_resume_refuses_changed_weights_and_accepts_moved_ones(tmp_path: Path) -
     assert runner.invoke(app, args).exit_code == 0
     recorded = json.loads((out / "results.json").read_text())["model"]["files"]
     assert {"lm/model.safetensors", "lm/tokenizer.json", "checkpoint", "vision_pretrained"} <= recorded.keys()
+    assert not any(key.startswith("tokenizer/") for key in recorded)  # the LM's own tokenizer, counted once
 
     # Another language model given on the command line: refused, naming its files, before any weights load.
     swapped = runner.invoke(app, ["run", "--resume", str(out), "--shots", "0,1", "--model-arg", f"lm={other / 'lm'}"])

@@ -32,6 +32,8 @@ def files(arguments: dict[str, Any]) -> dict[str, Path]:
         cached = open_clip_weights(str(arguments.get("vision_encoder")), arguments.get("vision_pretrained"))
         if cached is not None:
             found["vision_pretrained"] = cached
+    if "tokenizer" in found and found["tokenizer"].resolve() == found.get("lm", Path()).resolve():
+        del found["tokenizer"]  # the LM's own tokenizer: its files are fingerprinted once, as lm/...
     return {role: path for role, path in found.items() if path.exists()}
 
 

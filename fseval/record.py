@@ -135,7 +135,8 @@ class SampleRecord:
     targets: dict[str, Any] = field(default_factory=dict)
     score: float | None = None
     error: str | None = None
-    ranking: list[list[Any]] | None = None
+    ranking: list[list[Any]] | None = None  # rank tasks: the top 5 candidates, [label, score] best first
+    scores: list[float] | None = None  # rank tasks: every candidate's score, in the task's candidate order
     model_prompt: str | None = None  # the prompt as the model's tokenizer received it, where the model rewrites it
     groups: dict[str, str] = field(default_factory=dict)  # the task's breakdown fields: field -> this sample's group
 

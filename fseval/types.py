@@ -65,7 +65,9 @@ class MediaRef:
     """Where one media item comes from: a file, or encoded bytes (Hugging Face image columns).
 
     ``path`` may be given as a string (``str(path)``-normalised, as loaders build it); it reads as a ``Path``.
-    ``video`` is set for a video clip: the file is decoded into the frames it selects (``fseval.media.video``).
+    ``video`` is set for a video clip: the file is decoded into the frames it selects (``fseval.media.video``);
+    ``span`` cuts the clip out of a longer video: its start and end in seconds from the video's first frame
+    (None: the whole file).
     An image keeps the mode it is stored in (palette, RGBA, greyscale ...) unless ``rgb`` is set:
     OpenFlamingo's datasets hand images to the model as opened, so they are resized before
     conversion to RGB, except torchvision's ImageFolder (ImageNet), which converts on loading.
@@ -77,6 +79,7 @@ class MediaRef:
     error: str | None = None
     video: VideoSampling | None = None
     rgb: bool = False
+    span: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -62,8 +62,9 @@ def score(
     predictions: Annotated[
         Path,
         typer.Option(
-            help="A JSON file in the benchmark's standard results format (fseval tasks show TASK says which).",
-            metavar="FILE",
+            help="Predictions in the benchmark's results format (fseval tasks show TASK says which), "
+            "or a run directory to rescore from its stored predictions.",
+            metavar="FILE|RUN_DIR",
         ),
     ],
     data_dir: Annotated[
@@ -73,25 +74,36 @@ def score(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
     tasks_dir: TasksDir = None,
 ) -> None:
-    """Score predictions made elsewhere with the task's official metric."""
-    from fseval.metrics import METRICS
-    from fseval.reports.display import console, group_scores_table
+    """Score predictions made elsewhere with the task's official metric, or rescore a run's."""
     from fseval.reports.export import nan_to_none
-    from fseval.reports.scoring import score_file
+    from fseval.reports.scoring import score_file, score_run
 
+    if predictions.is_dir():
+        results = score_run(task, predictions, data_dir, metric_variant, tasks_dir or ())
+        if as_json:
+            typer.echo(json.dumps(nan_to_none(results)))
+        for result in [] if as_json else results:
+            print_score(result, f"{result['shots']}-shot seed {result['seed']}")
+        return
     result = score_file(task, predictions, data_dir, metric_variant, tasks_dir or ())
     if as_json:
         typer.echo(json.dumps(nan_to_none(result)))
-        return
+    else:
+        print_score(result)
+
+
+def print_score(result: dict[str, Any], trial: str = "") -> None:
+    from fseval.metrics import METRICS
+    from fseval.reports.display import console, group_scores_table
+
+    where = f"{result['task']} {trial}".strip()
     for name, value in result["metrics"].items():
         label = f"{name} [{METRICS[name].label}]" if name in METRICS and METRICS[name].headline else name
-        console.print(
-            f"{result['task']} {label} ({result['metric_variant']}): {value:.2f} (n={result['n']})", markup=False
-        )
+        console.print(f"{where} {label} ({result['metric_variant']}): {value:.2f} (n={result['n']})", markup=False)
     if result["missing"]:
         console.print(f"[yellow]{result['missing']} evaluation samples had no prediction and were not scored.[/yellow]")
     for field, groups in result["breakdown"].items():
-        console.print(group_scores_table(f"{result['task']} by {field}", field, groups))
+        console.print(group_scores_table(f"{where} by {field}", field, groups))
 
 
 @app.command()

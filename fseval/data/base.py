@@ -66,16 +66,18 @@ class MediaRefs:
 
     Questions of one image share its reference, and no Path is built while loading (``MediaRef.path``
     builds it when read): the key is the string ``str(root / relative)`` gives, joined by hand where
-    that is certain to be the same string. With ``video`` the files are clips sampled that way.
+    that is certain to be the same string. With ``video`` the files are clips sampled that way, and
+    ``span`` (start and end seconds) cuts a record's clip out of a longer video: the key names the range,
+    so each segment of a video is its own media item.
     """
 
     def __init__(self, root: Path, template: str, source: Path, video: VideoSampling | None = None) -> None:
         self.root, self.template, self.source, self.video = root, template, source, video
         self.prefix = str(root / "_")[:-1]  # "" for ".", "/" for "/", else the folder and a separator
         self.suffix = "" if video is None else f"#{video.tag}"  # the same file sampled two ways differs
-        self.refs: dict[str, tuple[MediaRef, ...]] = {}
+        self.refs: dict[tuple[str, tuple[float, float] | None], tuple[MediaRef, ...]] = {}
 
-    def __call__(self, record: Mapping[str, Any]) -> tuple[MediaRef, ...]:
+    def __call__(self, record: Mapping[str, Any], span: tuple[float, float] | None = None) -> tuple[MediaRef, ...]:
         try:
             relative = self.template.format_map(record)
         except (KeyError, ValueError, IndexError) as e:
@@ -83,11 +85,12 @@ class MediaRefs:
             what = "image" if self.video is None else "video"
             error = f"{self.source}: cannot build the {what} path {self.template!r} from a record: {e!r}"
             return (MediaRef(key=self.template, error=error),)
-        refs = self.refs.get(relative)
+        refs = self.refs.get((relative, span))
         if refs is None:
             location = self.prefix + relative if _plain(relative) else str(self.root / relative)
-            refs = (MediaRef(key=location + self.suffix, path=location, video=self.video),)
-            self.refs[relative] = refs
+            key = location + self.suffix + ("" if span is None else f"@{float(span[0])!r}-{float(span[1])!r}s")
+            refs = (MediaRef(key=key, path=location, video=self.video, span=span),)
+            self.refs[(relative, span)] = refs
         return refs
 
 

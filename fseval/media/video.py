@@ -9,6 +9,12 @@ frame is decoded, so variable-frame-rate clips are sampled by time, not by a nom
 - by rate (``VideoSampling(fps=r, frames=N)``, Flamingo samples at 1 FPS): the frame on screen at
   0, 1/r, 2/r, ... seconds after the first frame, each frame once; past N of them, N spread uniformly.
 
+A clip cut out of a longer video (``MediaRef.span``: start and end seconds, counted from the video's first
+frame) is sampled the same way among the frames on screen during the range, the first counted from the
+range's start. An empty range, or one that starts at or past the video's end or ends more than
+``SPAN_OVERRUN`` seconds past it (annotations round their ends), fails the sample with a message that
+gives the video's length.
+
 Frames stay full-size RGB PIL images; the model adapter resizes and normalises them with its image
 processor, frame by frame, into ``vision_x`` of shape (B, T_img, F, C, H, W). A clip that cannot be
 read fails its sample (``MediaError``), and that outcome is cached too, so a broken demo clip is not
@@ -18,6 +24,7 @@ retried for every query that draws it.
 from __future__ import annotations
 
 import bisect
+import itertools
 import os
 import threading
 from collections import OrderedDict
@@ -36,6 +43,9 @@ CACHE_ENV = "FSEVAL_VIDEO_CACHE_MB"
 MIN_CACHE_BYTES, MAX_CACHE_BYTES = 2**30, 16 * 2**30
 
 Frames = tuple[Image.Image, ...]
+Span = tuple[float, float]
+
+SPAN_OVERRUN = 1.0  # seconds a clip's range may end past its video's last frame (rounded annotations)
 
 
 # -- which frames --------------------------------------------------------------------------------
@@ -66,10 +76,45 @@ def rate_indices(times: Sequence[float], fps: float, cap: int) -> list[int]:
     return chosen
 
 
-def select_frames(times: Sequence[float], sampling: VideoSampling) -> list[int]:
+def select_frames(times: Sequence[float], sampling: VideoSampling, span: Span | None = None) -> list[int]:
+    """Indices into ``times`` (ascending seconds from the first frame) of the frames ``sampling`` takes.
+
+    With ``span`` only the frames on screen during it are candidates (``clip_frames``); an impossible
+    range raises ``MediaError``.
+    """
+    first = 0
+    if span is not None:
+        first, last = clip_frames(times, span)
+        times = [max(t, span[0]) for t in times[first:last]]
     if sampling.fps is None:
-        return uniform_indices(len(times), sampling.frames)
-    return rate_indices(times, sampling.fps, sampling.frames)
+        chosen = uniform_indices(len(times), sampling.frames)
+    else:
+        chosen = rate_indices(times, sampling.fps, sampling.frames)
+    return [first + i for i in chosen]
+
+
+def clip_frames(times: Sequence[float], span: Span) -> tuple[int, int]:
+    """``[first, last)``: the frames on screen during ``span`` (frame i shows from ``times[i]`` to the next frame).
+
+    The video lasts until its last frame has been shown for one typical frame interval.
+    """
+    start, end = span
+    if not end > start >= 0:
+        raise MediaError(f"empty clip range {start:g}-{end:g} s (it must start at 0 or later and end after it starts)")
+    length = video_length(times)
+    if start >= length or end > length + SPAN_OVERRUN:
+        raise MediaError(f"clip range {start:g}-{end:g} s is past the end of the video ({length:.2f} s long)")
+    first = bisect.bisect_right(times, start + 1e-6) - 1  # the frame on screen at the start
+    last = bisect.bisect_left(times, end - 1e-6)  # frames that start before the end
+    return max(first, 0), max(last, first + 1)
+
+
+def video_length(times: Sequence[float]) -> float:
+    """Seconds from the first frame to the end of the last one (its shown time taken as the median interval)."""
+    if len(times) < 2:
+        return times[-1] + 1 / 25 if times else 0.0
+    intervals = sorted(b - a for a, b in itertools.pairwise(times))
+    return times[-1] + intervals[len(intervals) // 2]
 
 
 # -- decoding ------------------------------------------------------------------------------------
@@ -95,8 +140,8 @@ def _frame_stamps(av: Any, path: Path) -> list[int | None]:
     return stamps
 
 
-def decode_clip(path: Path, sampling: VideoSampling) -> Frames:
-    """The frames ``sampling`` selects from the clip at ``path``, as RGB images, in time order."""
+def decode_clip(path: Path, sampling: VideoSampling, span: Span | None = None) -> Frames:
+    """The frames ``sampling`` selects from the clip at ``path`` (within ``span``), as RGB images, in time order."""
     av = _import_av()
     if not path.is_file():
         raise MediaError(f"video not found: {path}")
@@ -108,14 +153,21 @@ def decode_clip(path: Path, sampling: VideoSampling) -> Frames:
             if None in stamps:
                 # No timestamps in the container: frames are taken by position at the stream's nominal rate.
                 rate = float(stream.average_rate or stream.guessed_rate or 25)
-                indices = select_frames([i / rate for i in range(len(stamps))], sampling)
+                indices = _select(path, [i / rate for i in range(len(stamps))], sampling, span)
                 return _decode_at(container.decode(stream), indices, path, by_position=True)
             known = sorted(s for s in stamps if s is not None)
             unit = float(stream.time_base) if stream.time_base is not None else 1.0
-            indices = select_frames([(s - known[0]) * unit for s in known], sampling)
+            indices = _select(path, [(s - known[0]) * unit for s in known], sampling, span)
             return _decode_at(container.decode(stream), [known[i] for i in indices], path)
     except av.error.FFmpegError as e:
         raise MediaError(f"cannot decode video {path}: {e}") from e
+
+
+def _select(path: Path, times: list[float], sampling: VideoSampling, span: Span | None) -> list[int]:
+    try:
+        return select_frames(times, sampling, span)
+    except MediaError as e:  # the clip's range does not fit its video
+        raise MediaError(f"{path}: {e}") from None
 
 
 def _decode_at(decoded: Any, wanted: list[int], path: Path, by_position: bool = False) -> Frames:
@@ -222,5 +274,5 @@ CLIP_CACHE = ClipCache(_cache_bytes())
 def load_video(ref: MediaRef) -> Media:
     """The clip's sampled frames as one media item (``Media.frames`` holds F images)."""
     assert ref.video is not None and ref.path is not None
-    path, sampling = ref.path, ref.video
-    return Media(key=ref.key, frames=CLIP_CACHE.get(ref.key, lambda: decode_clip(path, sampling)))
+    path, sampling, span = ref.path, ref.video, ref.span
+    return Media(key=ref.key, frames=CLIP_CACHE.get(ref.key, lambda: decode_clip(path, sampling, span)))

@@ -53,6 +53,22 @@ _LINE_BREAKS = re.compile("[\r\n\u000b\u000c\u2028\u2029]")
 # ----------------------------------------------------------------------------------------------------------
 
 
+def machine_problems(variant: str) -> list[str]:
+    """The PTB tokenizer runs in Java, on files in a temporary folder (the python variant needs neither)."""
+    if variant != "ptb":
+        return []
+    found = []
+    if shutil.which("java") is None:
+        found.append(
+            "Caption metrics need Java for pycocoevalcap's PTB tokenizer, and there is no java on PATH "
+            f"(Debian/Ubuntu: {JAVA_INSTALL})."
+        )
+    scratch = tempfile.gettempdir()
+    if not os.access(scratch, os.W_OK | os.X_OK):
+        found.append(f"The temporary folder {scratch} is not writable (set TMPDIR to one that is).")
+    return found
+
+
 @register_metric(
     "caption",
     variants=VARIANTS,
@@ -61,6 +77,7 @@ _LINE_BREAKS = re.compile("[\r\n\u000b\u000c\u2028\u2029]")
     result_format=formats.CAPTIONS,
     check_target=lambda fields: formats.non_empty_strings(fields, "references"),
     headline="CIDEr",
+    environment=machine_problems,
     description="COCO caption evaluation (pycocoevalcap): CIDEr-D x100; BLEU-1..4, METEOR, ROUGE-L in extra.",
 )
 def score_captions(predictions: Sequence[str], targets: Sequence[Mapping[str, Any]], variant: str) -> MetricResult:

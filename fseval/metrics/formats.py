@@ -1,23 +1,36 @@
 """Reading one prediction from a benchmark's standard results file (``fseval score``).
 
 Each metric names its format (``ResultFormat``): a JSON list of records keyed by ``id_key``, and
-how to read the prediction out of one record. A malformed record is a ``DataError`` naming the
+how to read the prediction out of one record; and, where the benchmark has one, its own results file
+(``NativeFormat``), read whole. A malformed record is a ``DataError`` naming the
 file, the item and the field.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fseval.errors import DataError, require
-from fseval.types import Ranked
+from fseval.types import Ranked, Sample
 
 ReadPrediction = Callable[[Mapping[str, Any], Path, str], Any]
 """(record, file, "item i") -> the prediction the metric scores."""
+
+
+LoadNative = Callable[[Path, Sequence[Sample]], "dict[Any, Any] | None"]
+"""(file, the evaluation split in file order) -> predictions by sample id, or None: not a file of this format."""
+
+
+@dataclass(frozen=True)
+class NativeFormat:
+    """A benchmark's own results file, as people hold them from other code (NExT-OE's JSON, RareAct's .npy)."""
+
+    shape: str  # how the help and error messages spell it
+    load: LoadNative
 
 
 @dataclass(frozen=True)
@@ -25,6 +38,7 @@ class ResultFormat:
     id_key: str
     read: ReadPrediction
     shape: str  # how the help and error messages spell it
+    native: NativeFormat | None = None  # tried first by ``fseval score``; the JSON list of records otherwise
 
 
 def text(key: str) -> ReadPrediction:

@@ -37,6 +37,10 @@ TargetCheck = Callable[[Mapping[str, Any]], str | None]
 """A sample's fields -> why its targets cannot be scored (None: they can)."""
 
 
+EnvironmentCheck = Callable[[str], list[str]]
+"""A variant -> what this machine lacks to score with it (Java, a WordNet database), each with what to install."""
+
+
 @dataclass(frozen=True)
 class Metric:
     """A metric and the facts about it that the rest of fseval needs, in one place."""
@@ -52,6 +56,11 @@ class Metric:
     per_sample_mean: bool = True  # the value is 100 x the mean of per_sample, so paired differences measure it
     headline: str = ""  # what the value is, where the name does not say (caption: CIDEr)
     check_target: TargetCheck | None = None  # why a sample's targets cannot be scored (before any model runs)
+    environment: EnvironmentCheck | None = None  # what the machine lacks to score (before any model loads)
+
+    def missing(self, variant: str) -> list[str]:
+        """What this machine lacks to score ``variant`` (empty: nothing)."""
+        return self.environment(variant) if self.environment is not None else []
 
     @property
     def label(self) -> str:
@@ -81,6 +90,7 @@ def register_metric(
     per_sample_mean: bool = True,
     headline: str = "",
     check_target: TargetCheck | None = None,
+    environment: EnvironmentCheck | None = None,
 ) -> Callable[[ScoreFn], ScoreFn]:
     """Register ``fn`` under ``name`` with its facts (see ``Metric``)."""
 
@@ -97,6 +107,7 @@ def register_metric(
             per_sample_mean,
             headline,
             check_target,
+            environment,
         )
         return fn
 

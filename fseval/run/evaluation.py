@@ -36,6 +36,7 @@ from fseval.run.store import SampleStore, sample_key
 from fseval.run.writer import TrialResult
 from fseval.tasks.postprocess import get_postprocessor
 from fseval.tasks.prompts import render
+from fseval.tasks.ranking import candidates_for, stored_prediction
 from fseval.tasks.spec import Task
 from fseval.tasks.task_data import TaskData
 from fseval.types import GenerationSettings, Media, MediaRef, Prompt, Ranked, ReferencedPrompt, Sample
@@ -165,16 +166,6 @@ def openflamingo_zero_shot(rendered: tuple[str, list[MediaRef]], demos: list[Sam
     return (text, [demos[0].media[0]]) if demos and demos[0].media else (text, media)
 
 
-def candidates_for(task: Task, sample: Sample) -> list[str]:
-    rank = task.spec.rank
-    assert rank is not None
-    fixed = rank.fixed()
-    if fixed is not None:
-        return fixed
-    assert rank.candidates_field is not None
-    return list(sample.fields[rank.candidates_field])
-
-
 def rank_queries(task: Task, model: ModelAdapter, queries: list[Query], prompts: list[list[Prompt]]) -> None:
     """Score every candidate under every demo order; average the orders' scores (prompt ensembling)."""
     rank = task.spec.rank
@@ -190,19 +181,22 @@ def rank_queries(task: Task, model: ModelAdapter, queries: list[Query], prompts:
         for _ in per_query:
             for j, tokens in enumerate(next(token_logprobs)):
                 totals[j] += statistics.fmean(tokens) if rank.normalize == "mean" else math.fsum(tokens)
-        query.prediction = Ranked.from_scores({c: t / len(per_query) for c, t in zip(candidates, totals, strict=True)})
+        scores = [t / len(per_query) for t in totals]
+        query.prediction = Ranked.from_scores(dict(zip(candidates, scores, strict=True)))
         query.record.prediction = query.prediction.top
         query.record.ranking = [[label, score] for label, score in zip(*_top(query.prediction), strict=True)]
+        query.record.scores = scores
 
 
 def _top(ranked: Ranked, k: int = 5) -> tuple[tuple[str, ...], tuple[float, ...]]:
     return ranked.labels[:k], ranked.scores[:k]
 
 
-def restore_finished(queries: list[Query], finished: dict[str, SampleRecord], mode: str) -> list[Query]:
+def restore_finished(task: Task, queries: list[Query], finished: dict[str, SampleRecord]) -> list[Query]:
     """Take the stored record of each finished query; return the queries still to run.
 
     A stored failure (an unreadable image, say) is tried again: a resume is how a fixed file gets in.
+    A rank task's prediction is rebuilt from every candidate's stored score.
     """
     todo = []
     for query in queries:
@@ -211,8 +205,7 @@ def restore_finished(queries: list[Query], finished: dict[str, SampleRecord], mo
             todo.append(query)
             continue
         query.record = record
-        ranking = {label: score for label, score in record.ranking or []}
-        query.prediction = Ranked.from_scores(ranking) if mode == "rank" else record.prediction
+        query.prediction = stored_prediction(task, query.sample, record)
     return todo
 
 
@@ -316,7 +309,7 @@ def evaluate(
     for query in queries:  # a model that rewrites the prompt (IDEFICS): record what it was given too
         query.record.model_prompt = model.model_text(query.record.prompt)
     finished = store.finished(task.name, shots, seed) if store is not None else {}
-    todo = restore_finished(queries, dist.broadcast(finished), spec.mode)
+    todo = restore_finished(task, queries, dist.broadcast(finished))
     pending = {q.index for q in todo}
     advance(len(queries) - len(todo))
     pipeline = settings.pipeline

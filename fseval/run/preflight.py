@@ -10,8 +10,6 @@ folder, and whatever would otherwise need the network. All problems come back in
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -102,19 +100,11 @@ def demos_file_problems(path: Path, data: TaskData, most: int, limit: int | None
     return collect(lambda: plan_fixed(data.eval, data.demo_pool, most, path, limit))
 
 
-def scorer_problems(tasks: list[Task]) -> Problems:
-    """Caption metrics run pycocoevalcap's PTB tokenizer, in Java, on files in a temporary folder."""
-    if not any(task.spec.metric == "caption" for task in tasks):
-        return []
-    found = []
-    if shutil.which("java") is None:
-        found.append(
-            "Caption metrics need Java for pycocoevalcap's PTB tokenizer, and there is no java on PATH "
-            "(Debian/Ubuntu: apt-get install default-jre-headless)."
-        )
-    scratch = tempfile.gettempdir()
-    if not os.access(scratch, os.W_OK | os.X_OK):
-        found.append(f"The temporary folder {scratch} is not writable (set TMPDIR to one that is).")
+def scorer_problems(config: RunConfig, tasks: list[Task]) -> Problems:
+    """What the machine lacks to score the tasks (Java for the PTB tokenizer, a WordNet database ...)."""
+    found: Problems = []
+    for task in tasks:
+        found += get_metric(task.spec.metric).missing(metric_variant(task, config.metric_variant))
     return found
 
 

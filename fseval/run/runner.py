@@ -270,7 +270,7 @@ def check_before_loading(
             problems.append(str(error))
     problems += preflight.option_problems(config, tasks, compat_modes)
     problems += preflight.demo_problems(config, tasks, data)
-    problems += preflight.scorer_problems(tasks)
+    problems += preflight.scorer_problems(config, tasks)
     problems += preflight.output_problems(output, resume, files) if dist.is_main else []
     problems += preflight.network_problems(config)
     preflight.raise_problems(dist.broadcast(problems))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from pathlib import Path
 
@@ -10,10 +11,11 @@ import numpy as np
 import pytest
 from video_writers import SIZE, frame_index, write_clip, write_msrvtt_captions, write_msrvtt_qa, write_msvd_qa
 
+from fseval.data.base import MediaRefs
 from fseval.data.video import read_youtube_mapping
 from fseval.errors import DataError, MediaError
 from fseval.media.images import load_media
-from fseval.media.video import CLIP_CACHE, ClipCache, decode_clip, rate_indices, uniform_indices
+from fseval.media.video import CLIP_CACHE, ClipCache, decode_clip, rate_indices, select_frames, uniform_indices
 from fseval.metrics import get_metric
 from fseval.metrics.exact_match import exact_match
 from fseval.tasks.spec import load_tasks
@@ -146,6 +148,62 @@ def test_a_file_without_video_raises_media_error(tmp_path: Path) -> None:
             container.mux(packet)
     with pytest.raises(MediaError, match="no video stream"):
         decode_clip(path, VideoSampling())
+
+
+# -- clips cut by time range ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("span", "sampling", "expected"),
+    [
+        ((1.0, 2.0), VideoSampling(frames=4), [11, 13, 16, 18]),  # frames 10..19 on screen, uniform among them
+        ((1.05, 4.0), VideoSampling(fps=1, frames=8), [10, 20, 30]),  # frame 10 is on screen at 1.05 s
+        ((0.0, 0.05), VideoSampling(frames=3), [0, 0, 0]),  # shorter than a frame: the frame on screen, repeated
+        ((4.9, 5.6), VideoSampling(frames=2), [49, 49]),  # ends past the last frame, within SPAN_OVERRUN
+    ],
+)
+def test_select_frames_within_a_range(span: tuple[float, float], sampling: VideoSampling, expected: list[int]) -> None:
+    times = [i / 10 for i in range(50)]  # 5 s at 10 fps
+    assert select_frames(times, sampling, span) == expected
+
+
+@pytest.mark.parametrize(
+    ("span", "message"),
+    [
+        ((2.0, 2.0), "empty clip range 2-2 s"),
+        ((3.0, 1.0), "empty clip range 3-1 s"),
+        ((-1.0, 1.0), "empty clip range -1-1 s"),
+        ((5.0, 6.0), "clip range 5-6 s is past the end of the video (5.00 s long)"),
+        ((1.0, 7.5), "clip range 1-7.5 s is past the end of the video (5.00 s long)"),
+    ],
+)
+def test_impossible_ranges_are_media_errors(span: tuple[float, float], message: str) -> None:
+    with pytest.raises(MediaError, match=re.escape(message)):
+        select_frames([i / 10 for i in range(50)], VideoSampling(frames=4), span)
+
+
+def test_decode_a_range_of_a_longer_video(tmp_path: Path) -> None:
+    clip = write_clip(tmp_path / "long.mp4", frames=15, fps=5)  # 3 s
+    assert indices(decode_clip(clip, VideoSampling(frames=4), (1.0, 2.0))) == [5, 6, 8, 9]
+    assert indices(decode_clip(clip, VideoSampling(fps=2, frames=8), (0.5, 2.0))) == [2, 5, 7]
+    with pytest.raises(MediaError, match=r"long\.mp4: clip range 4-5 s is past the end of the video \(3\.00 s long\)"):
+        decode_clip(clip, VideoSampling(frames=4), (4.0, 5.0))
+
+
+def test_each_range_of_a_video_is_its_own_media_item(tmp_path: Path) -> None:
+    CLIP_CACHE.clear()
+    clip = write_clip(tmp_path / "videos" / "v1.mp4", frames=15, fps=5)
+    media = MediaRefs(tmp_path, "videos/{video}.mp4", tmp_path / "ann.csv", VideoSampling(frames=2))
+    (early,), (late,), (again,) = (
+        media({"video": "v1"}, (0.0, 1.0)),
+        media({"video": "v1"}, (2.0, 3.0)),
+        media({"video": "v1"}, (0.0, 1.0)),
+    )
+    assert early.key == f"{clip}#frames=2@0.0-1.0s" and late.key == f"{clip}#frames=2@2.0-3.0s" and again is early
+    assert indices(load_media(early).frames) == [1, 3] and indices(load_media(late).frames) == [11, 13]
+    (whole,) = media({"video": "v1"})
+    assert whole.key == f"{clip}#frames=2" and whole.span is None and indices(load_media(whole).frames) == [3, 11]
+    assert CLIP_CACHE.decodes == 3
 
 
 # -- the clip cache -------------------------------------------------------------------------------

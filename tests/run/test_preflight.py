@@ -49,9 +49,10 @@ class NeverLoads:
 def test_every_problem_at_once_before_the_model(tmp_path: Path, vqav2_dir: Path, monkeypatch) -> None:
     from fseval.config import RunConfig
     from fseval.errors import FsevalError
+    from fseval.metrics import captioning
     from fseval.run.runner import run
 
-    monkeypatch.setattr(preflight.shutil, "which", lambda name: None)  # no Java on PATH
+    monkeypatch.setattr(captioning.shutil, "which", lambda name: None)  # no Java on PATH
     captions = write_karpathy(tmp_path / "coco")
     config = RunConfig(
         tasks=("vqav2", "coco"),
@@ -242,12 +243,14 @@ def test_resume_says_when_a_run_was_complete_and_can_add_shots(tmp_path: Path, v
     assert results["config"]["shots"] == [0, 2] and results["config"]["trials"] == 2
 
 
-def test_java_is_checked_only_for_caption_metrics() -> None:
+def test_java_is_checked_only_for_caption_metrics(tmp_path: Path) -> None:
+    from fseval.config import RunConfig
     from fseval.tasks.spec import load_tasks
 
+    config = RunConfig(tasks=("shapes_caption",), model="m", output=tmp_path / "out")
     assert shutil.which("java") is not None  # the test machine has it; preflight finds no problem
-    assert preflight.scorer_problems(load_tasks(["shapes_caption"])) == []
-    assert preflight.scorer_problems(load_tasks(["shapes_vqa"])) == []
+    assert preflight.scorer_problems(config, load_tasks(["shapes_caption"])) == []
+    assert preflight.scorer_problems(config, load_tasks(["shapes_vqa"])) == []
 
 
 def test_demos_file_is_checked_before_anything_is_created(tmp_path: Path, vqav2_dir: Path) -> None:

@@ -207,3 +207,27 @@ def test_score_rejects_malformed_predictions(tmp_path: Path, task: str, items: l
     result = runner.invoke(app, ["score", "--task", task, "--predictions", str(path), "--data-dir", str(data)])
     assert result.exit_code == 1 and message in flat(result.output), result.output
     assert "Traceback" not in result.output
+
+
+def test_every_candidate_score_is_stored_and_a_run_rescores_to_its_own_numbers(tmp_path: Path) -> None:
+    data = write_hateful_memes(tmp_path / "hm")
+    results, lines = run(tmp_path, "hateful_memes", data, "--shots", "0,2")
+    assert all(len(line["scores"]) == 2 for line in lines)  # "yes", "no": the task's candidate order
+    assert all(dict(line["ranking"]) == dict(zip(["yes", "no"], line["scores"], strict=True)) for line in lines)
+    imagenet = write_imagenet(tmp_path / "imagenet")
+    _, ranked = run(tmp_path / "in", "imagenet", imagenet, "--shots", "1")
+    assert all(len(line["scores"]) == 1000 and len(line["ranking"]) == 5 for line in ranked)
+
+    rescored = runner.invoke(
+        app, ["score", "--task", "hateful_memes", "--predictions", str(tmp_path / "run"), "--data-dir", str(data)]
+    )
+    assert rescored.exit_code == 0, rescored.output
+    as_json = runner.invoke(
+        app,
+        ["score", "-t", "hateful_memes", "--predictions", str(tmp_path / "run"), "--data-dir", str(data), "--json"],
+    )
+    trials = json.loads(as_json.output)
+    assert [(t["shots"], t["seed"]) for t in trials] == [(0, 42), (2, 42)]
+    for trial, row in zip(trials, results["results"]["hateful_memes"], strict=True):
+        assert trial["metrics"]["roc_auc"] == row["mean"] and trial["n"] == row["n"]
+    assert "hateful_memes 2-shot seed 42 roc_auc" in " ".join(rescored.output.split())

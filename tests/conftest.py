@@ -1,9 +1,8 @@
-"""Shared fixtures; the dataset writers live in data_writers.py."""
+"""Shared fixtures; the dataset writers live in data_writers.py and video_writers.py, helpers in run_helpers.py."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 # Rich wraps panels and tables at the terminal width, so a long temporary path would move the words
@@ -13,6 +12,7 @@ os.environ["COLUMNS"] = "4000"
 
 import pytest
 from data_writers import write_vqav2
+from run_helpers import MockRun, made_tiny
 
 TESTS = Path(__file__).parent
 # Whole folders and modules of slow tests (real model numerics, tiny models run end to end, the benchmark
@@ -32,18 +32,6 @@ def vqav2_dir(tmp_path: Path) -> Path:
     return write_vqav2(tmp_path / "vqav2")
 
 
-def made_tiny(directory: Path, *options: str) -> Path:
-    """``fseval make-tiny DIR [options]`` through the real CLI, which prints the folder it wrote."""
-    from typer.testing import CliRunner
-
-    from fseval.cli import app
-
-    result = CliRunner().invoke(app, ["make-tiny", str(directory), *options])
-    assert result.exit_code == 0, result.output
-    assert str(directory) in result.output  # printed for `--model $(fseval make-tiny DIR)`
-    return directory
-
-
 @pytest.fixture(scope="session")
 def tiny_openflamingo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The default tiny OpenFlamingo (GPT-NeoX LM, seed 0), written once a session; tests only read it."""
@@ -54,9 +42,6 @@ def tiny_openflamingo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_idefics(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny IDEFICS (seed 0), written once a session; tests only read it."""
     return made_tiny(tmp_path_factory.mktemp("models") / "idefics", "--family", "idefics")
-
-
-MockRun = Callable[..., Path]
 
 
 @pytest.fixture

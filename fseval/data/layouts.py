@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from fseval.data import captions, classification, hf, video, vqa
+from fseval.data import captions, classification, hf, ivqa, nextqa, rareact, star, vatex, video, vqa, youcook2
 from fseval.data.base import gc_paused
 from fseval.errors import DataError
 from fseval.types import Sample, VideoSampling
@@ -40,6 +40,11 @@ class LayoutBase(BaseModel, ABC):
     def media(self) -> str:
         """Where its images or clips are, as the task file spells it."""
         return ""
+
+    @property
+    def video(self) -> bool:
+        """Whether its media are video clips."""
+        return False
 
     def missing(self, root: Path) -> list[str]:
         return [f for f in self.files() if not (root / f).is_file()]
@@ -170,6 +175,10 @@ class _VideoFiles(LayoutBase):
     def media(self) -> str:
         return self.videos
 
+    @property
+    def video(self) -> bool:
+        return True
+
     def details(self) -> list[str]:
         return [f"videos: {self.videos} ({self.sampling.tag})"]
 
@@ -199,6 +208,98 @@ class VideoDataInfoJson(_VideoFiles):
         return video.read_videodatainfo(root, self.file, self.split, self.videos, self.sampling)
 
 
+class VatexJson(_VideoFiles):
+    """VATEX's caption files (``fseval.data.vatex``): clips cut per videoID, or whole videos and the videoID's range."""
+
+    format: Literal["vatex_json"]
+    whole_videos: bool = Field(
+        default=False,
+        description="videos are whole YouTube videos ({youtube_id}), sampled in the range the videoID names",
+    )
+
+    def files(self) -> list[str]:
+        return [self.file]
+
+    def details(self) -> list[str]:
+        return [*super().details(), *(["whole videos, clipped by videoID"] if self.whole_videos else [])]
+
+    def read(self, root: Path) -> list[Sample]:
+        return vatex.read_vatex(root, self.file, self.videos, self.sampling, self.whole_videos)
+
+
+class YouCook2Json(_VideoFiles):
+    """YouCook2's annotation file (``fseval.data.youcook2``): one sample per step, its segment of the whole video."""
+
+    format: Literal["youcook2_json"]
+    subset: str = Field(description="the subset to read (training, validation)")
+    extensions: list[str] = Field(
+        default_factory=lambda: ["mp4", "mkv", "webm"],
+        min_length=1,
+        description="{ext} in the video template: the first of these whose file exists",
+    )
+
+    def files(self) -> list[str]:
+        return [self.file]
+
+    def details(self) -> list[str]:
+        return [*super().details(), f"subset {self.subset!r}", f"{{ext}}: {' | '.join(self.extensions)}"]
+
+    def read(self, root: Path) -> list[Sample]:
+        return youcook2.read_youcook2(root, self.file, self.subset, self.videos, self.sampling, self.extensions)
+
+
+class IvqaCsv(_VideoFiles):
+    """iVQA's CSV files (``fseval.data.ivqa``): one sample per row, its clip the row's range of the video."""
+
+    format: Literal["ivqa_csv"]
+
+    def files(self) -> list[str]:
+        return [self.file]
+
+    def read(self, root: Path) -> list[Sample]:
+        return ivqa.read_ivqa_csv(root, self.file, self.videos, self.sampling)
+
+
+class StarJson(_VideoFiles):
+    """STAR's question files (``fseval.data.star``): one sample per question, its clip a range of a Charades video."""
+
+    format: Literal["star_json"]
+
+    def files(self) -> list[str]:
+        return [self.file]
+
+    def read(self, root: Path) -> list[Sample]:
+        return star.read_star_json(root, self.file, self.videos, self.sampling)
+
+
+class RareActCsv(_VideoFiles):
+    """RareAct's ``rareact.csv`` (``fseval.data.rareact``): one sample per line, its clip a range of a YouTube video."""
+
+    format: Literal["rareact_csv"]
+
+    def files(self) -> list[str]:
+        return [self.file]
+
+    def read(self, root: Path) -> list[Sample]:
+        return rareact.read_rareact(root, self.file, self.videos, self.sampling)
+
+
+class NextOeCsv(_VideoFiles):
+    """NExT-OE's question files (``fseval.data.nextqa``): one sample per question, its clip the VidOR video."""
+
+    format: Literal["nextoe_csv"]
+    video_map: str = Field(description="map_vid_vidorID.json: video id -> its VidOR path {vidor_path}")
+    references: str | None = Field(
+        default=None, description="add_reference_answer_<split>.json: a second answer for some questions"
+    )
+
+    def files(self) -> list[str]:
+        return [self.file, self.video_map, *([self.references] if self.references else [])]
+
+    def read(self, root: Path) -> list[Sample]:
+        return nextqa.read_nextoe_csv(root, self.file, self.videos, self.sampling, self.video_map, self.references)
+
+
 Layout = Annotated[
     VqaJson
     | TextVqaJson
@@ -208,7 +309,13 @@ Layout = Annotated[
     | ImageFolder
     | HfDatasets
     | VideoQaJson
-    | VideoDataInfoJson,
+    | VideoDataInfoJson
+    | IvqaCsv
+    | StarJson
+    | VatexJson
+    | YouCook2Json
+    | RareActCsv
+    | NextOeCsv,
     Field(discriminator="format"),
 ]
 

@@ -55,17 +55,23 @@ class ModelAdapter(ABC):
     def prepare_media(self, items: Sequence[Media]) -> None:  # noqa: B027  (optional: does nothing by default)
         """Preprocess media ahead of use; called from background threads (must be thread-safe)."""
 
-    def model_text(self, text: str) -> str | None:
-        """The prompt as the model is given it, where that differs from fseval's text (recorded per sample)."""
+    def model_text(self, text: str, videos: Sequence[bool] = ()) -> str | None:
+        """The prompt as the model is given it, where that differs from fseval's text (recorded per sample).
+
+        ``videos`` says which of its ``<image>`` markers stand for video clips.
+        """
         return None
 
 
-def refuse_video(prompts: Sequence[Prompt], model: str) -> None:
+def refuse_video(
+    prompts: Sequence[Prompt],
+    model: str,
+    hint: str = "Video tasks need a model with a frame axis (the openflamingo family).",
+) -> None:
     """For models without a frame axis: a media item of several frames is an error, not its last frame."""
     for prompt in prompts:
         for media in prompt.media:
             if len(media.frames) != 1:
                 raise FsevalError(
-                    f"{model} takes single images; media {media.key!r} has {len(media.frames)} frames.",
-                    hint="Video tasks need a model with a frame axis (the openflamingo family).",
+                    f"{model} takes single images; media {media.key!r} has {len(media.frames)} frames.", hint=hint
                 )

@@ -121,6 +121,15 @@ def file_problems(family: Family, args: dict[str, Any]) -> list[str]:
     return found
 
 
+def video_problems(family: Family, args: dict[str, Any]) -> list[str]:
+    """Why the model cannot take video clips (its architecture takes stills), found without loading it."""
+    if family.video_checks is None:
+        return []
+    module, _, function = family.video_checks.partition(":")
+    found: list[str] = getattr(importlib.import_module(module), function)(args)
+    return found
+
+
 def model_files(family: Family, args: dict[str, Any]) -> dict[str, str]:
     """Fingerprints of every file the model reads (``{"lm/model.safetensors": ...}``), without loading it."""
     from fseval.models.files import model_file_fingerprints

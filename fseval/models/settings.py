@@ -81,6 +81,9 @@ class Family:
     # "module:function": the loader arguments -> {role: file or folder} of everything the model reads,
     # fingerprinted so that ``--resume`` refuses files whose content changed (fseval.models.files).
     model_files: str | None = None
+    # "module:function": the loader arguments -> why this model cannot take video clips (empty: it can);
+    # asked before any weights load when a task of the run is a video task. None: every model of it can.
+    video_checks: str | None = None
     tiny: TinyModels | None = None  # fseval make-tiny --family NAME
 
 

@@ -215,7 +215,9 @@ def task_details(task: Any) -> Table:
     table.add_row("version", str(spec.version))
     table.add_row("mode", spec.mode)
     table.add_row("metric", f"{metric.name} — {metric.description}")
-    table.add_row("predictions (fseval score)", metric.result_format.shape)
+    native = metric.result_format.native
+    shapes = metric.result_format.shape + (f"; or {native.shape}" if native is not None else "")
+    table.add_row("predictions (fseval score)", shapes + "; or a run directory (rescored from its samples)")
     table.add_row(
         "metric variant", f"{metric.check_variant(spec.metric_variant)} (choices: {', '.join(metric.variants)})"
     )

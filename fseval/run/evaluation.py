@@ -307,7 +307,8 @@ def evaluate(
     generation = GenerationSettings(**spec.generation.model_dump())
     queries = plan_queries(task, data, shots, seed, trial, settings.demos, settings.compat)
     for query in queries:  # a model that rewrites the prompt (IDEFICS): record what it was given too
-        query.record.model_prompt = model.model_text(query.record.prompt)
+        clips = [ref.video is not None for ref in query.variants[0][1]]
+        query.record.model_prompt = model.model_text(query.record.prompt, clips)
     finished = store.finished(task.name, shots, seed) if store is not None else {}
     todo = restore_finished(task, queries, dist.broadcast(finished))
     pending = {q.index for q in todo}

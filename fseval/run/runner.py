@@ -39,8 +39,9 @@ from fseval.tasks.task_data import TaskData, load_task_data
 class ModelLoader(Protocol):
     """How a run gets its model: ``check`` before anything loads, ``load`` once the run is set up."""
 
-    def check(self, config: RunConfig) -> tuple[str, ...]:
-        """Raise ``FsevalError`` for a model or arguments that cannot load; return its ``--compat`` modes."""
+    def check(self, config: RunConfig, video: bool = False) -> tuple[str, ...]:
+        """Raise ``FsevalError`` for a model or arguments that cannot load (or, with ``video``, cannot take
+        video clips); return its ``--compat`` modes."""
         ...
 
     def load(self, config: RunConfig, device: str) -> ModelAdapter: ...
@@ -67,11 +68,14 @@ class RegistryLoader:
             self._last = (asked, registry.checked(*asked))
         return self._last[1]
 
-    def check(self, config: RunConfig) -> tuple[str, ...]:
+    def check(self, config: RunConfig, video: bool = False) -> tuple[str, ...]:
         model = self._checked(config)
         problems = registry.file_problems(model.family, model.arguments)
         if problems:
             raise FsevalError(f"The model {config.model}'s files cannot be loaded: " + "; ".join(problems))
+        problems = registry.video_problems(model.family, model.arguments) if video else []
+        if problems:
+            raise FsevalError(f"The model {config.model} cannot run video tasks: " + "; ".join(problems))
         return model.family.compat_modes
 
     def load(self, config: RunConfig, device: str) -> ModelAdapter:
@@ -90,8 +94,8 @@ class GivenModel:
 
     model: ModelAdapter
 
-    def check(self, config: RunConfig) -> tuple[str, ...]:
-        return self.model.compat_modes
+    def check(self, config: RunConfig, video: bool = False) -> tuple[str, ...]:
+        return self.model.compat_modes  # a model that cannot take clips refuses them when given one
 
     def load(self, config: RunConfig, device: str) -> ModelAdapter:
         return self.model
@@ -264,7 +268,7 @@ def check_before_loading(
     files: dict[str, str] = {}
     with phase("Checking the model's files"):
         try:
-            compat_modes = models.check(config)
+            compat_modes = models.check(config, video=any(task.video for task in tasks))
             files = models.files(config) if dist.is_main else {}
         except FsevalError as error:
             problems.append(str(error))

@@ -141,6 +141,11 @@ class Task:
     def name(self) -> str:
         return self.spec.name
 
+    @property
+    def video(self) -> bool:
+        """Whether its prompts hold video clips."""
+        return any(layout.video for layout in [*self.spec.data.eval, *self.spec.data.demo])
+
 
 def search_dirs(env: str, builtin: str, extra: Sequence[Path] = ()) -> list[Path]:
     from_env = [Path(p) for p in os.environ.get(env, "").split(os.pathsep) if p]

@@ -18,8 +18,9 @@ next step's inputs.
 
 Prompts are batched with left padding; position ids follow each row's real tokens (as ``generate``
 computes them, including Qwen2-VL's multimodal positions), so a prompt's outputs do not depend on
-what it is batched with. Video: a media item with several frames is refused (the family feeds
-stills; the architectures' video paths are not wired up).
+what it is batched with. Video: a media item with several frames is a clip, given to Qwen2-VL,
+Qwen2.5-VL and LLaVA-OneVision through their processors' video input (``clips.py``) and refused by
+the other architectures.
 """
 
 from __future__ import annotations
@@ -34,10 +35,11 @@ from fseval.errors import FsevalError
 from fseval.models.base import ModelAdapter, refuse_video
 from fseval.models.engine import decoding
 from fseval.models.hf_vlm import generation
+from fseval.models.hf_vlm.clips import is_clip
 from fseval.models.hf_vlm.inputs import ModelInputs
 from fseval.models.hf_vlm.prompts import ChatFormat, chat_format, to_interleaved, to_messages
 from fseval.models.hf_vlm.ranking import prompt_pass, rank
-from fseval.models.hf_vlm.settings import ARCHITECTURES, HfVlmSettings
+from fseval.models.hf_vlm.settings import VIDEO, HfVlmSettings
 from fseval.types import GenerationSettings, Media, Prompt
 
 NEWLINE = "\n"
@@ -63,7 +65,7 @@ class HfVlmAdapter(ModelAdapter):
         self.tokenizer.padding_side = "left"  # generation continues from the last position of every row
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token or self.tokenizer.unk_token
-        self.inputs = ModelInputs(model, processor, ARCHITECTURES[arch], settings.media_cache_bytes)
+        self.inputs = ModelInputs(model, processor, arch, settings)
         self.provenance = provenance or {}
         self.bos = self._added_bos()
         self.chat = self._chat_format() if self.prompt_style == "chat" else ChatFormat("", "")
@@ -89,21 +91,29 @@ class HfVlmAdapter(ModelAdapter):
         text = self.processor.apply_chat_template(messages, add_generation_prompt=generation_prompt, tokenize=False)
         return str(text)
 
-    def model_text(self, text: str) -> str:
+    def model_text(self, text: str, videos: Sequence[bool] = ()) -> str:
         """An fseval prompt text as the processor receives it (recorded in samples.jsonl as model_prompt).
 
-        The processor then expands each image placeholder into the image's tokens.
+        ``videos`` says which of its media markers are clips. The processor then expands each image
+        or video placeholder into the image's or clip's tokens.
         """
         if self.prompt_style == "chat":
-            rendered = self._render(to_messages(text), True)
+            rendered = self._render(to_messages(text, videos), True)
         else:
-            rendered = to_interleaved(text, self.inputs.placeholder)
+            video = self.inputs.video.placeholder if self.inputs.video is not None else ""
+            rendered = to_interleaved(text, self.inputs.placeholder, videos, video)
         return rendered if not self.bos or rendered.startswith(self.bos) else self.bos + rendered
 
     def texts(self, prompts: Sequence[Prompt]) -> list[str]:
-        """The prompts' model-side texts; a video clip is refused."""
-        refuse_video(prompts, "The hf_vlm family")
-        return [self.model_text(prompt.text) for prompt in prompts]
+        """The prompts' model-side texts; a clip is refused by an architecture that takes no video."""
+        if self.inputs.video is None:
+            refuse_video(
+                prompts,
+                f"{self.name} ({self.arch})",
+                hint=f"Video tasks need a model with a frame axis: the openflamingo family, or an hf_vlm model "
+                f"of architecture {', '.join(VIDEO)} (docs/modern_vlms.md).",
+            )
+        return [self.model_text(prompt.text, [is_clip(media) for media in prompt.media]) for prompt in prompts]
 
     def batch(self, prompts: Sequence[Prompt], texts: Sequence[str] | None = None) -> dict[str, Any]:
         """The model's inputs for ``prompts`` (their ``texts`` where already made): images as their cached
@@ -145,7 +155,7 @@ class HfVlmAdapter(ModelAdapter):
         return self.inputs.device
 
     def prepare_media(self, items: Sequence[Media]) -> None:
-        """Hash upcoming images (thread-safe; for prefetching): the cache is keyed by their pixels."""
+        """Hash upcoming images and clips (thread-safe; for prefetching): the cache is keyed by their pixels."""
         if self.settings.media_cache:
             for item in items:
                 self.inputs.features.key(item)
@@ -160,9 +170,16 @@ class HfVlmAdapter(ModelAdapter):
     @torch.inference_mode()
     def generate_ids(self, prompts: Sequence[Prompt], settings: GenerationSettings) -> list[list[int]]:
         """The generated token ids of each prompt, up to and including the first stop token."""
+        own_loop = self.settings.decoding_loop == "fseval" and not decoding.unsupported_settings(
+            self.model.generation_config
+        )
+        clips = [media for prompt in prompts for media in prompt.media if is_clip(media)]
+        if not own_loop and len(prompts) > 1 and settings.num_beams > 1 and self.inputs.unstackable(clips):
+            # generate cannot expand these clips' encodings for beam search in a batch (clips.stack_clips)
+            return [row for prompt in prompts for row in self.generate_ids([prompt], settings)]
         batch = self.batch(prompts)
         search = self.search(settings)
-        if self.settings.decoding_loop == "fseval" and not decoding.unsupported_settings(self.model.generation_config):
+        if own_loop:
             new = generation.generate_own_loop(self.model, batch, search, self.settings.stop_lag)
         else:
             new = generation.generate_transformers(self.model, batch, search)

@@ -8,6 +8,7 @@ from typing import Any
 from fseval.errors import FsevalError
 from fseval.models.files import model_dir_problems
 from fseval.models.hf_vlm.checkpoint import check_files, resolve_checkpoint
+from fseval.models.hf_vlm.settings import VIDEO
 
 
 def problems(arguments: dict[str, Any]) -> list[str]:
@@ -25,3 +26,21 @@ def files(arguments: dict[str, Any]) -> dict[str, Path]:
     path = str(arguments.get("path", ""))
     directory, _ = resolve_checkpoint(path)
     return {"model": directory}
+
+
+def video_problems(arguments: dict[str, Any]) -> list[str]:
+    """Why the checkpoint cannot run a video task (its architecture takes stills only); read from its config.json.
+
+    Problems with the files themselves are ``problems``'s to report; none is repeated here.
+    """
+    try:
+        directory, repo_id = resolve_checkpoint(str(arguments.get("path", "")))
+        arch = check_files(directory, repo_id)
+    except FsevalError:
+        return []
+    if arch in VIDEO:
+        return []
+    return [
+        f"{directory} holds a {arch!r} model, which takes single images, not video clips; "
+        f"video tasks need an hf_vlm model of architecture {', '.join(VIDEO)}, or the openflamingo family."
+    ]

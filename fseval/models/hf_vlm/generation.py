@@ -25,8 +25,9 @@ from fseval.models.engine.kv_cache import DecodingCache
 
 
 def position_ids(model: Any, batch: dict[str, Any]) -> torch.Tensor:
-    """The position ids ``generate`` gives these left-padded inputs (Qwen2-VL: its multimodal positions)."""
-    wanted = ("attention_mask", "mm_token_type_ids", "image_grid_thw", "video_grid_thw")
+    """The position ids ``generate`` gives these left-padded inputs (Qwen2-VL: its multimodal positions;
+    Qwen2.5-VL spaces a clip's temporal positions by its ``second_per_grid_ts``)."""
+    wanted = ("attention_mask", "mm_token_type_ids", "image_grid_thw", "video_grid_thw", "second_per_grid_ts")
     kwargs = {key: value for key, value in batch.items() if key in wanted}
     positions: torch.Tensor = model._prepare_position_ids_for_generation(batch["input_ids"], kwargs)
     return positions

@@ -4,13 +4,16 @@ An fseval prompt is text with one ``<image>`` marker per media item and ``<|endo
 each demo; the text after the last ``<|endofchunk|>`` is the query. Prompt files join demos with a
 separator (``"\\n"`` or nothing) that follows each ``<|endofchunk|>``.
 
-``interleaved``: plain text, as a base model sees its interleaved pre-training documents. Each
-``<image>`` becomes the architecture's image placeholder (which the processor expands into the
-image's tokens) and ``<|endofchunk|>`` a newline (a separator newline right after it is absorbed,
-so a demo closes with exactly one newline whatever the prompt file joins demos with). Generation
-stops at a newline, as the demos end.
+A marker stands for a still image or, where the model takes video, a clip: ``videos`` says which
+markers, in order, are clips.
 
-``chat``: one user turn per demo with its images and its text up to the answer, one assistant turn
+``interleaved``: plain text, as a base model sees its interleaved pre-training documents. Each
+``<image>`` becomes the architecture's image placeholder, or its video placeholder for a clip (which
+the processor expands into the image's or clip's tokens), and ``<|endofchunk|>`` a newline (a
+separator newline right after it is absorbed, so a demo closes with exactly one newline whatever the
+prompt file joins demos with). Generation stops at a newline, as the demos end.
+
+``chat``: one user turn per demo with its images (or clips) and its text up to the answer, one assistant turn
 with the answer, and the query as the last user turn, rendered by the checkpoint's chat template
 with the generation prompt: the way an instruction-tuned model is spoken to. Where the answer
 starts is read off the query: the longest tail of the query's text (after its last image) that the
@@ -22,7 +25,7 @@ Generation stops at the end of the assistant's turn.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,22 +36,26 @@ Render = Callable[[list[Message]], str]
 """Renders messages with the checkpoint's chat template and its generation prompt."""
 
 
-def to_interleaved(text: str, image_placeholder: str) -> str:
-    """Plain text: each ``<image>`` the placeholder, each ``<|endofchunk|>`` (and its separator newline) one newline."""
+def to_interleaved(text: str, image_placeholder: str, videos: Sequence[bool] = (), video_placeholder: str = "") -> str:
+    """Plain text: each ``<image>`` the image placeholder (a clip's: the video placeholder), each
+    ``<|endofchunk|>`` (and its separator newline) one newline."""
     text = re.sub(re.escape(END_OF_CHUNK) + "\n?", "\n", text)
-    return text.replace(IMAGE_TOKEN, image_placeholder) if image_placeholder != IMAGE_TOKEN else text
+    clips = iter(videos)
+    first, *rest = text.split(IMAGE_TOKEN)
+    return first + "".join((video_placeholder if next(clips, False) else image_placeholder) + piece for piece in rest)
 
 
-def to_messages(text: str) -> list[Message]:
+def to_messages(text: str, videos: Sequence[bool] = ()) -> list[Message]:
     """The prompt as chat turns: per demo a user turn and an assistant turn, then the query's user turn."""
     *demos, query = (chunk.lstrip() for chunk in text.split(END_OF_CHUNK))
     cue = query.split(IMAGE_TOKEN)[-1]
+    clips = iter(videos)
     messages: list[Message] = []
     for demo in demos:
         question, answer = split_answer(demo, cue)
-        messages.append({"role": "user", "content": content(question)})
+        messages.append({"role": "user", "content": content(question, clips)})
         messages.append({"role": "assistant", "content": [{"type": "text", "text": answer.strip()}]})
-    messages.append({"role": "user", "content": content(query)})
+    messages.append({"role": "user", "content": content(query, clips)})
     return messages
 
 
@@ -64,12 +71,13 @@ def split_answer(demo: str, cue: str) -> tuple[str, str]:
     return head, tail
 
 
-def content(text: str) -> list[dict[str, str]]:
-    """A turn's content: its images and texts in order (empty texts left out), as chat templates take them."""
+def content(text: str, clips: Iterator[bool] | None = None) -> list[dict[str, str]]:
+    """A turn's content: its images (``clips`` says, marker by marker, which are videos) and texts in order
+    (empty texts left out), as chat templates take them."""
     items: list[dict[str, str]] = []
     for i, piece in enumerate(text.split(IMAGE_TOKEN)):
         if i:
-            items.append({"type": "image"})
+            items.append({"type": "video" if clips is not None and next(clips, False) else "image"})
         if piece.strip():
             items.append({"type": "text", "text": piece.strip()})
     return items

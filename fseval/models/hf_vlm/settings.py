@@ -34,6 +34,12 @@ class HfVlmSettings(FamilySettings):
     attn_implementation: str | None = Field(
         default=None, description="from_pretrained's attn_implementation (None: transformers' default, sdpa)"
     )
+    video_fps: float = Field(
+        default=2.0,
+        gt=0,
+        description="the frame rate a clip's frames are declared to have (Qwen2.5-VL spaces its temporal "
+        "positions by it); 2 is qwen-vl-utils' sampling rate; frames are never resampled",
+    )
 
     @field_validator("rank_batch_size", "attn_implementation", "prompt_style", "stop_lag", mode="before")
     @classmethod
@@ -51,6 +57,25 @@ ARCHITECTURES: dict[str, str] = {
     "qwen2_vl": "<|vision_start|><|image_pad|><|vision_end|>",
     "qwen2_5_vl": "<|vision_start|><|image_pad|><|vision_end|>",
     "llava_onevision": "<image>",
+}
+
+
+@dataclass(frozen=True)
+class VideoInput:
+    """How an architecture that takes video natively is given a clip (its frames as one video)."""
+
+    placeholder: str
+    """A clip's placeholder in plain interleaved text, as the released chat templates write it."""
+    stacked: bool
+    """The model takes a batch's clip encodings as one (clips, tokens, width) tensor (LLaVA-OneVision), not one
+    tensor per clip; its processor stacks a batch's clips too, so they must have as many frames each."""
+
+
+# The architectures that take video through their processors' video input; the others take stills only.
+VIDEO: dict[str, VideoInput] = {
+    "qwen2_vl": VideoInput("<|vision_start|><|video_pad|><|vision_end|>", stacked=False),
+    "qwen2_5_vl": VideoInput("<|vision_start|><|video_pad|><|vision_end|>", stacked=False),
+    "llava_onevision": VideoInput("<video>", stacked=True),
 }
 
 
@@ -105,6 +130,7 @@ FAMILY = Family(
     "fseval.models.hf_vlm:build",
     presets=tuple(_preset(name, preset) for name, preset in PRESETS.items()),
     file_checks="fseval.models.hf_vlm.checks:problems",
+    video_checks="fseval.models.hf_vlm.checks:video_problems",
     model_files="fseval.models.hf_vlm.checks:files",
     tiny=TinyModels("fseval.models.hf_vlm.tiny:make_tiny_hf_vlm", "--arch", "arch", TINY_ARCHITECTURES),
 )

@@ -117,7 +117,7 @@ class IdeficsAdapter(ModelAdapter):
         """The prompt as IDEFICS sees it (BOS, image placeholders, demo delimiters)."""
         return self.model_text(prompt.text)
 
-    def model_text(self, text: str) -> str:
+    def model_text(self, text: str, videos: Sequence[bool] = ()) -> str:
         """An fseval prompt text as IDEFICS's tokenizer receives it (recorded in samples.jsonl)."""
         return to_idefics_text(text, self.tokenizer.bos_token, self.end_of_chunk)
 

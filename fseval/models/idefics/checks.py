@@ -27,3 +27,12 @@ def files(arguments: dict[str, Any]) -> dict[str, Path]:
     path = str(arguments.get("path", ""))
     directory, _ = resolve_checkpoint(PRESETS.get(path, {}).get("path", path))
     return {"model": directory}
+
+
+def video_problems(arguments: dict[str, Any]) -> list[str]:
+    """IDEFICS has no frame axis and was neither trained nor evaluated on video (its model card says so)."""
+    return [
+        "IDEFICS takes single images, not video clips (it has no frame axis; fed as an image sequence, a question "
+        "would attend only to the last frame); video tasks need the openflamingo family or an hf_vlm model of "
+        "architecture Qwen2-VL, Qwen2.5-VL or LLaVA-OneVision"
+    ]

@@ -57,6 +57,7 @@ FAMILY = Family(
     "fseval.models.idefics:build",
     presets=tuple(Preset(name, {"path": name}, args["path"], dict(args)) for name, args in PRESETS.items()),
     file_checks="fseval.models.idefics.checks:problems",
+    video_checks="fseval.models.idefics.checks:video_problems",
     model_files="fseval.models.idefics.checks:files",
     tiny=TinyModels("fseval.models.idefics.tiny:make_tiny_idefics"),
 )

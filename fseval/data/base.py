@@ -3,8 +3,10 @@ and the answer metadata of VQA records, made cheaply for splits of half a millio
 
 from __future__ import annotations
 
+import csv
 import functools
 import gc
+import io
 import json
 import operator
 import os
@@ -59,6 +61,28 @@ def not_utf8(path: Path, error: UnicodeDecodeError) -> DataError:
         f"{path} is not UTF-8 text (byte {error.object[error.start]:#04x} at offset {error.start}).",
         hint="Re-download the file; it may be damaged, or not the release's own file.",
     )
+
+
+def read_csv_rows(path: Path, columns: tuple[str, ...], hint: str = "") -> list[tuple[int, dict[str, str]]]:
+    """(line number, row) for each data row of a CSV file that must have ``columns``; others are ignored.
+
+    A missing column or a short row is a ``DataError`` naming the file, the line and the column.
+    """
+    reader = csv.DictReader(io.StringIO(read_text(path).removeprefix("\ufeff"), newline=""))
+    header = reader.fieldnames or []
+    missing = [column for column in columns if column not in header]
+    if missing:
+        raise DataError(
+            f"{path} has no column {', '.join(map(repr, missing))} (its columns: {', '.join(header) or 'none'}).",
+            hint=f"{hint} The release's file has the columns {', '.join(columns)}.".strip(),
+        )
+    rows = []
+    for row in reader:
+        if None in row.values():  # a short row: csv fills the missing cells with None
+            short = [column for column in columns if row.get(column) is None]
+            raise DataError(f"{path}, line {reader.line_num}: the row has no cell for {', '.join(short)}.")
+        rows.append((reader.line_num, row))
+    return rows
 
 
 class MediaRefs:

@@ -11,37 +11,16 @@ A clip is the range ``start``-``end`` of the video. (Just Ask's features, one a 
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from fseval.data.base import MediaRefs, read_text
+from fseval.data.base import MediaRefs, read_csv_rows
 from fseval.errors import DataError
 from fseval.types import Sample, VideoSampling
 
 ANSWER_COLUMNS = tuple(f"answer{i}" for i in range(1, 6))
 COLUMNS = ("video_id", "start", "end", "question", *ANSWER_COLUMNS)
-
-
-def read_csv_rows(path: Path, columns: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
-    """(line number, row) for each data row of a CSV file that must have ``columns``; others are ignored."""
-    reader = csv.DictReader(io.StringIO(read_text(path).removeprefix("\ufeff"), newline=""))
-    header = reader.fieldnames or []
-    missing = [column for column in columns if column not in header]
-    if missing:
-        raise DataError(
-            f"{path} has no column {', '.join(map(repr, missing))} (its columns: {', '.join(header) or 'none'}).",
-            hint=f"The release's file has the columns {', '.join(columns)}.",
-        )
-    rows = []
-    for row in reader:
-        if None in row.values():  # a short row: csv fills the missing cells with None
-            short = [column for column in columns if row.get(column) is None]
-            raise DataError(f"{path}, line {reader.line_num}: the row has no cell for {', '.join(short)}.")
-        rows.append((reader.line_num, row))
-    return rows
 
 
 def seconds(path: Path, line: int, column: str, text: str) -> float:

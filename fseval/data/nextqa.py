@@ -18,8 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fseval.data.base import MediaRefs, read_json
-from fseval.data.ivqa import read_csv_rows
+from fseval.data.base import MediaRefs, read_csv_rows, read_json
 from fseval.errors import DataError
 from fseval.types import MediaRef, Sample, VideoSampling
 

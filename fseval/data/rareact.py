@@ -16,12 +16,10 @@ where they are unpacked (``videos/{video_id}.mp4``).
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 from typing import Any
 
-from fseval.data.base import MediaRefs, read_text
+from fseval.data.base import MediaRefs, read_csv_rows
 from fseval.errors import DataError
 from fseval.types import Sample, VideoSampling
 
@@ -32,15 +30,7 @@ HINT = "This should be rareact.csv from github.com/antoine77340/RareAct."
 
 def read_rareact(root: Path, file: str, videos: str, sampling: VideoSampling) -> list[Sample]:
     path = root / file
-    reader = csv.DictReader(io.StringIO(read_text(path), newline=""))
-    header = reader.fieldnames or []
-    missing = [column for column in COLUMNS if column not in header]
-    if missing:
-        raise DataError(
-            f"{path}: no column {', '.join(map(repr, missing))} (its header: {', '.join(header) or 'none'}).",
-            hint=f"{HINT} Its header: {','.join(COLUMNS)}.",
-        )
-    lines = [_line(row, path, reader.line_num) for row in reader]
+    lines = [_line(row, path, number) for number, row in read_csv_rows(path, COLUMNS, HINT)]
     if not lines:
         raise DataError(f"{path} holds no lines after its header.", hint=HINT)
     classes = _classes(lines, path)

@@ -8,6 +8,7 @@ file, the item and the field.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,14 @@ class ResultFormat:
     read: ReadPrediction
     shape: str  # how the help and error messages spell it
     native: NativeFormat | None = None  # tried first by ``fseval score``; the JSON list of records otherwise
+
+
+def read_json_file(path: Path) -> Any:
+    """A results file's JSON, or a ``DataError`` naming it."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DataError(f"{path} is not a JSON file: {e}") from None
 
 
 def text(key: str) -> ReadPrediction:

@@ -14,7 +14,6 @@ take the definition above case by case. Its submission file is read by ``fseval 
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -31,13 +30,6 @@ from fseval.types import Ranked, Sample
 QUESTION_TYPES = ("Interaction", "Sequence", "Prediction", "Feasibility")
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DataError(f"{path} is not a JSON file: {e}") from None
-
-
 def _chosen(record: Any, choices: Sequence[str], path: Path, where: str) -> Ranked:
     index = require(record, "answer", path, where)
     if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(choices):
@@ -47,7 +39,7 @@ def _chosen(record: Any, choices: Sequence[str], path: Path, where: str) -> Rank
 
 def load_submission(path: Path, samples: Sequence[Sample]) -> dict[Any, Any] | None:
     """The STAR challenge's submission file, by question id (None: the file is not one)."""
-    data = _read_json(path)
+    data = formats.read_json_file(path)
     if not isinstance(data, dict) or not data or not set(data) <= set(QUESTION_TYPES):
         return None
     choices = {sample.id: sample.fields.get("choices", []) for sample in samples}

@@ -20,7 +20,6 @@ more names whose results format (``fseval score``) also takes the file people ho
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,16 +30,9 @@ from fseval.metrics.registry import METRICS
 from fseval.types import Sample
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DataError(f"{path} is not a JSON file: {e}") from None
-
-
 def read_vatex_results(path: Path, samples: Sequence[Sample]) -> dict[Any, Any] | None:
     """``{videoID: caption}`` (None for a JSON list: the standard format)."""
-    data = _read_json(path)
+    data = formats.read_json_file(path)
     if not isinstance(data, dict):
         return None
     for video_id, caption in data.items():
@@ -51,7 +43,7 @@ def read_vatex_results(path: Path, samples: Sequence[Sample]) -> dict[Any, Any] 
 
 def read_densevid_results(path: Path, samples: Sequence[Sample]) -> dict[Any, Any] | None:
     """densevid_eval's ``{"results": {video: [{"sentence", "timestamp"}]}}`` by step id (None without ``results``)."""
-    data = _read_json(path)
+    data = formats.read_json_file(path)
     if not isinstance(data, dict) or "results" not in data:
         return None
     results = data["results"]

@@ -453,10 +453,7 @@ def _environment(variant: str) -> list[str]:
 
 def load_results(path: Path, samples: Sequence[Sample]) -> dict[Any, Any] | None:
     """NExT-OE's results file, ``{video: {qid: answer}}``, by sample id ("<video>_<qid>"); None: another format."""
-    try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise DataError(f"{path} is not a JSON file: {e}.") from None
+    results = formats.read_json_file(path)
     if not isinstance(results, dict):
         return None
     predictions: dict[Any, Any] = {}

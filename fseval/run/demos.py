@@ -2,7 +2,9 @@
 
 - ``random`` (default): a generator seeded per (seed, sample id), so a sample's demos do not depend
   on batch size, process count or which other samples are evaluated. ``random.Random`` seeds from
-  a string through SHA-512, so the draw is stable across processes and hash randomisation.
+  a string through SHA-512, so the draw is stable across processes and hash randomisation. Samples
+  that share a ``demo_group`` field (Winoground's two images of one example) draw the same demos,
+  seeded per group, and never a demo of their own group (it would give the answer away).
 - ``fixed``: demo ids from a JSON file, either one list for every query or ``{sample id: [...]}``.
 - ``rices``: the demos whose CLIP image features are most similar to the query's (``rices.py``).
 - ``openflamingo``: OpenFlamingo's own draws for a single process: ``np.random.seed(seed)``,
@@ -48,12 +50,34 @@ def random_demos(pool_size: int, k: int, seed: int, sample_id: int | str, exclud
     return [i + 1 if i >= exclude else i for i in drawn]
 
 
+DEMO_GROUP = "demo_group"  # a sample field: samples that share it share their demos and never demo each other
+
+
 def plan_random(
-    samples: Sequence[Sample], pool_size: int, k: int, seed: int, limit: int | None, pool_is_eval: bool
+    samples: Sequence[Sample], pool: Sequence[Sample], k: int, seed: int, limit: int | None, pool_is_eval: bool
 ) -> DemoPlan:
     order = list(range(len(samples)))[:limit]
-    demos = [random_demos(pool_size, k, seed, samples[i].id, i if pool_is_eval else None) for i in order]
+    members: dict[object, list[int]] = {}
+    for j, demo in enumerate(pool):
+        if (group := demo.fields.get(DEMO_GROUP)) is not None:
+            members.setdefault(group, []).append(j)
+    demos = []
+    for i in order:
+        group = samples[i].fields.get(DEMO_GROUP)
+        if group is None:
+            demos.append(random_demos(len(pool), k, seed, samples[i].id, i if pool_is_eval else None))
+        else:
+            demos.append(group_demos(len(pool), k, seed, group, members.get(group, [])))
     return DemoPlan(order, demos)
+
+
+def group_demos(pool_size: int, k: int, seed: int, group: object, own: Sequence[int]) -> list[int]:
+    """``k`` distinct demos for every sample of ``group``, none of the group's own pool entries ``own``."""
+    allowed = sorted(set(range(pool_size)) - set(own))
+    if k > len(allowed):
+        raise DataError(f"Cannot draw {k} demos from a pool of {len(allowed)} examples.", hint="Use fewer --shots.")
+    rng = random.Random(f"fseval-demos:{seed}:group:{group!r}")
+    return [allowed[i] for i in rng.sample(range(len(allowed)), k)]
 
 
 def plan_fixed(samples: Sequence[Sample], pool: Sequence[Sample], k: int, path: Path, limit: int | None) -> DemoPlan:

@@ -33,7 +33,7 @@ from fseval.run import demos as demo_strategies
 from fseval.run.distributed import Dist
 from fseval.run.prefetch import PipelineOptions, Prefetcher, group_by_length
 from fseval.run.store import SampleStore, sample_key
-from fseval.run.writer import TrialResult
+from fseval.run.writer import NOT_SCORED, TrialResult
 from fseval.tasks.postprocess import get_postprocessor
 from fseval.tasks.prompts import render
 from fseval.tasks.ranking import candidates_for, stored_prediction
@@ -109,7 +109,7 @@ def plan_demos(data: TaskData, n_demos: int, seed: int, settings: DemoSettings) 
         from fseval.run.rices import plan_rices
 
         return plan_rices(data, n_demos, settings.rices, limit)
-    return demo_strategies.plan_random(data.eval, len(pool), n_demos, seed, limit, data.demo_is_eval)
+    return demo_strategies.plan_random(data.eval, pool, n_demos, seed, limit, data.demo_is_eval)
 
 
 def plan_queries(
@@ -372,8 +372,11 @@ def metric_variant(task: Task, requested: str | None) -> str:
 
 
 def score_trial(task: Task, queries: list[Query], seed: int, variant: str) -> TrialResult:
+    """The trial's score; a split whose labels are withheld (``scored: false``) keeps its predictions unscored."""
     scored = [q for q in queries if q.record.error is None]
     failed = len(queries) - len(scored)
+    if not task.spec.scored:  # n counts the predictions made, for the test server
+        return TrialResult(seed, math.nan, {}, len(scored), failed, _no_score, not_scored=NOT_SCORED)
     if not scored:  # every sample failed (a wrong image folder, say): no score, and the run goes on
         return TrialResult(seed, math.nan, {}, 0, failed, lambda idx: np.full(len(idx), np.nan))
     metric = get_metric(task.spec.metric)
@@ -383,3 +386,7 @@ def score_trial(task: Task, queries: list[Query], seed: int, variant: str) -> Tr
         query.record.score = value
     groups = breakdown(metric, predictions, targets, variant, task.spec.breakdown)
     return TrialResult(seed, outcome.value, outcome.extra, len(scored), failed, outcome.resampler(), groups)
+
+
+def _no_score(indices: np.ndarray) -> np.ndarray:
+    return np.full(len(indices), np.nan)

@@ -52,11 +52,22 @@ def samples(n: int) -> list[Sample]:
 
 
 def test_random_demos_do_not_depend_on_the_evaluated_subset() -> None:
-    full = plan_random(samples(20), 50, 4, 42, None, pool_is_eval=False)
-    part = plan_random(samples(20), 50, 4, 42, 5, pool_is_eval=False)
+    full = plan_random(samples(20), samples(50), 4, 42, None, pool_is_eval=False)
+    part = plan_random(samples(20), samples(50), 4, 42, 5, pool_is_eval=False)
     assert part.demos == full.demos[:5]
-    own = plan_random(samples(20), 20, 19, 42, None, pool_is_eval=True)
+    own = plan_random(samples(20), samples(20), 19, 42, None, pool_is_eval=True)
     assert all(i not in row for i, row in enumerate(own.demos))  # never the query itself
+
+
+def test_samples_of_a_demo_group_share_their_demos_and_never_draw_their_own_group() -> None:
+    """Winoground's two images of one example: the same demos, and never the example's other image."""
+    grouped = [Sample(id=f"{i // 2}_i{i % 2}", media=(), fields={"demo_group": i // 2}) for i in range(10)]
+    plan = plan_random(grouped, grouped, 8, 42, None, pool_is_eval=True)
+    for i, row in enumerate(plan.demos):
+        assert len(set(row)) == 8 and {i - i % 2, i - i % 2 + 1}.isdisjoint(row)
+        assert row == plan.demos[i ^ 1]  # the example's other sample
+    with pytest.raises(DataError, match="Cannot draw 9 demos from a pool of 8"):
+        plan_random(grouped, grouped, 9, 42, None, pool_is_eval=True)
 
 
 def test_fixed_demos(tmp_path: Path) -> None:

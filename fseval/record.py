@@ -63,6 +63,7 @@ class ResultRow(BaseModel):
     seeds: list[int] = []
     extra: dict[str, float] = {}
     breakdown: dict[str, dict[str, GroupRow]] = {}  # field -> group -> its score (the task's breakdown fields)
+    not_scored: str = ""  # why the row has predictions but no score ("labels withheld": a test server's split)
 
     def per_trial(self, key: str) -> list[int]:
         """``n`` or ``failed`` of each trial (files from before they were recorded per trial: the one value)."""

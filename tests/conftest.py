@@ -39,6 +39,12 @@ def tiny_openflamingo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_qwen2_vl(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny Qwen2-VL (hf_vlm family, the architecture that takes video too), written once a session."""
+    return made_tiny(tmp_path_factory.mktemp("models") / "qwen2_vl", "--family", "hf_vlm", "--arch", "qwen2_vl")
+
+
+@pytest.fixture(scope="session")
 def tiny_idefics(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny IDEFICS (seed 0), written once a session; tests only read it."""
     return made_tiny(tmp_path_factory.mktemp("models") / "idefics", "--family", "idefics")

@@ -83,10 +83,12 @@ def check(
     console.print(check_table(verdicts))
     failed = [v for v in verdicts if not v.passed]
     if failed:
-        missing = sum(v.score is None for v in failed)
+        unscored = sum(v.score is None and bool(v.not_scored) for v in failed)
+        missing = sum(v.score is None for v in failed) - unscored
         unlike = sum(v.score is not None and v.mismatch is not None for v in failed)
-        parts = [f"{len(failed) - missing - unlike} of {len(verdicts)} scores fell below the baseline"]
+        parts = [f"{len(failed) - missing - unscored - unlike} of {len(verdicts)} scores fell below the baseline"]
         parts += [f"{missing} are missing from the run"] if missing else []
+        parts += [f"{unscored} are not scored in the run (labels withheld)"] if unscored else []
         parts += [f"{unlike} measure something else (metric variant or n)"] if unlike else []
         console.print(f"[red]{'; '.join(parts)}.[/red]")
         raise typer.Exit(1)

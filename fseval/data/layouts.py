@@ -16,7 +16,24 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from fseval.data import captions, classification, hf, ivqa, nextqa, rareact, star, vatex, video, vqa, youcook2
+from fseval.data import (
+    captions,
+    classification,
+    hf,
+    ivqa,
+    nextqa,
+    nocaps,
+    rareact,
+    scienceqa,
+    star,
+    textcaps,
+    vatex,
+    video,
+    visdial,
+    vqa,
+    winoground,
+    youcook2,
+)
 from fseval.data.base import gc_paused
 from fseval.errors import DataError
 from fseval.types import Sample, VideoSampling
@@ -121,6 +138,43 @@ class KarpathyJson(_ImageFiles):
         return captions.read_karpathy(root, self.file, self.split, self.images)
 
 
+class TextCapsJson(_ImageFiles):
+    """TextCaps' caption files (``fseval.data.textcaps``): one sample per image, all its captions as references."""
+
+    format: Literal["textcaps_json"]
+
+    def read(self, root: Path) -> list[Sample]:
+        return textcaps.read_textcaps(root, self.file, self.images)
+
+
+class NoCapsJson(_ImageFiles):
+    """NoCaps' COCO-style captions file (``fseval.data.nocaps``): one sample per image, with its domain."""
+
+    format: Literal["nocaps_json"]
+
+    def read(self, root: Path) -> list[Sample]:
+        return nocaps.read_nocaps(root, self.file, self.images)
+
+
+class CocoImageInfoJson(_ImageFiles):
+    """A COCO-style image-info file without captions (NoCaps' ``nocaps_test_image_info.json``): one sample per
+    ``images[]`` record, its id ``id``, its fields the record's own (``file_name``, ``open_images_id`` ...)."""
+
+    format: Literal["coco_image_info_json"]
+
+    def read(self, root: Path) -> list[Sample]:
+        from fseval.data.base import MediaRefs, read_json
+        from fseval.errors import require, require_list
+
+        path = root / self.file
+        media = MediaRefs(root, self.images, path)
+        samples = []
+        for i, item in enumerate(require_list(read_json(path), "images", path)):
+            image_id = require(item, "id", path, f"images[{i}]")
+            samples.append(Sample(id=image_id, media=media(item), fields={**item, "image_id": image_id}))
+        return samples
+
+
 class HatefulMemesJsonl(_ImageFiles):
     format: Literal["hateful_memes_jsonl"]
 
@@ -165,6 +219,16 @@ class HfDatasets(LayoutBase):
 
     def read(self, root: Path) -> list[Sample]:
         return hf.read_hf_datasets(root, self.data_files, self.columns)
+
+
+class WinogroundJsonl(_ImageFiles):
+    """Winoground's ``examples.jsonl`` (``fseval.data.winoground``): two samples per example, one per image."""
+
+    format: Literal["winoground_jsonl"]
+    images: str = Field(description="image path template on {image}, the release's file stem (image_0, image_1)")
+
+    def read(self, root: Path) -> list[Sample]:
+        return winoground.read_winoground(root, self.file, self.images)
 
 
 class _VideoFiles(LayoutBase):
@@ -300,6 +364,51 @@ class NextOeCsv(_VideoFiles):
         return nextqa.read_nextoe_csv(root, self.file, self.videos, self.sampling, self.video_map, self.references)
 
 
+class VisdialJson(LayoutBase):
+    """VisDial v1.0's dialog file (``fseval.data.visdial``): one sample per round, with the dialog so far."""
+
+    format: Literal["visdial_json"]
+    file: str = Field(description="visdial_1.0_<split>.json")
+    dense: str | None = Field(default=None, description="visdial_1.0_val_dense_annotations.json (gt_relevance)")
+    images: list[str] = Field(min_length=1, description="image path templates ({image_id}): the first that exists")
+    rounds: list[int] | None = Field(default=None, description="the rounds read, from 1 (default: every round)")
+    options: bool = Field(default=True, description="read each round's answer options (demos need none)")
+    history: str = Field(
+        default="Question:{question}? Answer:{answer}. ",
+        description="how each earlier round is written in the sample's history field",
+    )
+
+    def files(self) -> list[str]:
+        return [self.file, *([self.dense] if self.dense else [])]
+
+    def media(self) -> str:
+        return " | ".join(self.images)
+
+    def details(self) -> list[str]:
+        rounds = "every round" if self.rounds is None else f"rounds {', '.join(map(str, self.rounds))}"
+        return [f"images: {self.media()}", rounds]
+
+    def read(self, root: Path) -> list[Sample]:
+        return visdial.read_visdial(root, self.file, self.dense, self.images, self.rounds, self.options, self.history)
+
+
+class ScienceQaJson(_ImageFiles):
+    """ScienceQA's ``problems.json`` and ``pid_splits.json`` (``fseval.data.scienceqa``): the problems with an image."""
+
+    format: Literal["scienceqa_json"]
+    splits: str = Field(description="pid_splits.json: split name -> problem ids")
+    split: str = Field(description="the split to read (train, val, test, minitest ...)")
+
+    def files(self) -> list[str]:
+        return [self.file, self.splits]
+
+    def details(self) -> list[str]:
+        return [*super().details(), f"split {self.split!r}, problems with an image"]
+
+    def read(self, root: Path) -> list[Sample]:
+        return scienceqa.read_scienceqa(root, self.file, self.splits, self.split, self.images)
+
+
 Layout = Annotated[
     VqaJson
     | TextVqaJson
@@ -308,6 +417,7 @@ Layout = Annotated[
     | HatefulMemesJsonl
     | ImageFolder
     | HfDatasets
+    | WinogroundJsonl
     | VideoQaJson
     | VideoDataInfoJson
     | IvqaCsv
@@ -315,7 +425,12 @@ Layout = Annotated[
     | VatexJson
     | YouCook2Json
     | RareActCsv
-    | NextOeCsv,
+    | NextOeCsv
+    | VisdialJson
+    | ScienceQaJson
+    | TextCapsJson
+    | NoCapsJson
+    | CocoImageInfoJson,
     Field(discriminator="format"),
 ]
 

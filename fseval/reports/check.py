@@ -37,6 +37,7 @@ class Verdict:
     score: float | None
     tolerance: float
     mismatch: str | None = None  # why the run's score does not measure what the baseline did
+    not_scored: str = ""  # why the run's row has no score ("labels withheld")
 
     @property
     def passed(self) -> bool:
@@ -55,7 +56,9 @@ def baseline_from_run(run: Run) -> dict[str, Any]:
                 "n": row.n,
             }
             for row in rows
+            if not row.not_scored  # a split without labels has no score to gate
         }
+    tasks = {task: rows for task, rows in tasks.items() if rows}  # a task with no scored row has nothing to gate
     return {"fseval_baseline": BASELINE_FORMAT, "source": str(run.path), "model": run.record.model, "tasks": tasks}
 
 
@@ -106,9 +109,11 @@ def check(run: Run, baseline: dict[str, Any], tolerance: float | str = EXACT) ->
         for shots, entry in rows.items():
             row = run.row(task, int(shots))
             allowed = default_tolerance(entry) if tolerance == "ci" else float(tolerance)
-            score = row.mean if row is not None and row.metric == entry["metric"] else None
+            not_scored = row.not_scored if row is not None else ""
+            score = row.mean if row is not None and row.metric == entry["metric"] and not not_scored else None
             mismatch = differs(entry, row) if row is not None and score is not None else None
-            verdicts.append(Verdict(task, int(shots), entry["metric"], entry["mean"], score, allowed, mismatch))
+            verdict = Verdict(task, int(shots), entry["metric"], entry["mean"], score, allowed, mismatch, not_scored)
+            verdicts.append(verdict)
     return verdicts
 
 

@@ -63,6 +63,7 @@ class Paired:
     p_value: float = float("nan")
     note: str = ""
     warnings: list[str] = field(default_factory=list)
+    not_scored: str = ""  # why either run has no score to compare ("labels withheld")
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: NaN (nothing to compare) becomes null."""
@@ -207,6 +208,10 @@ def compare(base: Run, other: Run) -> list[Paired]:
             other_row = other.row(task, row.shots)
             paired = Paired(task, row.shots, row.metric, [row.mean, other_row.mean if other_row else None])
             paired.warnings = list(warnings)
+            paired.not_scored = row.not_scored or (other_row.not_scored if other_row is not None else "")
+            if paired.not_scored:  # predictions without labels: nothing to compare
+                comparisons.append(paired)
+                continue
             if paired.metric in METRICS and not METRICS[paired.metric].per_sample_mean:
                 paired.note = (
                     f"B - A, its interval and p compare the per-sample scores (top-1 correctness), not {paired.metric}"

@@ -76,17 +76,20 @@ def results_table(results: dict[str, list[ResultRow]], title: str = "Results", n
             low, high = row.ci95
             failed = _count(row, "failed")
             failed = failed if row.failed == 0 else f"[red]{failed}[/red]"
+            score = f"{_fmt(row.mean)} ± {_fmt(row.stddev)}" if spread else _fmt(row.mean)
             table.add_row(
                 task,
                 str(row.shots),
                 _metric_label(row.metric),
-                f"{_fmt(row.mean)} ± {_fmt(row.stddev)}" if spread else _fmt(row.mean),
-                f"{_fmt(low)}–{_fmt(high)}",
+                f"[yellow]not scored: {row.not_scored}[/yellow]" if row.not_scored else score,
+                "-" if row.not_scored else f"{_fmt(low)}–{_fmt(high)}",
                 _count(row, "n") if row.n else "[red]0[/red]",
                 failed,
             )
+    withheld = ["not scored: n counts predictions (fseval export RUN writes the test server's file)"]
+    withheld = withheld if any(row.not_scored for rows in results.values() for row in rows) else []
     table.caption = "; ".join(
-        [f"trials: {', '.join(map(str, trials))}", *notes, f"metric variants: {', '.join(sorted(variants))}"]
+        [f"trials: {', '.join(map(str, trials))}", *notes, *withheld, f"metric variants: {', '.join(sorted(variants))}"]
     )
     return table
 
@@ -304,10 +307,11 @@ def comparison_tables(base: str, other: str, comparisons: list[Any]) -> list[Tab
             tables[c.task] = table
         a, b = c.means
         table = tables[c.task]
+        unscored = f"not scored: {c.not_scored}"
         table.add_row(
             str(c.shots),
-            _fmt(a) if a is not None else "-",
-            _fmt(b) if b is not None else "-",
+            unscored if c.not_scored else _fmt(a) if a is not None else "-",
+            unscored if c.not_scored else _fmt(b) if b is not None else "-",
             f"{c.difference:+.2f}" if not math.isnan(c.difference) else "-",
             (f"[{c.ci95[0]:+.2f}, {c.ci95[1]:+.2f}]" + ("" if c.paired else " unpaired"))
             if not math.isnan(c.ci95[0])
@@ -327,6 +331,7 @@ def check_table(verdicts: list[Any]) -> Table:
         if v.mismatch:
             verdict = f"[red]FAIL: {v.mismatch}[/red]"
         score = _fmt(v.score) if v.score is not None else "missing"
+        score = f"not scored: {v.not_scored}" if v.not_scored else score
         table.add_row(
             v.task, str(v.shots), _metric_label(v.metric), _fmt(v.baseline), score, _fmt(v.tolerance), verdict
         )

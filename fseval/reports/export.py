@@ -34,7 +34,7 @@ def rows(record: RunRecord, breakdown: bool = False) -> list[dict[str, Any]]:
             {
                 **base,
                 "group": "",
-                "mean": row.mean,
+                "mean": f"not scored: {row.not_scored}" if row.not_scored else row.mean,
                 "stddev": row.stddev,
                 "ci95_low": row.ci95[0],
                 "ci95_high": row.ci95[1],

@@ -48,6 +48,10 @@ class TrialResult:
     failed: int
     resampler: Resampler = field(repr=False)
     groups: Breakdown = field(default_factory=dict)
+    not_scored: str = ""  # why the trial has predictions but no score (NOT_SCORED: its labels are withheld)
+
+
+NOT_SCORED = "labels withheld"
 
 
 @dataclass
@@ -62,7 +66,7 @@ class ShotResult:
     def row(self) -> ResultRow:
         values = [t.value for t in self.trials]
         scored = [v for v in values if not math.isnan(v)]  # a trial whose every sample failed has no score
-        low, high = bootstrap_ci([(t.resampler, t.n) for t in self.trials])
+        low, high = bootstrap_ci([(t.resampler, t.n) for t in self.trials if not t.not_scored])  # none: NaNs
         extra_keys = sorted({k for t in self.trials for k in t.extra})
         n, failed = [t.n for t in self.trials], [t.failed for t in self.trials]
         return ResultRow(
@@ -82,6 +86,7 @@ class ShotResult:
             seeds=[t.seed for t in self.trials],
             extra={k: statistics.fmean(t.extra[k] for t in self.trials if k in t.extra) for k in extra_keys},
             breakdown=self.breakdown(),
+            not_scored=self.trials[0].not_scored if self.trials else "",
         )
 
     def breakdown(self) -> dict[str, dict[str, GroupRow]]:

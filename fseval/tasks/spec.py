@@ -102,6 +102,11 @@ class TaskSpec(_Strict):
     breakdown: list[str] = Field(
         default_factory=list, description="sample fields to score groups by (e.g. answer_type, question_type)"
     )
+    scored: bool = Field(
+        default=True,
+        description="false for a split whose labels are withheld (a test server's): predictions are stored, not "
+        "scored, and fseval export writes the server's submission file",
+    )
     data: DataSpec
 
     @field_validator("shots")

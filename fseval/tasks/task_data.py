@@ -38,6 +38,11 @@ def data_roots(task: Task, data_dir: str | None) -> list[Path]:
 
 def load_task_data(task: Task, data_dir: str | None, limit: int | None = None, for_scoring: bool = False) -> TaskData:
     """The evaluation split (its first ``limit`` samples) and the demo pool; scoring needs neither demos nor images."""
+    if for_scoring and not task.spec.scored:
+        raise DataError(
+            f"Task {task.name!r} is a split whose labels are withheld: fseval cannot score it.",
+            hint="Write the evaluation server's file with fseval export RUN --format evalai -o DIR.",
+        )
     roots = data_roots(task, data_dir)
     data = task.spec.data
     evaluation = load_split(task.name, "evaluation", data.eval, roots, data.source)
@@ -48,7 +53,8 @@ def load_task_data(task: Task, data_dir: str | None, limit: int | None = None, f
     # Checked: the samples that are evaluated (the first ``limit``) and the whole demo pool, which demos are drawn from.
     samples = evaluation.samples[:limit] if limit is not None else evaluation.samples
     _check_fields(task, evaluation.samples[0] if evaluation.samples else None)
-    _check_targets(task, samples, evaluation.files)
+    if task.spec.scored:  # a split whose labels are withheld is run for its predictions only
+        _check_targets(task, samples, evaluation.files)
     _check_unique_ids(task, samples, evaluation.files)
     if not for_scoring:
         _check_images(task, samples, evaluation.layout)
@@ -60,12 +66,12 @@ def load_task_data(task: Task, data_dir: str | None, limit: int | None = None, f
 
 
 def _check_fields(task: Task, sample: Sample | None) -> None:
-    """The fields the metric and the candidates read exist in the samples (checked on the first)."""
+    """The fields the metric (of a scored split) and the candidates read exist in the samples (checked on the first)."""
     from fseval.metrics import get_metric
 
     if sample is None:
         return
-    needed = list(get_metric(task.spec.metric).target_fields)
+    needed = list(get_metric(task.spec.metric).target_fields) if task.spec.scored else []
     if task.spec.rank is not None and task.spec.rank.candidates_field:
         needed.append(task.spec.rank.candidates_field)
     missing = [name for name in needed if name not in sample.fields]

@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 import video_writers
-from run_helpers import made_tiny
 from typer.testing import CliRunner
 
 from fseval.cli import app
@@ -32,11 +31,6 @@ TASKS = {  # task -> (its writer in video_writers, shot counts)
     "rareact": ("write_rareact", "0"),
 }
 NEEDS_JAVA = {"vatex", "youcook2"}  # CIDEr through the PTB tokenizer
-
-
-@pytest.fixture(scope="module")
-def tiny_qwen2_vl(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return made_tiny(tmp_path_factory.mktemp("models") / "qwen2_vl", "--family", "hf_vlm", "--arch", "qwen2_vl")
 
 
 @pytest.fixture(scope="module")

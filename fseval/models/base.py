@@ -55,6 +55,10 @@ class ModelAdapter(ABC):
     def prepare_media(self, items: Sequence[Media]) -> None:  # noqa: B027  (optional: does nothing by default)
         """Preprocess media ahead of use; called from background threads (must be thread-safe)."""
 
+    def usage(self) -> dict[str, int]:
+        """Tokens and requests a served model was billed for so far (results.json's ``model.usage``); {}: none."""
+        return {}
+
     def model_text(self, text: str, videos: Sequence[bool] = ()) -> str | None:
         """The prompt as the model is given it, where that differs from fseval's text (recorded per sample).
 

@@ -29,7 +29,7 @@ from fseval.devices import resolve_device
 from fseval.errors import FsevalError, UnknownNameError
 from fseval.models.base import ModelAdapter
 from fseval.models.card import CARD_NAME, has_card, read_card
-from fseval.models.settings import Family, FamilySettings, Preset, validate_settings
+from fseval.models.settings import Family, FamilySettings, Preset, RunNeeds, validate_settings
 from fseval.resources import ASSETS_DIR
 
 
@@ -127,6 +127,15 @@ def video_problems(family: Family, args: dict[str, Any]) -> list[str]:
         return []
     module, _, function = family.video_checks.partition(":")
     found: list[str] = getattr(importlib.import_module(module), function)(args)
+    return found
+
+
+def run_problems(family: Family, args: dict[str, Any], needs: RunNeeds) -> list[str]:
+    """Why the model cannot serve a run that needs ``needs`` (a served model's preflight), before any sample."""
+    if family.run_checks is None:
+        return []
+    module, _, function = family.run_checks.partition(":")
+    found: list[str] = getattr(importlib.import_module(module), function)(args, needs)
     return found
 
 

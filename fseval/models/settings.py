@@ -85,6 +85,18 @@ class Family:
     # asked before any weights load when a task of the run is a video task. None: every model of it can.
     video_checks: str | None = None
     tiny: TinyModels | None = None  # fseval make-tiny --family NAME
+    # "module:function": (the loader arguments, RunNeeds) -> why the model cannot serve this run; asked before
+    # any sample (a served model: the server answers, lists the model, takes the run's largest prompt).
+    run_checks: str | None = None
+
+
+@dataclass(frozen=True)
+class RunNeeds:
+    """What a run will ask of its model, known before any sample: for ``Family.run_checks``."""
+
+    max_images: int = 0  # the most media items one prompt carries (demos' and the query's)
+    ranks: bool = False  # a rank task is in the run
+    video: bool = False  # a video task is in the run
 
 
 def validate_settings(settings: type[S], family: str, arguments: dict[str, Any]) -> S:

@@ -23,6 +23,7 @@ from fseval.errors import FsevalError
 from fseval.metrics import get_metric
 from fseval.models import registry
 from fseval.models.base import ModelAdapter
+from fseval.models.settings import RunNeeds
 from fseval.progress import Advance, Progress, bar, no_progress, phase, reporting_to
 from fseval.record import STORE_FILE, RunRecord, stored_samples
 from fseval.run import preflight
@@ -39,9 +40,9 @@ from fseval.tasks.task_data import TaskData, load_task_data
 class ModelLoader(Protocol):
     """How a run gets its model: ``check`` before anything loads, ``load`` once the run is set up."""
 
-    def check(self, config: RunConfig, video: bool = False) -> tuple[str, ...]:
-        """Raise ``FsevalError`` for a model or arguments that cannot load (or, with ``video``, cannot take
-        video clips); return its ``--compat`` modes."""
+    def check(self, config: RunConfig, needs: RunNeeds | None = None) -> tuple[str, ...]:
+        """Raise ``FsevalError`` for a model or arguments that cannot load, or cannot serve what ``needs`` says
+        the run asks (video clips, the most images in one prompt ...); return its ``--compat`` modes."""
         ...
 
     def load(self, config: RunConfig, device: str) -> ModelAdapter: ...
@@ -68,14 +69,17 @@ class RegistryLoader:
             self._last = (asked, registry.checked(*asked))
         return self._last[1]
 
-    def check(self, config: RunConfig, video: bool = False) -> tuple[str, ...]:
+    def check(self, config: RunConfig, needs: RunNeeds | None = None) -> tuple[str, ...]:
         model = self._checked(config)
         problems = registry.file_problems(model.family, model.arguments)
         if problems:
             raise FsevalError(f"The model {config.model}'s files cannot be loaded: " + "; ".join(problems))
-        problems = registry.video_problems(model.family, model.arguments) if video else []
+        problems = registry.video_problems(model.family, model.arguments) if needs and needs.video else []
         if problems:
             raise FsevalError(f"The model {config.model} cannot run video tasks: " + "; ".join(problems))
+        problems = registry.run_problems(model.family, model.arguments, needs) if needs is not None else []
+        if problems:
+            raise FsevalError(f"The model {config.model} cannot serve this run: " + "; ".join(problems))
         return model.family.compat_modes
 
     def load(self, config: RunConfig, device: str) -> ModelAdapter:
@@ -94,7 +98,7 @@ class GivenModel:
 
     model: ModelAdapter
 
-    def check(self, config: RunConfig, video: bool = False) -> tuple[str, ...]:
+    def check(self, config: RunConfig, needs: RunNeeds | None = None) -> tuple[str, ...]:
         return self.model.compat_modes  # a model that cannot take clips refuses them when given one
 
     def load(self, config: RunConfig, device: str) -> ModelAdapter:
@@ -185,6 +189,7 @@ def run_checked(
             on_main(dist, lambda: check_same_model(output, model))
         if dist.is_main:
             writer = RunWriter(output, {**model.describe(), "files": files}, config.record(output), dist.world_size)
+            writer.usage = model.usage
             writer.save()  # the config is on disk before any work, so even a run killed at once can resume
             store = SampleStore(output / STORE_FILE)
         # The run's switches over whatever else the caller set (a benchmark's stopwatch, worker counts).
@@ -268,7 +273,8 @@ def check_before_loading(
     files: dict[str, str] = {}
     with phase("Checking the model's files"):
         try:
-            compat_modes = models.check(config, video=any(task.video for task in tasks))
+            needs = run_needs(config, tasks, data)
+            compat_modes = models.check(config, needs)
             files = models.files(config) if dist.is_main else {}
         except FsevalError as error:
             problems.append(str(error))
@@ -279,6 +285,22 @@ def check_before_loading(
     problems += preflight.network_problems(config)
     preflight.raise_problems(dist.broadcast(problems))
     return data, files
+
+
+def run_needs(config: RunConfig, tasks: list[Task], data: dict[str, TaskData]) -> RunNeeds:
+    """What the run will ask of its model: its largest prompt's media items (the most shots, each demo and the
+    query with as many as the task's samples have at most), whether it ranks, whether it takes clips."""
+
+    def most(samples: list[Any]) -> int:
+        return max((len(sample.media) for sample in samples), default=0)
+
+    images = [
+        max(config.shots or task.spec.shots or (0,)) * most(data[task.name].demo_pool) + most(data[task.name].eval)
+        for task in tasks
+        if task.name in data
+    ]
+    ranks = any(task.spec.mode == "rank" for task in tasks)
+    return RunNeeds(max(images, default=0), ranks, any(task.video for task in tasks))
 
 
 def with_compat_defaults(config: RunConfig, tasks: list[Task]) -> RunConfig:

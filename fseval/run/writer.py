@@ -17,6 +17,7 @@ import platform
 import statistics
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -137,6 +138,7 @@ def model_changes(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
     files' content is compared before any weights load (``preflight.model_file_problems``).
     """
     volatile = {"arguments", "path", "device", "repo_id", "revision", "transformers_version", "torch_version", "files"}
+    volatile.add("usage")  # a served model's tokens billed so far
     if saved.get("family") != current.get("family"):
         return [f"family: {saved.get('family')!r} -> {current.get('family')!r}"]
 
@@ -264,6 +266,7 @@ class RunWriter:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         self.samples_path = directory / "samples.jsonl"
+        self.usage: Callable[[], dict[str, int]] | None = None  # a served model's tokens so far (ModelAdapter.usage)
         # Rewritten by every run, resumed ones included: the store holds what earlier attempts finished.
         self._samples = self.samples_path.open("w", encoding="utf-8")
         self.record = RunRecord(
@@ -293,6 +296,8 @@ class RunWriter:
         self.save()
 
     def save(self) -> None:
+        if self.usage is not None and self.usage():
+            self.record.model["usage"] = self.usage()
         self.record.save(self.directory)
 
     def close(self) -> None:

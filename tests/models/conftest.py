@@ -13,6 +13,7 @@ import pytest
 import torch
 from PIL import Image
 from release_stack import RELEASE_STACK
+from server_helpers import served  # noqa: F401  (one `transformers serve` for the session's server tests)
 
 from fseval.types import Media
 

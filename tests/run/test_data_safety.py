@@ -81,7 +81,7 @@ def test_resume_refuses_changed_weights_and_accepts_moved_ones(tmp_path: Path) -
 class SwallowsCtrlC:
     """A loader whose library catches the Ctrl-C that arrives while it loads (inside a ``__del__``)."""
 
-    def check(self, config: object, video: bool = False) -> tuple[str, ...]:
+    def check(self, config: object, needs: object = None) -> tuple[str, ...]:
         return ()
 
     def files(self, config: object) -> dict[str, str]:

@@ -36,7 +36,7 @@ def refused(tmp_path: Path, *args: str, exit_code: int = 1) -> str:
 class NeverLoads:
     """A model loader that fails the test if the run gets as far as loading weights."""
 
-    def check(self, config: Any, video: bool = False) -> tuple[str, ...]:
+    def check(self, config: Any, needs: object = None) -> tuple[str, ...]:
         return ()
 
     def load(self, config: Any, device: str) -> Any:

@@ -49,7 +49,9 @@ def test_chat_predictions_equal_in_process(served: Served, tmp_path: Path) -> No
         run(tmp_path / f"h{shots}", tasks, hf, shots)
         there, here = read_samples(tmp_path / f"s{shots}"), read_samples(tmp_path / f"h{shots}")
         for a, b in zip(there, here, strict=True):
-            assert a.generation == b.generation or "<|" in (a.generation or ""), (a.generation, b.generation)
+            served_text, own = a.generation or "", b.generation or ""
+            # Where they differ, the server chose a special token hf_vlm bans: up to it the two agree.
+            assert served_text == own or ("<|" in served_text and own.startswith(served_text.split("<|")[0]))
 
 
 @pytest.mark.parametrize(

@@ -97,9 +97,10 @@ def print_score(result: dict[str, Any], trial: str = "") -> None:
     from fseval.reports.display import console, group_scores_table
 
     where = f"{result['task']} {trial}".strip()
-    for name, value in result["metrics"].items():
+    for position, (name, value) in enumerate(result["metrics"].items()):
         label = f"{name} [{METRICS[name].label}]" if name in METRICS and METRICS[name].headline else name
-        console.print(f"{where} {label} ({result['metric_variant']}): {value:.2f} (n={result['n']})", markup=False)
+        count = f" (n={result['n']})" if position == 0 else ""  # the headline's; an extra may count a subset
+        console.print(f"{where} {label} ({result['metric_variant']}): {value:.2f}{count}", markup=False)
     if result["missing"]:
         console.print(f"[yellow]{result['missing']} evaluation samples had no prediction and were not scored.[/yellow]")
     for field, groups in result["breakdown"].items():

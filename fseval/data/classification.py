@@ -53,7 +53,8 @@ def read_image_folder(root: Path, folder: str, names_file: str) -> list[Sample]:
     if len(classes) != len(names):
         raise DataError(
             f"{base} has {len(classes)} class folders but {names_file} names {len(names)} classes.",
-            hint="ImageNet needs all 1000 synset folders (n01440764 ...) under train/ and val/.",
+            hint=f"Every class of {names_file} needs its folder, one class per folder, sorted as the names are "
+            "(ImageNet: all 1000 synset folders, n01440764 ..., under train/ and val/).",
         )
     samples = []
     for index, synset in enumerate(classes):

@@ -17,8 +17,9 @@ from typer.testing import CliRunner
 from fseval.cli import app
 from fseval.errors import FsevalError
 from fseval.models.hf_vlm import HfVlmAdapter, generation, load
-from fseval.models.hf_vlm.prompts import chat_format, split_answer, to_interleaved, to_messages
+from fseval.models.hf_vlm.prompts import chat_format, to_interleaved, to_messages
 from fseval.models.settings import switched
+from fseval.models.turns import split_answer
 from fseval.types import GenerationSettings, Media, Prompt
 
 ARCHS = ("idefics2", "idefics3", "qwen2_vl", "llava_onevision")

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from fseval.models.turns import chat_turns
 from fseval.types import END_OF_CHUNK, IMAGE_TOKEN
 
 Message = dict[str, Any]
@@ -47,28 +48,14 @@ def to_interleaved(text: str, image_placeholder: str, videos: Sequence[bool] = (
 
 def to_messages(text: str, videos: Sequence[bool] = ()) -> list[Message]:
     """The prompt as chat turns: per demo a user turn and an assistant turn, then the query's user turn."""
-    *demos, query = (chunk.lstrip() for chunk in text.split(END_OF_CHUNK))
-    cue = query.split(IMAGE_TOKEN)[-1]
+    demos, query = chat_turns(text)
     clips = iter(videos)
     messages: list[Message] = []
-    for demo in demos:
-        question, answer = split_answer(demo, cue)
+    for question, answer in demos:
         messages.append({"role": "user", "content": content(question, clips)})
         messages.append({"role": "assistant", "content": [{"type": "text", "text": answer.strip()}]})
     messages.append({"role": "user", "content": content(query, clips)})
     return messages
-
-
-def split_answer(demo: str, cue: str) -> tuple[str, str]:
-    """(question, answer) of a demo: the question ends with the longest tail of ``cue`` found after its last image."""
-    head, _, tail = demo.rpartition(IMAGE_TOKEN)
-    head += IMAGE_TOKEN if _ else ""
-    for start in range(len(cue)):
-        found = tail.rfind(cue[start:])
-        if found >= 0:
-            end = found + len(cue) - start
-            return head + tail[:end], tail[end:]
-    return head, tail
 
 
 def content(text: str, clips: Iterator[bool] | None = None) -> list[dict[str, str]]:

@@ -21,6 +21,7 @@ from typing import Any
 
 from PIL import Image
 
+from fseval.models.turns import chat_turns
 from fseval.types import END_OF_CHUNK, IMAGE_TOKEN
 
 Message = dict[str, Any]
@@ -47,26 +48,12 @@ def parts(text: str, media: Sequence[Sequence[str]], start: int) -> tuple[list[P
     return items, start
 
 
-def split_answer(demo: str, cue: str) -> tuple[str, str]:
-    """(question, answer) of a demo: the question ends with the longest tail of ``cue`` found after its last image."""
-    head, found_image, tail = demo.rpartition(IMAGE_TOKEN)
-    head += IMAGE_TOKEN if found_image else ""
-    for start in range(len(cue)):
-        found = tail.rfind(cue[start:])
-        if found >= 0:
-            end = found + len(cue) - start
-            return head + tail[:end], tail[end:]
-    return head, tail
-
-
 def chat_messages(text: str, media: Sequence[Sequence[str]]) -> list[Message]:
     """The prompt as chat turns: per demo a user turn and an assistant turn, then the query's user turn."""
-    *demos, query = (chunk.lstrip() for chunk in text.split(END_OF_CHUNK))
-    cue = query.split(IMAGE_TOKEN)[-1]
+    demos, query = chat_turns(text)
     messages: list[Message] = []
     index = 0
-    for demo in demos:
-        question, answer = split_answer(demo, cue)
+    for question, answer in demos:
         content, index = parts(question.strip(), media, index)
         messages.append({"role": "user", "content": content})
         messages.append({"role": "assistant", "content": answer.strip()})

@@ -76,6 +76,18 @@ def label_or_scores(record: Mapping[str, Any], path: Path, where: str) -> Ranked
     return Ranked((text("label")(record, path, where),), (0.0,))
 
 
+def chosen_text(record: Mapping[str, Any], path: Path, where: str) -> Ranked:
+    """``answer``: the text of the chosen choice (multiple choice: STAR, ScienceQA)."""
+    return Ranked((text("answer")(record, path, where),), (0.0,))
+
+
+def chosen_index(index: Any, choices: Sequence[str], problem: str) -> Ranked:
+    """The choice at ``index`` ranked first among a sample's ``choices``; ``problem`` names the bad value."""
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(choices):
+        raise DataError(f"{problem} should be a choice index from 0 to {len(choices) - 1}, not {index!r}.")
+    return Ranked.from_scores({choice: 0.0 if i == index else -1.0 for i, choice in enumerate(choices)})
+
+
 def yes_probability(record: Mapping[str, Any], path: Path, where: str) -> Ranked:
     """``score`` = P(yes); only its order matters for ROC AUC, so it stands for both scores."""
     p = require(record, "score", path, where)

@@ -67,11 +67,7 @@ def _read_json(path: Path) -> Any:
 
 def _chosen(value: Any, choices: Sequence[str], path: Path, pid: str) -> Ranked:
     index = int(value) if isinstance(value, str) and value.strip().isdigit() else value
-    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(choices):
-        raise DataError(
-            f"{path}: results[{pid!r}] should be a choice index from 0 to {len(choices) - 1}, not {value!r}."
-        )
-    return Ranked.from_scores({choice: 0.0 if i == index else -1.0 for i, choice in enumerate(choices)})
+    return formats.chosen_index(index, choices, f"{path}: results[{pid!r}]")
 
 
 def load_results(path: Path, samples: Sequence[Sample]) -> dict[Any, Any] | None:
@@ -86,14 +82,9 @@ def load_results(path: Path, samples: Sequence[Sample]) -> dict[Any, Any] | None
     return {pid: _chosen(value, choices[pid], path, pid) for pid, value in results.items() if pid in choices}
 
 
-def chosen_text(record: Mapping[str, Any], path: Path, where: str) -> Ranked:
-    """``answer``: the text of the chosen choice."""
-    return Ranked((formats.text("answer")(record, path, where),), (0.0,))
-
-
 SCIENCEQA_RESULTS = formats.ResultFormat(
     "pid",
-    chosen_text,
+    formats.chosen_text,
     '[{"pid", "answer": the chosen choice\'s text}]',
     native=formats.NativeFormat(
         "{\"results\": {pid: the chosen choice's index}, ...} (ScienceQA's results file)", load_results

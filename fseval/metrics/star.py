@@ -31,10 +31,7 @@ QUESTION_TYPES = ("Interaction", "Sequence", "Prediction", "Feasibility")
 
 
 def _chosen(record: Any, choices: Sequence[str], path: Path, where: str) -> Ranked:
-    index = require(record, "answer", path, where)
-    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(choices):
-        raise DataError(f"{path}: {where} field 'answer' should be a choice index from 0 to {len(choices) - 1}.")
-    return Ranked.from_scores({choice: 0.0 if i == index else -1.0 for i, choice in enumerate(choices)})
+    return formats.chosen_index(require(record, "answer", path, where), choices, f"{path}: {where} field 'answer'")
 
 
 def load_submission(path: Path, samples: Sequence[Sample]) -> dict[Any, Any] | None:
@@ -59,14 +56,9 @@ def load_submission(path: Path, samples: Sequence[Sample]) -> dict[Any, Any] | N
     return predictions
 
 
-def chosen_text(record: Mapping[str, Any], path: Path, where: str) -> Ranked:
-    """``answer``: the text of the chosen choice."""
-    return Ranked((formats.text("answer")(record, path, where),), (0.0,))
-
-
 STAR_RESULTS = formats.ResultFormat(
     "question_id",
-    chosen_text,
+    formats.chosen_text,
     '[{"question_id", "answer": the chosen choice\'s text}]',
     native=formats.NativeFormat(
         '{"Interaction": [{"question_id", "answer": the chosen choice\'s index}], "Sequence": ..., '

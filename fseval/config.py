@@ -17,6 +17,8 @@ from fseval.errors import DataError
 from fseval.record import RESULTS_FILE, RunRecord
 
 DEMO_STRATEGIES = ("random", "fixed", "rices", "openflamingo")
+# What --demo-ablation does to the drawn demos of every prompt with shots (fseval/run/evaluation.py ablate_demos).
+DemoAblation = Literal["none", "no_images", "shuffled_images", "random_answers", "permuted_order"]
 DEFAULT_MODEL = "tiny-shapes"  # the bundled model (fseval/assets/tiny-shapes)
 # Seeds reach numpy (np.random.seed, OpenFlamingo's draws), which takes 0 .. 2**32 - 1.
 MAX_SEED = 2**32 - 1
@@ -77,6 +79,7 @@ class DemoSettings:
     limit: int | None = None
     zero_shot_text_demos: bool = True
     prompt_ensembles: int = 1
+    ablation: DemoAblation = "none"
 
 
 class RunConfig(BaseModel):
@@ -102,6 +105,7 @@ class RunConfig(BaseModel):
     prompt_ensembles: int = Field(default=1, ge=1)
     demos: Literal["random", "fixed", "rices", "openflamingo"] = "random"
     demos_file: Path | None = None
+    demo_ablation: DemoAblation = "none"
     rices_model: str = "ViT-L-14"
     rices_pretrained: str = "openai"
     cache_dir: Path | None = None
@@ -176,6 +180,7 @@ class RunConfig(BaseModel):
             self.limit,
             self.zero_shot_text_demos,
             self.prompt_ensembles,
+            self.demo_ablation,
         )
 
     def record(self, output: Path) -> dict[str, object]:

@@ -64,6 +64,15 @@ CacheDir = Annotated[
     Path | None,
     typer.Option(help="Feature cache (default $FSEVAL_CACHE/features or ~/.cache/fseval/features).", metavar="DIR"),
 ]
+DemoAblation = Annotated[
+    str,
+    typer.Option(
+        help="Change each prompt's drawn demos (shots > 0): none, no_images (text kept), shuffled_images "
+        "(images deranged across the demos), random_answers (from the demo split's answers) or "
+        "permuted_order; the demos drawn stay the plain run's, so fseval compare pairs the two runs.",
+        metavar="ABLATION",
+    ),
+]
 GroupByLength = Annotated[bool, typer.Option(help="Batch prompts of similar length together (never changes results).")]
 Compat = Annotated[
     str | None,
@@ -117,6 +126,7 @@ def run(
         str, typer.Option(help="Demo selection: random, fixed, rices or openflamingo.", metavar="STRATEGY")
     ] = DEFAULTS["demos"],
     demos_file: DemosFile = DEFAULTS["demos_file"],
+    demo_ablation: DemoAblation = DEFAULTS["demo_ablation"],
     rices_model: Annotated[
         str, typer.Option(help="--demos rices: open_clip model name or config JSON.", metavar="NAME")
     ] = DEFAULTS["rices_model"],

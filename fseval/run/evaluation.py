@@ -14,7 +14,7 @@ import statistics
 import time
 import weakref
 from collections.abc import Callable, Generator, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, TypeVar
 
@@ -35,7 +35,7 @@ from fseval.run.prefetch import PipelineOptions, Prefetcher, group_by_length
 from fseval.run.store import SampleStore, sample_key
 from fseval.run.writer import NOT_SCORED, TrialResult
 from fseval.tasks.postprocess import get_postprocessor
-from fseval.tasks.prompts import render
+from fseval.tasks.prompts import answer_fields, render
 from fseval.tasks.ranking import candidates_for, stored_prediction
 from fseval.tasks.spec import Task
 from fseval.tasks.task_data import TaskData
@@ -126,15 +126,19 @@ def plan_queries(
     targets = get_metric(task.spec.metric).target_fields
     ensembles = settings.prompt_ensembles if task.spec.mode == "rank" else 1
     plan = plan_demos(data, n_demos, seed, settings)
+    ablation = settings.ablation if shots > 0 else "none"  # the demos are drawn as the plain run's, then changed
+    answers = answer_fields(task.prompt) if ablation == "random_answers" else ()
+    demo_media = shots > 0 and ablation != "no_images"
     queries = []
     for position, (index, demo_indices) in enumerate(zip(plan.order, plan.demos, strict=True)):
         sample = data.eval[index]
         demos = [data.demo_pool[i] for i in demo_indices]
+        shown = ablate_demos(demos, ablation, data.demo_pool, answers, seed, sample.id)
         variants = [
-            openflamingo_zero_shot(render(task.prompt, order, sample, demo_media=shots > 0), order)
+            openflamingo_zero_shot(render(task.prompt, order, sample, demo_media=demo_media), order)
             if shots == 0 and compat.zero_shot_rank_demo_image and task.spec.mode == "rank"
-            else render(task.prompt, order, sample, demo_media=shots > 0)
-            for order in demo_orders(demos, ensembles, seed, sample.id)
+            else render(task.prompt, order, sample, demo_media=demo_media)
+            for order in demo_orders(shown, ensembles, seed, sample.id)
         ]
         text, media = variants[0]
         record = SampleRecord(
@@ -153,6 +157,45 @@ def plan_queries(
         )
         queries.append(Query(position, sample, record, variants))
     return queries
+
+
+def ablate_demos(
+    demos: list[Sample],
+    ablation: str,
+    pool: Sequence[Sample],
+    answers: tuple[str, ...],
+    seed: int,
+    sample_id: int | str,
+) -> list[Sample]:
+    """The drawn demos as ``--demo-ablation`` changes them (``no_images`` is rendering's: ``demo_media=False``).
+
+    ``shuffled_images``: each demo shows another demo's media (a derangement). ``permuted_order``: the
+    demos in another order. ``random_answers``: each demo's answer fields (``answer_fields``) are those
+    of a demo-pool sample drawn uniformly, so answers follow the pool's answer distribution and can match
+    by chance. The generator is seeded per (ablation, seed, sample id): the same for any batch size,
+    process count or resume. Records keep the drawn ``demo_ids``, which ``fseval compare`` pairs on.
+    """
+    rng = random.Random(f"fseval-ablation:{ablation}:{seed}:{sample_id}")
+    if ablation == "shuffled_images":
+        order = _permutation(len(demos), rng, derangement=True)
+        return [replace(demo, media=demos[j].media) for demo, j in zip(demos, order, strict=True)]
+    if ablation == "permuted_order":
+        return [demos[j] for j in _permutation(len(demos), rng, derangement=False)]
+    if ablation == "random_answers":
+        drawn = [pool[rng.randrange(len(pool))].fields for _ in demos]
+        return [
+            replace(demo, fields={**demo.fields, **{name: other[name] for name in answers if name in other}})
+            for demo, other in zip(demos, drawn, strict=True)
+        ]
+    return demos
+
+
+def _permutation(k: int, rng: random.Random, derangement: bool) -> list[int]:
+    """A random order of ``range(k)`` other than the drawn one (with ``derangement``, moving every item) when k > 1."""
+    order = list(range(k))
+    while k > 1 and (any(i == j for i, j in enumerate(order)) if derangement else order == sorted(order)):
+        rng.shuffle(order)
+    return order
 
 
 def openflamingo_zero_shot(rendered: tuple[str, list[MediaRef]], demos: list[Sample]) -> tuple[str, list[MediaRef]]:

@@ -20,6 +20,7 @@ from fseval.record import being_written, stored_samples
 from fseval.run.demos import OPENFLAMINGO_QUERY_SET_SIZE
 from fseval.run.evaluation import metric_variant
 from fseval.run.writer import fresh_run_problem
+from fseval.tasks.prompts import answer_fields
 from fseval.tasks.spec import Task
 from fseval.tasks.task_data import TaskData
 
@@ -67,6 +68,26 @@ def option_problems(config: RunConfig, tasks: list[Task], compat_modes: tuple[st
             f"--compat {config.compat} reproduces OpenFlamingo's ranking; {config.model} cannot rank that way "
             "(leave --compat out for this model)."
         )
+    return found + ablation_problems(config, tasks)
+
+
+def ablation_problems(config: RunConfig, tasks: list[Task]) -> Problems:
+    """``--demo-ablation`` changes the demos of prompts with shots; refused where it could change nothing."""
+    ablation = config.demo_ablation
+    least = {"none": 0, "shuffled_images": 2, "permuted_order": 2}.get(ablation, 1)  # demos it needs to do anything
+    found = []
+    for task in tasks if least else []:
+        shots = config.shots or task.spec.shots
+        if max(shots) < least:
+            found.append(
+                f"{task.name}: --demo-ablation {ablation} changes prompts with {least} or more demos, but the shot "
+                f"counts are {', '.join(map(str, shots))} (give --shots 4, say; other shot counts run plain)."
+            )
+        elif ablation == "random_answers" and not answer_fields(task.prompt):
+            found.append(
+                f"{task.name}: --demo-ablation random_answers replaces the fields a demo shows and the query asks "
+                "for, but its demo template reads no field that its query template does not."
+            )
     return found
 
 

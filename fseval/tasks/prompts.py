@@ -8,6 +8,7 @@ image is passed.
 
 from __future__ import annotations
 
+import string
 from collections.abc import Sequence
 
 from fseval.errors import DataError
@@ -39,3 +40,16 @@ def render(
     if not demo_media:
         context = context.replace(IMAGE_TOKEN, "")
     return context + fill(prompt.query, query), [*media, *query.media]
+
+
+def answer_fields(prompt: PromptTemplate) -> tuple[str, ...]:
+    """The fields a demo shows and the query asks for: those its demo template reads and its query template does not.
+
+    (``answers`` for VQA's ``{answers[0]}``, ``caption`` for captioning, ``label`` for classification.)
+    """
+
+    def read(template: str) -> set[str]:
+        parsed = string.Formatter().parse(template)
+        return {name.split(".")[0].split("[")[0] for _, name, _, _ in parsed if name}
+
+    return tuple(sorted(read(prompt.demo) - read(prompt.query)))

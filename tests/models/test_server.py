@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from server_helpers import Served, greedy_tasks
 from typer.testing import CliRunner
 
@@ -64,3 +65,29 @@ def test_chat_predictions_equal_in_process(served: Served, tmp_path: Path) -> No
 def test_preflight_refuses(served: Served, tmp_path: Path, more: dict[str, str], expected: str) -> None:
     code, output = run(tmp_path / "run", greedy_tasks(tmp_path / "tasks"), server_args(served, "chat", **more), "4")
     assert code == 1 and expected in " ".join(output.split()) and not (tmp_path / "run").exists()
+
+
+def test_interleaved_differs_from_in_process_only_by_whitespace_at_images(served: Served, tmp_path: Path) -> None:
+    """The interleaved style is one user message, which the server wraps in the chat template. In-process
+    hf_vlm's chat style on the same prompt without <|endofchunk|> (one user turn, each demo closed by a newline)
+    renders the same turn, except that it strips each text part, so the newline before a demo's image goes: the
+    two model inputs differ by that whitespace alone (docs/served_models.md), and a random tiny model's answers
+    then differ freely."""
+    tasks = greedy_tasks(tmp_path / "tasks")
+    one_turn = greedy_tasks(tmp_path / "one_turn")
+    spec = yaml.safe_load((one_turn / "shapes_vqa.yaml").read_text())
+    spec["prompt"] = {  # prompts/vqa.yaml with each <|endofchunk|> and its separator newline as one newline
+        "demo": "<image>Question:{question} Short answer:{answers[0]}\n",
+        "query": "<image>Question:{question} Short answer:",
+        "separator": "",
+    }
+    (one_turn / "shapes_vqa.yaml").write_text(yaml.safe_dump(spec))
+    assert run(tmp_path / "served", tasks, server_args(served, "interleaved"), "0,4")[0] == 0
+    hf = ["--model", "hf_vlm", "--model-arg", f"path={served.model_dir}", "--model-arg", "prompt_style=chat"]
+    assert run(tmp_path / "own", one_turn, hf, "0,4")[0] == 0
+    for a, b in zip(read_samples(tmp_path / "served"), read_samples(tmp_path / "own"), strict=True):
+        (message,) = json.loads(a.model_prompt or "")["messages"]
+        sent = "".join(part.get("text", "<image>") for part in message["content"])
+        turn = (b.model_prompt or "").split("<|im_start|>user\n")[1].split("<|im_end|>")[0]
+        rendered = turn.replace("<|vision_start|><|image_pad|><|vision_end|>", "<image>")
+        assert sent != rendered and sent.replace("\n<image>", "<image>") == rendered

@@ -2,7 +2,8 @@
 
 ``app`` (``cli/app.py``) holds the Typer app and what commands share; each module registers its
 commands on it: ``run``, ``show`` (score, show, tasks, models), ``compare`` (compare, check,
-plot, report), ``export`` (test-server submission files) and ``tools`` (cache-features, make-tiny).
+plot, report), ``icl`` (the ICL analysis view), ``export`` (test-server submission files) and ``tools``
+(cache-features, make-tiny).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 
 from fseval.cli.app import app, parse_model_args, parse_shots
 
-for _commands in ("run", "show", "compare", "export", "tools"):  # each registers its commands, in --help's order
+for _commands in ("run", "show", "compare", "icl", "export", "tools"):  # each registers its commands, in --help's order
     importlib.import_module(f"fseval.cli.{_commands}")
 
 __all__ = ["app", "main", "parse_model_args", "parse_shots"]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 MockRun = Callable[..., Path]
 """The ``mock_run`` fixture: ``mock_run(out, *options, task=, data_dir=)`` -> ``out``."""
@@ -19,3 +21,14 @@ def made_tiny(directory: Path, *options: str) -> Path:
     assert result.exit_code == 0, result.output
     assert str(directory) in result.output  # printed for `--model $(fseval make-tiny DIR)`
     return directory
+
+
+def samples_of(run_dir: Path) -> list[dict[str, Any]]:
+    """A run directory's samples.jsonl, one dict per line."""
+    return [json.loads(line) for line in (run_dir / "samples.jsonl").read_text().splitlines()]
+
+
+def results_of(run_dir: Path, task: str) -> list[dict[str, Any]]:
+    """A task's rows of a run directory's results.json (one per shot count)."""
+    rows: list[dict[str, Any]] = json.loads((run_dir / "results.json").read_text())["results"][task]
+    return rows

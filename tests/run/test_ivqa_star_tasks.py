@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from run_helpers import results_of, samples_of
 from typer.testing import CliRunner
 from video_writers import STAR_VAL, write_ivqa, write_star
 
@@ -21,15 +22,6 @@ from fseval.types import VideoSampling
 runner = CliRunner()
 
 
-def lines(out: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
-
-
-def results(out: Path, task: str) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = json.loads((out / "results.json").read_text())["results"][task]
-    return rows
-
-
 def score(*args: str) -> dict[str, Any]:
     result = runner.invoke(app, ["score", *args, "--json"])
     assert result.exit_code == 0, result.output
@@ -41,7 +33,7 @@ def test_ivqa_zero_and_four_shots(tmp_path: Path, mock_run: Any) -> None:
     data = write_ivqa(tmp_path / "ivqa", past_end=True)
     CLIP_CACHE.clear()
     out = mock_run(tmp_path / "run", "--data-dir", str(data), "--shots", "0,4", task="ivqa")
-    found = lines(out)
+    found = samples_of(out)
     assert len(found) == 10
     zero, four = found[0], found[5]
     assert zero["prompt"].count("<image>") == 1 and zero["prompt"].endswith(
@@ -54,7 +46,7 @@ def test_ivqa_zero_and_four_shots(tmp_path: Path, mock_run: Any) -> None:
     assert [line["score"] for line in found[:4]] == [1.0, 1.0, 0.5, 1.0]
     failed = [line for line in found if line["error"]]
     assert [line["id"] for line in failed] == [4, 4] and "past the end of the video" in failed[0]["error"]
-    row = results(out, "ivqa")[1]
+    row = results_of(out, "ivqa")[1]
     assert (row["mean"], row["n"], row["failed"], row["metric"]) == (87.5, 4, 1, "ivqa_accuracy")
 
 
@@ -64,7 +56,7 @@ def test_star_zero_and_four_shots_by_question_type(tmp_path: Path, mock_run: Any
     out = mock_run(
         tmp_path / "run", "--data-dir", str(data), "--shots", "0,4", "--model-arg", "mode=constant", task="star"
     )
-    found = lines(out)
+    found = samples_of(out)
     assert len(found) == 10 and not any(line["error"] for line in found)
     four = found[5]
     assert four["prompt"].count("<image>") == 5 and four["prompt"].endswith(
@@ -73,7 +65,7 @@ def test_star_zero_and_four_shots_by_question_type(tmp_path: Path, mock_run: Any
     assert four["scores"] == [-1.0] * 4 and four["prediction"] == "The closet/cabinet."
     assert four["media"][-1].endswith("Charades_v1_480/6H78U.mp4#fps=1,frames<=30@0.4-2.8s")
     assert [line["score"] for line in found[:5]] == [float(right == 0) for *_, right in STAR_VAL]
-    row = results(out, "star")[1]
+    row = results_of(out, "star")[1]
     types = {key: group["mean"] for key, group in row["breakdown"]["question_type"].items()}
     assert types == {"Interaction": 50.0, "Sequence": 0.0, "Prediction": 0.0, "Feasibility": 100.0}
     assert (row["mean"], row["extra"]["overall"], row["metric"]) == (37.5, 40.0, "star_accuracy")
@@ -88,7 +80,7 @@ def test_batch_size_does_not_change_predictions(tmp_path: Path, mock_run: Any, t
         out = mock_run(
             tmp_path / f"b{batch}", "--data-dir", str(data), "--shots", "0,4", "--batch-size", batch, task=task
         )
-        runs.append({(line["shots"], line["id"]): (line["prompt"], line["prediction"]) for line in lines(out)})
+        runs.append({(line["shots"], line["id"]): (line["prompt"], line["prediction"]) for line in samples_of(out)})
     assert runs[0] == runs[1] and len(runs[0]) == 8 + 2 * (task == "star")
 
 
@@ -179,7 +171,7 @@ def test_tiny_openflamingo_batch_one_and_four_agree(tmp_path: Path, tiny_openfla
             app, ["run", *args, "--device", "cpu", "--batch-size", batch, "-o", str(tmp_path / batch)]
         )
         assert result.exit_code == 0, result.output
-        found = lines(tmp_path / batch)
+        found = samples_of(tmp_path / batch)
         assert found and not any(line["error"] for line in found)
         runs.append({(line["shots"], line["id"]): (line["prediction"], line["scores"]) for line in found})
     assert runs[0].keys() == runs[1].keys()

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from data_writers import SCIENCEQA_TEST, flat, write_rendered_sst2, write_scienceqa
+from run_helpers import results_of, samples_of
 from typer.testing import CliRunner
 
 from fseval.cli import app
@@ -15,15 +16,6 @@ from fseval.data.scienceqa import read_scienceqa
 
 runner = CliRunner()
 WRITERS = {"scienceqa": write_scienceqa, "rendered_sst2": write_rendered_sst2}
-
-
-def lines(out: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
-
-
-def results(out: Path, task: str) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = json.loads((out / "results.json").read_text())["results"][task]
-    return rows
 
 
 def score(*args: str) -> dict[str, Any]:
@@ -57,7 +49,7 @@ def test_scienceqa_zero_and_four_shots(tmp_path: Path, mock_run: Any) -> None:
     out = mock_run(
         tmp_path / "run", "--data-dir", str(data), "--shots", "0,4", "--model-arg", "mode=constant", task="scienceqa"
     )
-    found = lines(out)
+    found = samples_of(out)
     assert len(found) == 10 and not any(line["error"] for line in found)
     zero, four = found[1], found[6]
     assert zero["prompt"].count("<image>") == 1 and zero["prompt"].endswith(
@@ -69,7 +61,7 @@ def test_scienceqa_zero_and_four_shots(tmp_path: Path, mock_run: Any) -> None:
     assert "106" not in {pid for line in found for pid in line["demo_ids"]}  # the train problem without an image
     assert four["scores"] == [-1.0, -1.0] and four["prediction"] == "tiger salamander"
     assert [line["score"] for line in found[:5]] == [1.0, 0.0, 0.0, 1.0, 0.0]
-    row = results(out, "scienceqa")[1]
+    row = results_of(out, "scienceqa")[1]
     assert (row["mean"], row["n"], row["metric"]) == (40.0, 5, "scienceqa_accuracy")
     extra = {key: round(value, 2) for key, value in row["extra"].items()}
     assert extra == {"NAT": 33.33, "SOC": 100.0, "LAN": 0.0, "TXT": 50.0, "IMG": 40.0, "G1-6": 33.33, "G7-12": 50.0}
@@ -80,7 +72,7 @@ def test_rendered_sst2_zero_and_four_shots(tmp_path: Path, mock_run: Any) -> Non
     data = write_rendered_sst2(tmp_path / "sst2")
     options = ("--data-dir", str(data), "--shots", "0,4", "--model-arg", "mode=field", "--model-arg", "field=label")
     out = mock_run(tmp_path / "run", *options, task="rendered_sst2")
-    found = lines(out)
+    found = samples_of(out)
     assert len(found) == 8 and not any(line["error"] for line in found)
     assert [line["id"] for line in found[:4]] == [
         "negative/test_negative_0.png",
@@ -94,7 +86,7 @@ def test_rendered_sst2_zero_and_four_shots(tmp_path: Path, mock_run: Any) -> Non
     )
     assert all("/train/" in media for media in four["media"][:4]) and "/test/positive/" in four["media"][4]
     assert four["prediction"] == "positive" and four["targets"] == {"label": "positive"}
-    assert [row["mean"] for row in results(out, "rendered_sst2")] == [100.0, 100.0]
+    assert [row["mean"] for row in results_of(out, "rendered_sst2")] == [100.0, 100.0]
 
 
 @pytest.mark.parametrize("task", ["scienceqa", "rendered_sst2"])
@@ -107,7 +99,7 @@ def test_batch_size_does_not_change_predictions(tmp_path: Path, mock_run: Any, t
             *("--data-dir", str(data), "--shots", "0,4", "--batch-size", batch, "--model-arg", "mode=copy-demo"),
             task=task,
         )
-        runs.append({(line["shots"], line["id"]): (line["prompt"], line["scores"]) for line in lines(out)})
+        runs.append({(line["shots"], line["id"]): (line["prompt"], line["scores"]) for line in samples_of(out)})
     assert runs[0] == runs[1] and len(runs[0]) == (10 if task == "scienceqa" else 8)
 
 
@@ -174,7 +166,7 @@ def test_tiny_models_batch_one_and_four_agree(
         args = ["--task", task, "--shots", "0,4", "--model", str(path), "--data-dir", str(data), "--device", "cpu"]
         result = runner.invoke(app, ["run", *args, "--batch-size", batch, "-o", str(tmp_path / batch)])
         assert result.exit_code == 0, result.output
-        found = lines(tmp_path / batch)
+        found = samples_of(tmp_path / batch)
         assert found and not any(line["error"] for line in found)
         runs.append({(line["shots"], line["id"]): (line["prediction"], line["scores"]) for line in found})
     assert runs[0].keys() == runs[1].keys() and len(runs[0]) == (10 if task == "scienceqa" else 8)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from data_writers import write_nocaps, write_textcaps
-from run_helpers import MockRun
+from run_helpers import MockRun, results_of, samples_of
 from typer.testing import CliRunner
 
 from fseval.cli import app
@@ -22,15 +22,6 @@ from fseval.tasks.task_data import load_task_data
 # Runs score with the Java PTB tokenizer and METEOR (seconds each): marked slow, skipped without Java.
 needs_java = pytest.mark.skipif(shutil.which("java") is None, reason="the caption metrics need Java")
 REFERENCES = ["--model-arg", "mode=field", "--model-arg", "field=references"]
-
-
-def samples(run_dir: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in (run_dir / "samples.jsonl").read_text().splitlines()]
-
-
-def rows(run_dir: Path, task: str) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = json.loads((run_dir / "results.json").read_text())["results"][task]
-    return found
 
 
 def score(task: str, predictions: Path, data: Path) -> dict[str, Any]:
@@ -107,16 +98,16 @@ def test_a_missing_field_names_file_record_and_field(
 def test_textcaps_zero_and_four_shots_and_its_results_file(mock_run: MockRun, tmp_path: Path) -> None:
     data = write_textcaps(tmp_path / "textcaps")
     args = ["--data-dir", str(data), "--shots", "0,4", "--model-arg", "mode=copy-demo"]
-    one = samples(mock_run(tmp_path / "batch1", *args, "--batch-size", "1", task="textcaps"))
-    four = samples(mock_run(tmp_path / "batch4", *args, "--batch-size", "4", task="textcaps"))
+    one = samples_of(mock_run(tmp_path / "batch1", *args, "--batch-size", "1", task="textcaps"))
+    four = samples_of(mock_run(tmp_path / "batch4", *args, "--batch-size", "4", task="textcaps"))
     keys = ("id", "shots", "demo_ids", "prompt", "media", "prediction", "score", "error")
     assert [[line[k] for k in keys] for line in one] == [[line[k] for k in keys] for line in four]
     assert len(one) == 6 and all(line["error"] is None for line in one)
     assert one[3]["prompt"].count("<image>") == 5 and one[3]["prompt"].endswith("<|endofchunk|>\n<image>Output:")
     assert all(demo.startswith("t") for line in one[3:] for demo in line["demo_ids"])  # demos from train
     run_dir = mock_run(tmp_path / "run", "--data-dir", str(data), "--shots", "0", *REFERENCES, task="textcaps")
-    lines = samples(run_dir)
-    row = rows(run_dir, "textcaps")[0]
+    lines = samples_of(run_dir)
+    row = results_of(run_dir, "textcaps")[0]
     assert (row["metric"], row["n"]) == ("caption", 3) and row["mean"] > 0
     captions = [{"image_id": line["id"], "caption": line["prediction"]} for line in lines]
     (tmp_path / "captions.json").write_text(json.dumps(captions))
@@ -129,17 +120,17 @@ def test_textcaps_zero_and_four_shots_and_its_results_file(mock_run: MockRun, tm
 def test_nocaps_zero_and_four_shots_per_domain_and_its_results_file(mock_run: MockRun, tmp_path: Path) -> None:
     data = write_nocaps(tmp_path / "data")
     args = ["--data-dir", str(data), "--shots", "0,4", "--model-arg", "mode=copy-demo"]
-    one = samples(mock_run(tmp_path / "batch1", *args, "--batch-size", "1", task="nocaps"))
-    four = samples(mock_run(tmp_path / "batch4", *args, "--batch-size", "4", task="nocaps"))
+    one = samples_of(mock_run(tmp_path / "batch1", *args, "--batch-size", "1", task="nocaps"))
+    four = samples_of(mock_run(tmp_path / "batch4", *args, "--batch-size", "4", task="nocaps"))
     keys = ("id", "shots", "demo_ids", "prompt", "media", "prediction", "score", "error")
     assert [[line[k] for k in keys] for line in one] == [[line[k] for k in keys] for line in four]
     assert len(one) == 12 and all(line["error"] is None for line in one)
     assert all(set(line["demo_ids"]) <= {4, 5, 6, 7, 8, 9} for line in one[6:])  # COCO Karpathy train
     assert "train2014" in one[6]["media"][0] and one[6]["media"][-1].endswith(f"{0:016x}.jpg")
     run_dir = mock_run(tmp_path / "run", "--data-dir", str(data), "--shots", "0", *REFERENCES, task="nocaps")
-    lines = samples(run_dir)
+    lines = samples_of(run_dir)
     assert lines[0]["targets"]["domain"] == "in-domain"
-    row = rows(run_dir, "nocaps")[0]
+    row = results_of(run_dir, "nocaps")[0]
     assert (row["metric"], row["n"]) == ("nocaps_cider", 6)
     domains = [row["extra"][f"CIDEr {d}"] for d in ("in-domain", "near-domain", "out-domain")]
     assert row["mean"] == pytest.approx(sum(domains) / 3, abs=1e-9)  # two images a domain: the mean of means

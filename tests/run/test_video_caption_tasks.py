@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 from data_writers import flat
-from run_helpers import MockRun
+from run_helpers import MockRun, results_of, samples_of
 from typer.testing import CliRunner
 from video_writers import YOUCOOK2_VIDEOS, frame_index, write_vatex, write_youcook2
 
@@ -26,20 +26,11 @@ needs_java = pytest.mark.skipif(shutil.which("java") is None, reason="the captio
 REFERENCES = ["--model-arg", "mode=field", "--model-arg", "field=references"]
 
 
-def samples(run_dir: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in (run_dir / "samples.jsonl").read_text().splitlines()]
-
-
-def rows(run_dir: Path, task: str) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = json.loads((run_dir / "results.json").read_text())["results"][task]
-    return found
-
-
 def same_across_batch_sizes(mock_run: MockRun, tmp_path: Path, task: str, data: Path) -> list[dict[str, Any]]:
     """``--shots 0,4`` at batch sizes 1 and 4 (demo captions copied): the same prompts, clips and predictions."""
     args = ["--data-dir", str(data), "--shots", "0,4", "--model-arg", "mode=copy-demo"]
-    one = samples(mock_run(tmp_path / "batch1", *args, "--batch-size", "1", task=task))
-    four = samples(mock_run(tmp_path / "batch4", *args, "--batch-size", "4", task=task))
+    one = samples_of(mock_run(tmp_path / "batch1", *args, "--batch-size", "1", task=task))
+    four = samples_of(mock_run(tmp_path / "batch4", *args, "--batch-size", "4", task=task))
     keys = ("id", "shots", "demo_ids", "prompt", "media", "prediction", "score", "error")
     assert [[line[k] for k in keys] for line in one] == [[line[k] for k in keys] for line in four]
     return one
@@ -58,7 +49,7 @@ def score(task: str, predictions: Path, data: Path) -> dict[str, Any]:
 def test_vatex_public_test_zero_and_four_shots(mock_run: MockRun, tmp_path: Path) -> None:
     data = write_vatex(tmp_path / "vatex")
     run_dir = mock_run(tmp_path / "run", "--data-dir", str(data), "--shots", "0,4", *REFERENCES, task="vatex")
-    lines = samples(run_dir)
+    lines = samples_of(run_dir)
     assert [line["id"] for line in lines[:3]] == ["nJ6KPT1uwe8_000002_000012", "-0jJ7Zb_Gm8A_000004_000014",
                                                   "Ptf_2VRj-V0_000000_000010"]  # fmt: skip
     zero, four = lines[0], lines[3]
@@ -68,7 +59,7 @@ def test_vatex_public_test_zero_and_four_shots(mock_run: MockRun, tmp_path: Path
     assert all(line["demo_ids"][0].startswith("trainvid_") for line in lines)  # demos from training
     assert lines[0]["prediction"] == "a red square moves to the right 0"
     assert len(lines[0]["targets"]["references"]) == 10
-    row = rows(run_dir, "vatex")[1]
+    row = results_of(run_dir, "vatex")[1]
     assert (row["shots"], row["metric"], row["n"], row["failed"]) == (4, "vatex_caption", 3, 0)
     # A {videoID: caption} file of the run's 4-shot captions scores as the run did.
     captions = {line["id"]: line["prediction"] for line in lines if line["shots"] == 4}
@@ -96,7 +87,7 @@ def test_vatex_whole_videos_are_sampled_in_the_video_id_range(mock_run: MockRun,
     (first, *_) = VatexJson.model_validate(spec["data"]["eval"][0]).read(data)
     assert [frame_index(image) for image in load_video(first.media[0]).frames] == list(range(2, 12))  # 000002-000012
     args = ["--data-dir", str(data), "--shots", "4", "--tasks-dir", str(tmp_path / "tasks"), *REFERENCES]
-    lines = samples(mock_run(tmp_path / "run", *args, task="vatex"))
+    lines = samples_of(mock_run(tmp_path / "run", *args, task="vatex"))
     assert lines[1]["media"][-1] == f"{data / 'videos' / '-0jJ7Zb_Gm8A.mp4'}#fps=1,frames<=30@4.0-14.0s"
     assert all(line["error"] is None for line in lines)
 
@@ -113,7 +104,7 @@ def test_youcook2_validation_steps_zero_and_four_shots(mock_run: MockRun, tmp_pa
     assert {key.split("#")[0].rsplit(".", 1)[1] for line in lines for key in line["media"]} == {"mp4", "mkv", "webm"}
     # densevid_eval's results file of references-as-predictions scores as the run with those predictions does.
     run_dir = mock_run(tmp_path / "run", "--data-dir", str(data), "--shots", "0", *REFERENCES, task="youcook2")
-    predictions = {line["id"]: line["prediction"] for line in samples(run_dir)}
+    predictions = {line["id"]: line["prediction"] for line in samples_of(run_dir)}
     results = {
         youtube_id: [
             {"sentence": predictions[f"{youtube_id}_{n}"], "timestamp": [start, end]} for n, start, end, _ in steps
@@ -123,7 +114,7 @@ def test_youcook2_validation_steps_zero_and_four_shots(mock_run: MockRun, tmp_pa
     }
     (tmp_path / "results.json").write_text(json.dumps({"version": "VERSION 1.0", "results": results}))
     scored = score("youcook2", tmp_path / "results.json", data)
-    assert scored["n"] == 5 and scored["metrics"]["CIDEr"] == pytest.approx(rows(run_dir, "youcook2")[0]["mean"])
+    assert scored["n"] == 5 and scored["metrics"]["CIDEr"] == pytest.approx(results_of(run_dir, "youcook2")[0]["mean"])
 
 
 @pytest.mark.slow
@@ -133,10 +124,12 @@ def test_youcook2_step_past_the_end_of_its_video_fails_alone(mock_run: MockRun, 
     annotations = json.loads((data / "youcookii_annotations_trainval.json").read_text())
     annotations["database"]["V53X_mPeyjIU"]["annotations"][1]["segment"] = [12, 40]  # the video is 15 s long
     (data / "youcookii_annotations_trainval.json").write_text(json.dumps(annotations))
-    lines = samples(mock_run(tmp_path / "run", "--data-dir", str(data), "--shots", "0", *REFERENCES, task="youcook2"))
+    lines = samples_of(
+        mock_run(tmp_path / "run", "--data-dir", str(data), "--shots", "0", *REFERENCES, task="youcook2")
+    )
     failed = [line for line in lines if line["error"]]
     assert [line["id"] for line in failed] == ["V53X_mPeyjIU_3"] and "past the end" in failed[0]["error"]
-    assert rows(tmp_path / "run", "youcook2")[0]["n"] == 4
+    assert results_of(tmp_path / "run", "youcook2")[0]["n"] == 4
 
 
 @pytest.mark.parametrize(

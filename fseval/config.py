@@ -106,6 +106,7 @@ class RunConfig(BaseModel):
     demos: Literal["random", "fixed", "rices", "openflamingo"] = "random"
     demos_file: Path | None = None
     demo_ablation: DemoAblation = "none"
+    instruction: str | None = None
     rices_model: str = "ViT-L-14"
     rices_pretrained: str = "openai"
     cache_dir: Path | None = None

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -89,6 +89,20 @@ class Sample:
     id: int | str
     media: tuple[MediaRef, ...]
     fields: Mapping[str, Any] = field(default_factory=dict)
+
+
+class DemoSource(Protocol):
+    """Demos that a benchmark's data sets per query, instead of draws from a shared pool (structured demos).
+
+    VL-ICL Bench's are one: each query's demos follow rules of its release (two classes' support images
+    of the query itself, answers that depend on the query, same/different pairs), drawn from one seeded
+    stream. ``demos`` gives, for a seed and a shot count, each query's demos in prompt order, keyed by
+    ``str(sample.id)``; a shot count may stand for more demos than shots (one per class per shot).
+    """
+
+    description: str
+
+    def demos(self, seed: int, shots: int) -> Mapping[str, Sequence[Sample]]: ...
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,14 @@ CacheDir = Annotated[
     Path | None,
     typer.Option(help="Feature cache (default $FSEVAL_CACHE/features or ~/.cache/fseval/features).", metavar="DIR"),
 ]
+Instruction = Annotated[
+    str | None,
+    typer.Option(
+        help="The task instruction's level, for tasks whose prompt defines levels (VL-ICL: nothing, concise, "
+        "detailed; fseval tasks show NAME lists them). Default: the prompt's first level.",
+        metavar="LEVEL",
+    ),
+]
 DemoAblation = Annotated[
     str,
     typer.Option(
@@ -127,6 +135,7 @@ def run(
     ] = DEFAULTS["demos"],
     demos_file: DemosFile = DEFAULTS["demos_file"],
     demo_ablation: DemoAblation = DEFAULTS["demo_ablation"],
+    instruction: Instruction = DEFAULTS["instruction"],
     rices_model: Annotated[
         str, typer.Option(help="--demos rices: open_clip model name or config JSON.", metavar="NAME")
     ] = DEFAULTS["rices_model"],

@@ -25,6 +25,7 @@ def show_run(run_dir: Path, breakdown: bool = False) -> None:
     notes = [f"demos: {config.get('demos', 'random')}"]
     notes += [f"prompt ensembles: {config['prompt_ensembles']}"] if config.get("prompt_ensembles", 1) > 1 else []
     notes += [] if config.get("zero_shot_text_demos", True) else ["0 shots without text demos"]
+    notes += [f"instruction: {config['instruction']}"] if config.get("instruction") else []
     ablation = config.get("demo_ablation", "none")
     notes += [f"demo ablation: {ablation} (demos drawn as without it, then changed)"] if ablation != "none" else []
     compat = config.get("compat")

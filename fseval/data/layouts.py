@@ -30,13 +30,14 @@ from fseval.data import (
     vatex,
     video,
     visdial,
+    vl_icl,
     vqa,
     winoground,
     youcook2,
 )
 from fseval.data.base import gc_paused
 from fseval.errors import DataError
-from fseval.types import Sample, VideoSampling
+from fseval.types import DemoSource, Sample, VideoSampling
 
 
 class LayoutBase(BaseModel, ABC):
@@ -76,6 +77,15 @@ class LayoutBase(BaseModel, ABC):
     @abstractmethod
     def read(self, root: Path) -> list[Sample]:
         """The split's samples, read from its files under ``root``."""
+
+    @property
+    def sets_demos(self) -> str | None:
+        """How its data sets each query's demos (``demo_source``), in words; None: they are drawn from a pool."""
+        return None
+
+    def demo_source(self, root: Path, samples: list[Sample]) -> DemoSource | None:
+        """The demos its data sets per query (structured demos), when the format has them; None: drawn from a pool."""
+        return None
 
 
 class _ImageFiles(LayoutBase):
@@ -409,6 +419,48 @@ class ScienceQaJson(_ImageFiles):
         return scienceqa.read_scienceqa(root, self.file, self.splits, self.split, self.images)
 
 
+class VlIclJson(LayoutBase):
+    """VL-ICL Bench: ``<folder>/query.json`` (and ``support.json``), images under the data folder; demos per query.
+
+    The demo rule's fields are those of ``fseval.data.vl_icl.DemoRule``; the task file declares them.
+    """
+
+    format: Literal["vl_icl_json"]
+    folder: str = Field(description="the task's folder in the release (open_mi, clevr, textocr ...)")
+    draw: Literal["support", "query_classes"] = Field(
+        default="support", description="demos from support.json, or from the query's own classes (open_mi)"
+    )
+    expand: list[str] = Field(default_factory=list, description="sub-records each support record gives, in order")
+    answer_by: str | None = Field(default=None, description="query field picking a support record's answer")
+    answer_order: list[str] = Field(default_factory=list, description="answer_by's values, in answer-list order")
+    class_question: str = Field(default="This is a", description="question of query_classes demos")
+
+    def files(self) -> list[str]:
+        support = [f"{self.folder}/{vl_icl.SUPPORT_FILE}"] if self.draw == "support" else []
+        return [f"{self.folder}/{vl_icl.QUERY_FILE}", *support]
+
+    def media(self) -> str:
+        return "the records' image paths, relative to the data folder"
+
+    @property
+    def sets_demos(self) -> str | None:
+        if self.draw == "query_classes":
+            rule = f"per shot, an image of the query's class and one of another class ({self.class_question!r})"
+        else:
+            rule = "support.json records" + (f", each as its {' and '.join(self.expand)} pair" if self.expand else "")
+            rule += f", each answer the one for the query's {self.answer_by}" if self.answer_by else ""
+        return f"per query, VL-ICL's select_demonstration from --seed: {rule}"
+
+    def read(self, root: Path) -> list[Sample]:
+        return vl_icl.read_queries(root, self.folder)
+
+    def demo_source(self, root: Path, samples: list[Sample]) -> DemoSource | None:
+        rule = vl_icl.DemoRule(
+            self.draw, tuple(self.expand), self.answer_by, tuple(self.answer_order), self.class_question
+        )
+        return vl_icl.demo_source(root, self.folder, rule, samples)
+
+
 Layout = Annotated[
     VqaJson
     | TextVqaJson
@@ -430,7 +482,8 @@ Layout = Annotated[
     | ScienceQaJson
     | TextCapsJson
     | NoCapsJson
-    | CocoImageInfoJson,
+    | CocoImageInfoJson
+    | VlIclJson,
     Field(discriminator="format"),
 ]
 

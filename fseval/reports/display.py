@@ -246,9 +246,15 @@ def task_details(task: Any) -> Table:
     table.add_row("prompt: demo", repr(task.prompt.demo))
     table.add_row("prompt: query", repr(task.prompt.query))
     table.add_row("prompt: separator", repr(task.prompt.separator))
+    if task.prompt.preamble:
+        table.add_row("prompt: preamble", repr(task.prompt.preamble))
+    if task.prompt.instructions:
+        levels = [f"{level}: {text!r}" for level, text in task.prompt.instructions.items()]
+        table.add_row("prompt: instructions", "\n".join(levels) + "\n(--instruction LEVEL; the first by default)")
     table.add_row("data: source", spec.data.source)
+    set_by_data = next((rule for layout in spec.data.eval if (rule := layout.sets_demos)), None)
     for role, layouts in (("evaluation", spec.data.eval), ("demos", spec.data.demo)):
-        lines = [f"- {layout.describe()}" for layout in layouts] or ["(drawn from the evaluation split)"]
+        lines = [f"- {layout.describe()}" for layout in layouts] or [set_by_data or "(drawn from the evaluation split)"]
         table.add_row(f"data: {role}", "\n".join(lines))
     if spec.data.default_dir:
         table.add_row("data: default", f"bundled with fseval ({spec.data.default_dir}); no --data-dir needed")

@@ -11,6 +11,9 @@ headline is not a per-sample mean (ROC AUC), they compare the per-sample scores 
 Per run and task, VL-ICL Bench's peak (Zong et al., ICLR 2025, arXiv 2403.13164): the best score over
 the shot counts the run evaluated, 0 included. VL-ICL Bench's ICL-efficiency figure is not reported:
 its exact definition could not be confirmed from the paper or ys-zong/VL-ICL.
+
+Each row also carries the run's own bootstrap 95% interval of its score (``results.json``'s ``ci95``),
+which the plot (``icl_plot.py``) and the HTML report draw as a band around each curve.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ class Gain:
 class ShotRow:
     shots: int
     score: float | None  # the row's headline score (None: not scored)
+    ci95: tuple[float, float] | None = None  # the score's bootstrap 95% interval, as results.json holds it
     over_zero_shot: Gain | None = None
     over_ablated: dict[str, Gain | None] = field(default_factory=dict)  # ablated run -> this plain run's gain over it
 
@@ -56,6 +60,11 @@ class Curve:
     rows: list[ShotRow]
     peak: float | None = None
     peak_shots: int | None = None
+
+    @property
+    def label(self) -> str:
+        """How plots name the curve: the run, and its demo ablation where it has one."""
+        return self.run if self.demo_ablation == PLAIN else f"{self.run} ({self.demo_ablation})"
 
 
 @dataclass
@@ -123,7 +132,7 @@ def curve(run: Run, task: str, ablated: list[Run]) -> Curve:
     rows = []
     for row in sorted(run.record.results.get(task, []), key=lambda r: r.shots):
         scored = not row.not_scored
-        shot_row = ShotRow(row.shots, row.mean if scored else None)
+        shot_row = ShotRow(row.shots, row.mean if scored else None, row.ci95 if scored else None)
         if scored:
             shot_row.over_zero_shot = gain_over_zero_shot(run, task, row.shots)
             shot_row.over_ablated = {other.name: gain_over_ablated(run, other, task, row.shots) for other in ablated}
@@ -134,6 +143,14 @@ def curve(run: Run, task: str, ablated: list[Run]) -> Curve:
         best = max(scored_rows, key=lambda r: (r.score, -r.shots))  # the fewest shots reaching the peak
         result.peak, result.peak_shots = best.score, best.shots
     return result
+
+
+def has_icl_view(runs: list[Run]) -> bool:
+    """Whether the runs hold something the view shows: a demo-ablation run, or a task at more than one shot count."""
+    if any(ablation(run) != PLAIN for run in runs):
+        return True
+    tasks = {task for run in runs for task in run.record.results}
+    return any(len({row.shots for run in runs for row in run.record.results.get(task, [])}) > 1 for task in tasks)
 
 
 def run_warnings(runs: list[Run]) -> list[str]:

@@ -112,6 +112,22 @@ def plan_demos(data: TaskData, n_demos: int, seed: int, settings: DemoSettings) 
     return demo_strategies.plan_random(data.eval, pool, n_demos, seed, limit, data.demo_is_eval)
 
 
+def draw_demos(
+    data: TaskData, shots: int, n_demos: int, seed: int, settings: DemoSettings
+) -> tuple[list[int], list[list[Sample]]]:
+    """The evaluated samples' positions in order, and each one's demos: set by its data, or drawn from the pool.
+
+    A task whose data sets its demos (``TaskData.demo_source``: VL-ICL Bench) shows exactly those, in
+    evaluation order; ``random_answers`` then draws from its evaluation split, which is its demo pool.
+    """
+    if data.demo_source is not None:
+        order = list(range(len(data.eval)))[: settings.limit]
+        sets = data.demo_source.demos(seed, shots)
+        return order, [list(sets[str(data.eval[i].id)]) for i in order]
+    plan = plan_demos(data, n_demos, seed, settings)
+    return plan.order, [[data.demo_pool[i] for i in indices] for indices in plan.demos]
+
+
 def plan_queries(
     task: Task,
     data: TaskData,
@@ -125,19 +141,18 @@ def plan_queries(
     n_demos = shots if shots > 0 else (task.spec.zero_shot_text_demos if settings.zero_shot_text_demos else 0)
     targets = get_metric(task.spec.metric).target_fields
     ensembles = settings.prompt_ensembles if task.spec.mode == "rank" else 1
-    plan = plan_demos(data, n_demos, seed, settings)
+    positions, drawn = draw_demos(data, shots, n_demos, seed, settings)
     ablation = settings.ablation if shots > 0 else "none"  # the demos are drawn as the plain run's, then changed
     answers = answer_fields(task.prompt) if ablation == "random_answers" else ()
     demo_media = shots > 0 and ablation != "no_images"
     queries = []
-    for position, (index, demo_indices) in enumerate(zip(plan.order, plan.demos, strict=True)):
+    for position, (index, demos) in enumerate(zip(positions, drawn, strict=True)):
         sample = data.eval[index]
-        demos = [data.demo_pool[i] for i in demo_indices]
         shown = ablate_demos(demos, ablation, data.demo_pool, answers, seed, sample.id)
         variants = [
-            openflamingo_zero_shot(render(task.prompt, order, sample, demo_media=demo_media), order)
+            openflamingo_zero_shot(render(task.prompt, order, sample, demo_media, task.preamble), order)
             if shots == 0 and compat.zero_shot_rank_demo_image and task.spec.mode == "rank"
-            else render(task.prompt, order, sample, demo_media=demo_media)
+            else render(task.prompt, order, sample, demo_media, task.preamble)
             for order in demo_orders(shown, ensembles, seed, sample.id)
         ]
         text, media = variants[0]

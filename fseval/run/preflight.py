@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 
 from fseval.config import RunConfig
@@ -95,6 +96,9 @@ def demo_problems(config: RunConfig, tasks: list[Task], data: dict[str, TaskData
     """Each shot count's demos can be drawn from the task's demo pool."""
     found = []
     for task in (t for t in tasks if t.name in data):
+        if data[task.name].demo_source is not None:
+            found += demo_source_problems(config, task, data[task.name])
+            continue
         pool = len(data[task.name].demo_pool) - data[task.name].demo_is_eval  # the query never demos itself
         text_demos = task.spec.zero_shot_text_demos if config.zero_shot_text_demos else 0
         most = max(shots or text_demos for shots in config.shots or task.spec.shots)
@@ -110,6 +114,22 @@ def demo_problems(config: RunConfig, tasks: list[Task], data: dict[str, TaskData
         elif config.demos == "fixed" and config.demos_file is not None:
             found += demos_file_problems(config.demos_file, data[task.name], most, config.limit)
     return found
+
+
+def demo_source_problems(config: RunConfig, task: Task, data: TaskData) -> Problems:
+    """A task whose data sets its demos per query: only that, and every (seed, shots) can be drawn."""
+    source = data.demo_source
+    assert source is not None
+    if config.demos != "random":
+        return [
+            f"{task.name}: its demos are set per query by its data ({source.description}); "
+            f"--demos {config.demos} does not apply to it (leave --demos out)."
+        ]
+    found: list[str] = []
+    for seed in config.seeds:
+        for shots in config.shots or task.spec.shots:
+            found += collect(partial(source.demos, seed, shots))
+    return list(dict.fromkeys(found))
 
 
 def demos_file_problems(path: Path, data: TaskData, most: int, limit: int | None) -> Problems:

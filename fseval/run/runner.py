@@ -157,7 +157,7 @@ def run(
     dist = dist or init_from_env()
     models = models or RegistryLoader()
     with reporting_to(progress if dist.is_main else no_progress):
-        tasks = load_tasks(config.tasks, config.tasks_dirs)
+        tasks = [task.with_instruction(config.instruction) for task in load_tasks(config.tasks, config.tasks_dirs)]
         config = with_compat_defaults(config, tasks)
         output: Path = dist.broadcast(config.output or default_output(config))
         data, files = check_before_loading(config, tasks, models, output, resume, dist)
@@ -294,11 +294,18 @@ def run_needs(config: RunConfig, tasks: list[Task], data: dict[str, TaskData]) -
     def most(samples: list[Any]) -> int:
         return max((len(sample.media) for sample in samples), default=0)
 
-    images = [
-        max(config.shots or task.spec.shots or (0,)) * most(data[task.name].demo_pool) + most(data[task.name].eval)
-        for task in tasks
-        if task.name in data
-    ]
+    def largest(task: Task) -> int:
+        shots = max(config.shots or task.spec.shots or (0,))
+        source, evaluated = data[task.name].demo_source, data[task.name].eval
+        if source is None:
+            return shots * most(data[task.name].demo_pool) + most(evaluated)
+        try:
+            sets = source.demos(config.seed, shots)
+        except FsevalError:  # demo_problems reports it
+            return most(evaluated)
+        return max((len(q.media) + sum(len(d.media) for d in sets[str(q.id)]) for q in evaluated), default=0)
+
+    images = [largest(task) for task in tasks if task.name in data]
     ranks = any(task.spec.mode == "rank" for task in tasks)
     return RunNeeds(max(images, default=0), ranks, any(task.video for task in tasks))
 

@@ -32,10 +32,13 @@ def fill(template: str, sample: Sample) -> str:
 
 
 def render(
-    prompt: PromptTemplate, demos: Sequence[Sample], query: Sample, demo_media: bool = True
+    prompt: PromptTemplate, demos: Sequence[Sample], query: Sample, demo_media: bool = True, preamble: str = ""
 ) -> tuple[str, list[MediaRef]]:
-    """The prompt text and its media in order; ``demo_media=False`` gives the text-only demos of 0 shots."""
-    context = "".join(fill(prompt.demo, demo) + prompt.separator for demo in demos)
+    """The prompt text and its media in order; ``demo_media=False`` gives the text-only demos of 0 shots.
+
+    ``preamble`` (the task's instruction, ``Task.preamble``) comes first, once.
+    """
+    context = preamble + "".join(fill(prompt.demo, demo) + prompt.separator for demo in demos)
     media = [m for demo in demos for m in demo.media] if demo_media else []
     if not demo_media:
         context = context.replace(IMAGE_TOKEN, "")

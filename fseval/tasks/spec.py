@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import string
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,6 +35,19 @@ class PromptTemplate(_Strict):
     demo: str
     query: str
     separator: str = Field(default="\n", description="appended after each demo")
+    instructions: dict[str, str] = Field(
+        default_factory=dict,
+        description="task instructions by level (fseval run --instruction LEVEL); the first is the default",
+    )
+    preamble: str = Field(
+        default="", description="written once before the demos; {instruction} is the chosen instruction's text"
+    )
+
+    @model_validator(mode="after")
+    def _instruction_used(self) -> PromptTemplate:
+        if self.instructions and "{instruction}" not in self.preamble:
+            raise ValueError("a prompt with instructions writes them with {instruction} in its preamble")
+        return self
 
     @field_validator("demo", "query")
     @classmethod
@@ -141,10 +154,32 @@ class Task:
     spec: TaskSpec
     path: Path
     prompt: PromptTemplate
+    instruction: str | None = None  # the level of prompt.instructions a run chose (None: the first)
 
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def preamble(self) -> str:
+        """What prompts start with: the prompt's preamble with the chosen instruction's text."""
+        levels = self.prompt.instructions
+        if not levels:
+            return self.prompt.preamble
+        return self.prompt.preamble.replace("{instruction}", levels[self.instruction or next(iter(levels))])
+
+    def with_instruction(self, level: str | None) -> Task:
+        """This task with instruction ``level`` (``--instruction``), which its prompt must define."""
+        if level is None:
+            return self
+        if level not in self.prompt.instructions:
+            defined = ", ".join(self.prompt.instructions)
+            raise SpecError(
+                f"--instruction {level}: task {self.name!r} has "
+                + (f"the instruction levels {defined}." if defined else "no instruction levels."),
+                hint="Leave --instruction out for tasks without levels (their prompt file declares `instructions`).",
+            )
+        return replace(self, instruction=level)
 
     @property
     def video(self) -> bool:

@@ -11,7 +11,7 @@ from fseval.data.layouts import LayoutBase, LoadedSplit, load_split
 from fseval.errors import DataError, plural
 from fseval.resources import PACKAGE_DIR
 from fseval.tasks.spec import Task
-from fseval.types import Sample
+from fseval.types import DemoSource, Sample
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,8 @@ class TaskData:
     demo_pool: list[Sample]
     demo_is_eval: bool
     files: dict[str, list[str]]
+    # Demos the data sets per query (VL-ICL Bench's rules), instead of draws from demo_pool.
+    demo_source: DemoSource | None = None
 
 
 def data_roots(task: Task, data_dir: str | None) -> list[Path]:
@@ -62,7 +64,8 @@ def load_task_data(task: Task, data_dir: str | None, limit: int | None = None, f
             _check_images(task, demo.samples, demo.layout)
         _check_prompt(task, demo.samples[0] if demo.samples else None, samples[0] if samples else None)
     files = {"eval": evaluation.files, "demo": demo.files}
-    return TaskData(samples, demo.samples, demo is evaluation, files)
+    source = None if for_scoring else evaluation.layout.demo_source(evaluation.root, evaluation.samples)
+    return TaskData(samples, demo.samples, demo is evaluation, files, source)
 
 
 def _check_fields(task: Task, sample: Sample | None) -> None:

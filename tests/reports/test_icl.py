@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -117,3 +118,35 @@ def test_missing_run_dir_is_one_panel(tmp_path: Path) -> None:
     result = runner.invoke(app, ["icl", str(tmp_path / "nowhere")])
     assert result.exit_code == 1
     assert "fseval: error" in result.stderr and "Traceback" not in result.output
+
+
+def test_rows_carry_the_scores_own_interval(runs: tuple[Path, Path]) -> None:
+    report = icl_json(*runs)
+    for run, curve in zip(runs, report["tasks"][0]["curves"], strict=True):
+        held = json.loads((run / "results.json").read_text())["results"]["shapes_vqa"]
+        assert [row["ci95"] for row in curve["rows"]] == [row["ci95"] for row in held]
+
+
+def test_report_has_an_icl_section_with_the_table_and_banded_chart(tmp_path: Path, runs: tuple[Path, Path]) -> None:
+    out = tmp_path / "r.html"
+    result = runner.invoke(app, ["report", *map(str, runs), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    html = out.read_text()
+    section = html[html.index("<h2>In-context learning</h2>") : html.index("</section>", html.index("In-context"))]
+    assert "<th>vs 0-shot</th><th>vs random</th>" in section
+    assert "<td>plain</td><td>none</td><td>4</td>" in section
+    assert "<td>random</td><td>random_answers</td><td>4</td>" in section
+    assert "peak: plain" in section and "random (random_answers)" in section
+    svg = section[section.index('<svg class="chart icl"') : section.index("</svg>")]
+    assert re.findall(r'<path class="band" d="M[^"]+ Z"[^>]*data-run="([^"]+)"', svg) == [
+        "plain",
+        "random (random_answers)",
+    ]
+    assert svg.count('class="peak"') == 2
+
+
+def test_report_of_one_shot_count_and_no_ablation_has_no_icl_section(tmp_path: Path, mock_run: MockRun) -> None:
+    run = mock_run(tmp_path / "zero", "--shots", "0", "--limit", "4", task="shapes_vqa")
+    out = tmp_path / "r.html"
+    assert runner.invoke(app, ["report", str(run), "-o", str(out)]).exit_code == 0
+    assert "In-context learning" not in out.read_text()

@@ -25,6 +25,7 @@ from fseval.reports.compare import Run
 from fseval.reports.html.page import (
     breakdown_section,
     comparison_section,
+    icl_section,
     incomplete_banner,
     runs_section,
     scores_section,
@@ -82,7 +83,7 @@ def render(runs: list[Run], thumbnail_size: int, image_budget_mb: float) -> tupl
     summary = (
         incomplete_banner(runs) + runs_section(runs) + scores_section(runs, tasks) + breakdown_section(runs, tasks)
     )
-    summary += comparison_section(runs)
+    summary += comparison_section(runs) + icl_section(runs)
     parts = {
         "title": escape(title),
         "css": _asset("report.css"),

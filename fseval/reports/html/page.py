@@ -1,4 +1,4 @@
-"""The report's summary as HTML: runs, scores with intervals, charts, breakdowns and paired differences.
+"""The report's summary as HTML: runs, scores with intervals, charts, breakdowns, paired differences and ICL.
 
 Rendered here, so the summary reads without JavaScript; the sample browser below it is drawn by
 ``assets/report.js`` from the embedded data.
@@ -13,10 +13,12 @@ from html import escape
 from fseval.errors import FsevalError
 from fseval.progress import phase
 from fseval.record import ResultRow
+from fseval.reports.colours import run_colours
 from fseval.reports.compare import Paired, Run
 from fseval.reports.compare import compare as compare_runs
 from fseval.reports.completeness import completeness
-from fseval.reports.html.svg import score_chart
+from fseval.reports.html.svg import BandPoint, band_chart, score_chart
+from fseval.reports.icl import Gain, TaskView, has_icl_view, icl_views
 from fseval.reports.plot import axis_label
 
 
@@ -142,3 +144,59 @@ def _comparison_row(c: Paired) -> list[str]:
         str(c.n_shared),
         escape(notes),
     ]
+
+
+def icl_section(runs: Sequence[Run]) -> str:
+    """As ``fseval icl``: per task, each run's score by shots, its gain over 0 shots and the plain run's over each
+    ablation (paired bootstrap 95% CI), the peaks, and the curves with their 95% bands; only where the runs hold a
+    task at several shot counts or a demo-ablation run."""
+    if not has_icl_view(list(runs)):
+        return ""
+    with phase("In-context learning"):
+        views = icl_views(list(runs))
+    note = (
+        "as <code>fseval icl</code>: gains are paired differences of per-sample scores (×100) with a paired "
+        "bootstrap 95% CI; bands are each score's bootstrap 95% CI; a ring marks each run's peak"
+    )
+    parts = [f'<section><h2>In-context learning</h2><p class="note">{note}</p>']
+    colour = dict(zip((run.name for run in runs), run_colours(len(runs)), strict=True))
+    parts += [_icl_task(view, colour) for view in views]
+    return "".join(parts) + "</section>"
+
+
+def _gain(gain: Gain | None) -> str:
+    if gain is None or math.isnan(gain.difference):
+        return "–"
+    low, high = (_number(end, True) for end in gain.ci95)
+    return f'{_number(gain.difference, True)} <span class="ci">[{low}, {high}]</span>'
+
+
+def _icl_task(view: TaskView, colour: dict[str, str]) -> str:
+    ablated = list(dict.fromkeys(name for c in view.curves for r in c.rows for name in r.over_ablated))
+    head = ["run", "ablation", "shots", "score", "vs 0-shot", *(f"vs {escape(name)}" for name in ablated)]
+    rows = [
+        [
+            escape(c.run),
+            escape(c.demo_ablation),
+            str(r.shots),
+            "not scored" if r.score is None else _number(r.score),
+            _gain(r.over_zero_shot),
+            *(_gain(r.over_ablated.get(name)) for name in ablated),
+        ]
+        for c in view.curves
+        for r in c.rows
+    ]
+    peaks = [f"{escape(c.label)} {c.peak:.2f} at {c.peak_shots} shots" for c in view.curves if c.peak is not None]
+    notes = (["peak: " + "; ".join(peaks)] if peaks else []) + [escape(n) for n in [view.note, *view.warnings] if n]
+    lines = [
+        (
+            c.label,
+            [BandPoint(r.shots, r.score, r.ci95 or (math.nan, math.nan)) for r in c.rows if r.score is not None],
+            c.peak_shots,
+        )
+        for c in view.curves
+    ]
+    chart = band_chart(view.task, axis_label(view.metric), lines, [colour[c.run] for c in view.curves])
+    caption = f"{escape(view.task)}: {escape(axis_label(view.metric))}, what the demos add"
+    notes_html = "".join(f'<p class="note">{n}</p>' for n in notes)
+    return f'<div class="task"><div>{_table(head, rows, caption)}{notes_html}</div>{chart}</div>'

@@ -420,15 +420,17 @@ class ScienceQaJson(_ImageFiles):
 
 
 class VlIclJson(LayoutBase):
-    """VL-ICL Bench: ``<folder>/query.json`` (and ``support.json``), images under the data folder; demos per query.
+    """VL-ICL Bench's ``<folder>/query.json`` (and ``support.json``), images under the data folder; demos per query.
 
-    The demo rule's fields are those of ``fseval.data.vl_icl.DemoRule``; the task file declares them.
+    The demo rule's fields are those of ``fseval.data.vl_icl.DemoRule``; the task file declares them. Any
+    benchmark in this shape can use it: ``draw: listed`` takes each query's demos as its files list them.
     """
 
     format: Literal["vl_icl_json"]
     folder: str = Field(description="the task's folder in the release (open_mi, clevr, textocr ...)")
-    draw: Literal["support", "query_classes"] = Field(
-        default="support", description="demos from support.json, or from the query's own classes (open_mi)"
+    draw: Literal["support", "query_classes", "listed"] = Field(
+        default="support",
+        description="demos from support.json, from the query's own classes (open_mi), or as its 'demos' field lists",
     )
     expand: list[str] = Field(default_factory=list, description="sub-records each support record gives, in order")
     answer_by: str | None = Field(default=None, description="query field picking a support record's answer")
@@ -444,6 +446,8 @@ class VlIclJson(LayoutBase):
 
     @property
     def sets_demos(self) -> str | None:
+        if self.draw == "listed":
+            return "per query, as its record's 'demos' field lists them for each shot count"
         if self.draw == "query_classes":
             rule = f"per shot, an image of the query's class and one of another class ({self.class_question!r})"
         else:

@@ -18,6 +18,10 @@ Demos follow ``utils/ICL_utils.py:select_demonstration``, by the rule the task f
 - ``draw: query_classes`` (open_mi): ``random.choice`` of another of the query's ``classes``, then
   ``random.choice([True, False])`` puts the query's class first (True) or second, even at 0 shots;
   shot i shows image i of each class in that order, with the question ``class_question``.
+- ``draw: listed``: not VL-ICL's; for any benchmark whose files fix each query's demos. A query's
+  ``demos`` field maps a shot count (as a string) to its demo records, shaped as the queries are
+  (``image``, ``question``, ``answer``); no seed enters, and a count it does not list is an error
+  (0 shots: no demos).
 
 I2T_inference.py seeds Python's ``random`` once and draws for every query in file order at each
 count of ``--n_shot`` (0 1 2 4 8 by default) in turn, so all draws are one stream. fseval replays
@@ -46,7 +50,7 @@ QUERY_FILE, SUPPORT_FILE = "query.json", "support.json"
 class DemoRule:
     """How a query's demos are drawn (see the module docstring)."""
 
-    draw: Literal["support", "query_classes"] = "support"
+    draw: Literal["support", "query_classes", "listed"] = "support"
     expand: tuple[str, ...] = ()
     answer_by: str | None = None
     answer_order: tuple[str, ...] = ()
@@ -107,13 +111,16 @@ class VlIclDemos:
     def demos(self, seed: int, shots: int) -> Mapping[str, Sequence[Sample]]:
         if (seed, shots) not in self._drawn:
             rng = random.Random(seed)  # as random.seed(seed): utils.set_random_seed
-            for count in [*(c for c in OFFICIAL_SHOTS if c < shots), shots]:
+            before = [] if self.rule.draw == "listed" else [c for c in OFFICIAL_SHOTS if c < shots]  # no stream
+            for count in [*before, shots]:
                 self._drawn[(seed, count)] = {str(q.id): self._draw(rng, q, count) for q in self.queries}
         return self._drawn[(seed, shots)]
 
     def _draw(self, rng: random.Random, query: Sample, shots: int) -> list[Sample]:
         if self.rule.draw == "query_classes":
             return self._class_pairs(rng, query, shots)
+        if self.rule.draw == "listed":
+            return self._listed(query, shots)
         if shots > len(self.support):
             raise DataError(
                 f"{self._file(SUPPORT_FILE)} has {len(self.support)} records, fewer than the {shots} shots asked for.",
@@ -166,10 +173,27 @@ class VlIclDemos:
                 demos.append(Sample(f"{query.id}:{name}:{i}", refs({"image": images[i]}), fields))
         return demos
 
+    def _listed(self, query: Sample, shots: int) -> list[Sample]:
+        """The demo records the query's ``demos`` field lists for ``shots``."""
+        path = self._file(QUERY_FILE)
+        listed = query.fields.get("demos")
+        records = listed.get(str(shots)) if isinstance(listed, dict) else None
+        if records is None and shots == 0:
+            return []
+        if not isinstance(records, list):
+            counts = ", ".join(map(str, listed)) if isinstance(listed, dict) else "none"
+            raise DataError(
+                f"{path}: record {query.id} field 'demos' lists no demos for {shots} shots (it lists: {counts}).",
+                hint='Give each query "demos": {"<shots>": a list of records with image, question, answer}.',
+            )
+        refs = MediaRefs(self.root, "{image}", path)
+        where = f"record {query.id} demos[{shots!r}]"
+        return [_sample(f"{query.id}:{shots}:{i}", r, refs, path, f"{where}[{i}]") for i, r in enumerate(records)]
+
     def _file(self, name: str) -> Path:
         return self.root / self.folder / name
 
 
 def demo_source(root: Path, folder: str, rule: DemoRule, queries: Sequence[Sample]) -> VlIclDemos:
-    support = [] if rule.draw == "query_classes" else read_support(root, folder, rule.expand)
+    support = read_support(root, folder, rule.expand) if rule.draw == "support" else []
     return VlIclDemos(root, folder, rule, queries, support)

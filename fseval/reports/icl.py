@@ -63,8 +63,9 @@ class Curve:
 
     @property
     def label(self) -> str:
-        """How plots name the curve: the run, and its demo ablation where it has one."""
-        return self.run if self.demo_ablation == PLAIN else f"{self.run} ({self.demo_ablation})"
+        """How plots name the curve: the run, and its demo ablation where it has one its name does not say."""
+        plain = self.demo_ablation == PLAIN or self.demo_ablation == self.run
+        return self.run if plain else f"{self.run} ({self.demo_ablation})"
 
 
 @dataclass

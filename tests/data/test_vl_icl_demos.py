@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 from vl_icl_writers import ALL, FIXTURES, write_vl_icl
 
+from fseval.cli import app
 from fseval.errors import DataError, FsevalError
 from fseval.tasks.prompts import render
 from fseval.tasks.spec import load_tasks
@@ -136,3 +138,77 @@ def test_open_mi_without_enough_support_images_says_which(release: Path, tmp_pat
     assert len(data.demo_source.demos(0, 2)["0"]) == 4
     with pytest.raises(DataError, match=f"record 0 has no support image 2 for class '{own}'"):
         data.demo_source.demos(0, 4)
+
+
+LISTED_TASK = """name: listed_demos
+description: a benchmark whose files fix each query's demos
+prompt: vl_icl_textocr
+metric: vl_icl_exact_match
+generation: {max_new_tokens: 4, num_beams: 1}
+shots: [0, 2]
+zero_shot_text_demos: 0
+data:
+  source: these test files
+  eval:
+    - format: vl_icl_json
+      folder: listed
+      draw: listed
+"""
+
+
+def test_listed_demos_need_only_files(tmp_path: Path, mock_run: Any) -> None:
+    """A benchmark whose query records list their demos per shot count runs from a task file and its data alone."""
+    from PIL import Image
+
+    root = tmp_path / "data"
+    (root / "listed").mkdir(parents=True)
+    for name in ("q0", "q1", "d0", "d1", "d2"):
+        Image.new("RGB", (8, 8), (len(name) * 40, 0, 0)).save(root / "listed" / f"{name}.png")
+
+    def record(name: str, answer: str) -> dict[str, Any]:
+        return {"image": [f"listed/{name}.png"], "question": f"What does {name} say?", "answer": answer}
+
+    two = {"2": [record("d1", "one"), record("d0", "zero")]}
+    queries = [
+        {**record("q0", "stop"), "demos": two},
+        {**record("q1", "go"), "demos": {"2": [record("d2", "two")] * 2}},
+    ]
+    (root / "listed" / "query.json").write_text(json.dumps(queries))
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    (tasks / "listed_demos.yaml").write_text(LISTED_TASK)
+    out = mock_run(tmp_path / "run", "--tasks-dir", str(tasks), "--data-dir", str(root), task="listed_demos")
+    lines = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+    few = [line for line in lines if line["shots"] == 2]
+    assert [line["demo_ids"] for line in few] == [["0:2:0", "0:2:1"], ["1:2:0", "1:2:1"]]
+    assert few[0]["prompt"] == (
+        "\n<image>What does d1 say?\nAnswer: one<|endofchunk|><image>What does d0 say?\nAnswer: zero<|endofchunk|>"
+        "<image>What does q0 say?\nAnswer:"
+    )
+    assert [Path(key).name for key in few[0]["media"]] == ["d1.png", "d0.png", "q0.png"]
+    assert all(line["demo_ids"] == [] for line in lines if line["shots"] == 0)
+    (tasks / "listed_demos.yaml").write_text(LISTED_TASK.replace("[0, 2]", "[0, 4]"))
+    result = CliRunner().invoke(
+        app, ["run", "--model", "mock", "--task", "listed_demos", "--tasks-dir", str(tasks), "--data-dir", str(root)]
+    )
+    assert result.exit_code == 1
+    assert "record 0 field 'demos' lists no demos for 4 shots (it lists: 2)" in " ".join(result.output.split())
+
+
+def test_a_resumed_run_extended_to_more_shots_keeps_the_official_demos(release: Path, tmp_path: Path) -> None:
+    """--resume --shots adds 4 shots to a 0,2-shot run: the stored rows stay, the new ones are the official draws."""
+    base = ["run", "--model", "mock", "--task", "vl_icl_matching_mi", "--data-dir", str(release), "--seed", "1"]
+    out = tmp_path / "run"
+    first = CliRunner().invoke(app, [*base, "--shots", "0,2", "-o", str(out)])
+    assert first.exit_code == 0, first.output
+    before = (out / "samples.jsonl").read_text().splitlines()
+    resumed = CliRunner().invoke(app, ["run", "--resume", str(out), "--shots", "0,2,4"])
+    assert resumed.exit_code == 0, resumed.output
+    after = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+    assert [json.dumps(line) for line in after if line["shots"] < 4] == [
+        json.dumps(json.loads(line)) for line in before
+    ]
+    four = [line for line in after if line["shots"] == 4]
+    assert [[Path(key).relative_to(release).as_posix() for key in line["media"][:-2]] for line in four] == [
+        [image for demo in demos for image in demo["image"]] for demos in OFFICIAL["seeds"]["1"]["matching_mi"]["4"]
+    ]

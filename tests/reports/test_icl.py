@@ -150,3 +150,11 @@ def test_report_of_one_shot_count_and_no_ablation_has_no_icl_section(tmp_path: P
     out = tmp_path / "r.html"
     assert runner.invoke(app, ["report", str(run), "-o", str(out)]).exit_code == 0
     assert "In-context learning" not in out.read_text()
+
+
+def test_curve_labels_name_the_ablation_once() -> None:
+    from fseval.reports.icl import Curve
+
+    assert Curve("plain", "none", []).label == "plain"
+    assert Curve("no_images", "no_images", []).label == "no_images"
+    assert Curve("run2", "no_images", []).label == "run2 (no_images)"

@@ -35,9 +35,10 @@ def icl(
     from fseval.reports.icl import ablation, icl_tables, icl_views, run_warnings
 
     if plot is not None:
-        from fseval.reports.icl_plot import icl_plot_output, write_icl_plot
+        from fseval.reports.icl_plot import OPTION, write_icl_plot
+        from fseval.reports.plot import plot_output
 
-        icl_plot_output(plot)  # the format and the place, before any run is read
+        plot_output(plot, OPTION)  # the format and the place, before any run is read
     loaded = labelled_runs(runs, label)
     warn_incomplete(loaded)
     warnings = run_warnings(loaded)

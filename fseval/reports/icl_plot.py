@@ -9,17 +9,15 @@ whole-or-nothing write are ``plot.py``'s.
 
 from __future__ import annotations
 
-import io
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fseval.errors import FsevalError
-from fseval.outputs import output_file, write_atomic
 from fseval.reports.colours import run_colours
 from fseval.reports.compare import Run
 from fseval.reports.icl import Curve, TaskView
-from fseval.reports.plot import axis_label, pyplot
+from fseval.reports.plot import axis_label, plot_output, pyplot, save_figure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -27,30 +25,10 @@ if TYPE_CHECKING:
 OPTION = "--plot"
 
 
-def icl_plot_output(output: Path) -> Path:
-    """``output`` checked before any work: a format matplotlib writes, in a place that can hold it."""
-    plt = pyplot()
-    formats = plt.gcf().canvas.get_supported_filetypes()
-    plt.close("all")
-    if not output.is_dir() and output.suffix.lstrip(".").lower() not in formats:  # a folder: output_file says so
-        raise FsevalError(
-            f"{OPTION} {output}: cannot write a plot as {output.name!r}.",
-            hint=f"End {OPTION} with one of: .{', .'.join(sorted(formats))}",
-        )
-    return output_file(output, OPTION)
-
-
 def write_icl_plot(runs: list[Run], views: list[TaskView], output: Path) -> Path:
     """Draw ``views`` (of ``runs``, which fix the colours) and write the figure to ``output`` whole."""
-    icl_plot_output(output)
-    figure = draw_icl(runs, views)
-    buffer = io.BytesIO()
-    try:
-        figure.savefig(buffer, format=output.suffix.lstrip(".").lower(), dpi=120)
-    finally:
-        pyplot().close(figure)
-    write_atomic(output, buffer.getvalue(), OPTION)
-    return output
+    plot_output(output, OPTION)
+    return save_figure(draw_icl(runs, views), output, OPTION)
 
 
 def draw_icl(runs: list[Run], views: list[TaskView]) -> Figure:

@@ -35,29 +35,36 @@ def pyplot() -> Any:
     return plt
 
 
-def plot_output(output: Path) -> Path:
-    """``output`` checked before any drawing: a format matplotlib writes, in a place that can hold it."""
+def plot_output(output: Path, option: str = OPTION) -> Path:
+    """``output`` checked before any drawing: a format matplotlib writes, in a place that can hold it.
+
+    Errors name the file as the command's ``option`` (``-o``, ``--plot``)."""
     plt = pyplot()
     formats = plt.gcf().canvas.get_supported_filetypes()
     plt.close("all")
     if not output.is_dir() and output.suffix.lstrip(".").lower() not in formats:  # a folder: output_file says so
         raise FsevalError(
-            f"Cannot write a plot as {output.name!r}.", hint=f"End -o with one of: .{', .'.join(sorted(formats))}"
+            f"{option} {output}: Cannot write a plot as {output.name!r}.",
+            hint=f"End {option} with one of: .{', .'.join(sorted(formats))}",
         )
-    return output_file(output, OPTION)
+    return output_file(output, option)
 
 
-def plot_runs(runs: list[Run], output: Path) -> Path:
-    """Draw ``runs`` and write the figure to ``output`` whole (a failed write leaves nothing)."""
-    plot_output(output)
-    figure = draw(runs)
+def save_figure(figure: Figure, output: Path, option: str = OPTION) -> Path:
+    """``figure`` written to ``output`` whole (a failed write leaves nothing), in the format its suffix names."""
     buffer = io.BytesIO()
     try:
         figure.savefig(buffer, format=output.suffix.lstrip(".").lower(), dpi=120)
     finally:
         pyplot().close(figure)
-    write_atomic(output, buffer.getvalue(), OPTION)
+    write_atomic(output, buffer.getvalue(), option)
     return output
+
+
+def plot_runs(runs: list[Run], output: Path) -> Path:
+    """Draw ``runs`` and write the figure to ``output``."""
+    plot_output(output)
+    return save_figure(draw(runs), output)
 
 
 def draw(runs: list[Run]) -> Figure:

@@ -82,7 +82,7 @@ def test_icl_plot_writes_a_png_beside_the_json(runs: list[Path], tmp_path: Path,
     assert result.stdout.startswith("{") and f"Wrote {out}" in flat(result.stderr)
 
 
-@pytest.mark.parametrize(("name", "words"), [("icl.xyz", "cannot write a plot as 'icl.xyz'"), ("", "is a folder")])
+@pytest.mark.parametrize(("name", "words"), [("icl.xyz", "Cannot write a plot as 'icl.xyz'"), ("", "is a folder")])
 def test_a_bad_plot_path_is_one_error_before_any_run_is_read(
     tmp_path: Path, plt: object, name: str, words: str
 ) -> None:

@@ -14,6 +14,18 @@ if TYPE_CHECKING:
     from fseval.record import RunRecord
 
 
+def tasks_setting_demos(names: list[str], tasks_dirs: list[str]) -> list[str]:
+    """Those of the tasks whose data sets each query's demos (VL-ICL Bench), where their task files still load."""
+    from fseval.errors import FsevalError
+    from fseval.tasks.spec import load_tasks
+
+    try:
+        tasks = load_tasks(names, [Path(directory) for directory in tasks_dirs])
+    except FsevalError:
+        return []
+    return [task.name for task in tasks if any(layout.sets_demos for layout in task.spec.data.eval)]
+
+
 def show_run(run_dir: Path, breakdown: bool = False) -> None:
     """The results table of a run directory (and its breakdowns), from its results.json."""
     from fseval.record import RunRecord
@@ -22,7 +34,10 @@ def show_run(run_dir: Path, breakdown: bool = False) -> None:
 
     record = RunRecord.load(run_dir)
     config = record.config
-    notes = [f"demos: {config.get('demos', 'random')}"]
+    own = tasks_setting_demos(list(record.results), config.get("tasks_dirs") or [])
+    notes = [
+        f"demos: {config.get('demos', 'random')}" + (f" ({', '.join(own)}: as their data sets them)" if own else "")
+    ]
     notes += [f"prompt ensembles: {config['prompt_ensembles']}"] if config.get("prompt_ensembles", 1) > 1 else []
     notes += [] if config.get("zero_shot_text_demos", True) else ["0 shots without text demos"]
     notes += [f"instruction: {config['instruction']}"] if config.get("instruction") else []

@@ -212,3 +212,5 @@ def test_a_resumed_run_extended_to_more_shots_keeps_the_official_demos(release: 
     assert [[Path(key).relative_to(release).as_posix() for key in line["media"][:-2]] for line in four] == [
         [image for demo in demos for image in demo["image"]] for demos in OFFICIAL["seeds"]["1"]["matching_mi"]["4"]
     ]
+    shown = CliRunner().invoke(app, ["show", str(out)])
+    assert "demos: random (vl_icl_matching_mi: as their data sets them)" in " ".join(shown.output.split())

@@ -2,104 +2,46 @@
 
 A layout is one release format (the official VQAv2 files, a Karpathy split file, a class-folder
 tree ...): one class with exactly the fields it needs, told apart by ``format`` in the task file,
-that lists its files and reads its samples. A new format is one more class here (its reader goes
-in the data module of its family) and one more member of ``Layout``.
+that lists its files and reads its samples. A new format is one more class here, or in
+``video_layouts.py`` for video (its reader goes in the data module of its family), and one more
+member of ``Layout``. ``LayoutBase`` and the shared image and video shapes are in ``layout_base.py``.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from fseval.data import (
     captions,
     classification,
     hf,
-    ivqa,
-    nextqa,
     nocaps,
-    rareact,
     scienceqa,
-    star,
     textcaps,
-    vatex,
-    video,
     visdial,
     vl_icl,
     vqa,
     winoground,
-    youcook2,
 )
 from fseval.data.base import gc_paused
+from fseval.data.layout_base import ImageFiles, LayoutBase
+from fseval.data.video_layouts import (
+    IvqaCsv,
+    NextOeCsv,
+    RareActCsv,
+    StarJson,
+    VatexJson,
+    VideoDataInfoJson,
+    VideoQaJson,
+    YouCook2Json,
+)
 from fseval.errors import DataError
-from fseval.types import DemoSource, Sample, VideoSampling
-
-
-class LayoutBase(BaseModel, ABC):
-    """One way a split can be laid out on disk (the official release, a converted copy, ...)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    description: str = ""
-
-    def files(self) -> list[str]:
-        """The files this layout needs, relative to the data folder."""
-        return []
-
-    def paths(self) -> list[str]:
-        """What identifies the split on disk (files, or the folder or pattern it is read from)."""
-        return self.files()
-
-    def media(self) -> str:
-        """Where its images or clips are, as the task file spells it."""
-        return ""
-
-    @property
-    def video(self) -> bool:
-        """Whether its media are video clips."""
-        return False
-
-    def missing(self, root: Path) -> list[str]:
-        return [f for f in self.files() if not (root / f).is_file()]
-
-    def details(self) -> list[str]:
-        return []
-
-    def describe(self) -> str:
-        parts = [*self.files(), *self.details()]
-        return ", ".join(parts) + (f" ({self.description})" if self.description else "")
-
-    @abstractmethod
-    def read(self, root: Path) -> list[Sample]:
-        """The split's samples, read from its files under ``root``."""
-
-    @property
-    def sets_demos(self) -> str | None:
-        """How its data sets each query's demos (``demo_source``), in words; None: they are drawn from a pool."""
-        return None
-
-    def demo_source(self, root: Path, samples: list[Sample]) -> DemoSource | None:
-        """The demos its data sets per query (structured demos), when the format has them; None: drawn from a pool."""
-        return None
-
-
-class _ImageFiles(LayoutBase):
-    file: str
-    images: str
-
-    def files(self) -> list[str]:
-        return [self.file]
-
-    def media(self) -> str:
-        return self.images
-
-    def details(self) -> list[str]:
-        return [f"images: {self.images}"]
+from fseval.types import DemoSource, Sample
 
 
 class VqaJson(LayoutBase):
@@ -123,21 +65,21 @@ class VqaJson(LayoutBase):
         return vqa.read_vqa_json(root, self.questions, self.annotations, self.images)
 
 
-class TextVqaJson(_ImageFiles):
+class TextVqaJson(ImageFiles):
     format: Literal["textvqa_json"]
 
     def read(self, root: Path) -> list[Sample]:
         return vqa.read_textvqa_json(root, self.file, self.images)
 
 
-class VizwizJson(_ImageFiles):
+class VizwizJson(ImageFiles):
     format: Literal["vizwiz_json"]
 
     def read(self, root: Path) -> list[Sample]:
         return vqa.read_vizwiz_json(root, self.file, self.images)
 
 
-class KarpathyJson(_ImageFiles):
+class KarpathyJson(ImageFiles):
     format: Literal["karpathy_json"]
     split: str = Field(description="the Karpathy split to read (train, test)")
 
@@ -148,7 +90,7 @@ class KarpathyJson(_ImageFiles):
         return captions.read_karpathy(root, self.file, self.split, self.images)
 
 
-class TextCapsJson(_ImageFiles):
+class TextCapsJson(ImageFiles):
     """TextCaps' caption files (``fseval.data.textcaps``): one sample per image, all its captions as references."""
 
     format: Literal["textcaps_json"]
@@ -157,7 +99,7 @@ class TextCapsJson(_ImageFiles):
         return textcaps.read_textcaps(root, self.file, self.images)
 
 
-class NoCapsJson(_ImageFiles):
+class NoCapsJson(ImageFiles):
     """NoCaps' COCO-style captions file (``fseval.data.nocaps``): one sample per image, with its domain."""
 
     format: Literal["nocaps_json"]
@@ -166,7 +108,7 @@ class NoCapsJson(_ImageFiles):
         return nocaps.read_nocaps(root, self.file, self.images)
 
 
-class CocoImageInfoJson(_ImageFiles):
+class CocoImageInfoJson(ImageFiles):
     """A COCO-style image-info file without captions (NoCaps' ``nocaps_test_image_info.json``): one sample per
     ``images[]`` record, its id ``id``, its fields the record's own (``file_name``, ``open_images_id`` ...)."""
 
@@ -185,7 +127,7 @@ class CocoImageInfoJson(_ImageFiles):
         return samples
 
 
-class HatefulMemesJsonl(_ImageFiles):
+class HatefulMemesJsonl(ImageFiles):
     format: Literal["hateful_memes_jsonl"]
 
     def read(self, root: Path) -> list[Sample]:
@@ -231,7 +173,7 @@ class HfDatasets(LayoutBase):
         return hf.read_hf_datasets(root, self.data_files, self.columns)
 
 
-class WinogroundJsonl(_ImageFiles):
+class WinogroundJsonl(ImageFiles):
     """Winoground's ``examples.jsonl`` (``fseval.data.winoground``): two samples per example, one per image."""
 
     format: Literal["winoground_jsonl"]
@@ -239,139 +181,6 @@ class WinogroundJsonl(_ImageFiles):
 
     def read(self, root: Path) -> list[Sample]:
         return winoground.read_winoground(root, self.file, self.images)
-
-
-class _VideoFiles(LayoutBase):
-    file: str
-    videos: str = Field(description="video path template")
-    sampling: VideoSampling = Field(default_factory=VideoSampling, description="frames per clip (8, uniform)")
-
-    def media(self) -> str:
-        return self.videos
-
-    @property
-    def video(self) -> bool:
-        return True
-
-    def details(self) -> list[str]:
-        return [f"videos: {self.videos} ({self.sampling.tag})"]
-
-
-class VideoQaJson(_VideoFiles):
-    format: Literal["videoqa_json"]
-    mapping: str | None = Field(default=None, description="MSVD's youtube_mapping.txt (vid<N> -> clip name)")
-
-    def files(self) -> list[str]:
-        return [f for f in (self.file, self.mapping) if f]
-
-    def read(self, root: Path) -> list[Sample]:
-        return video.read_videoqa_json(root, self.file, self.videos, self.sampling, self.mapping)
-
-
-class VideoDataInfoJson(_VideoFiles):
-    format: Literal["videodatainfo_json"]
-    split: str
-
-    def files(self) -> list[str]:
-        return [self.file]
-
-    def details(self) -> list[str]:
-        return [*super().details(), f"split {self.split!r}"]
-
-    def read(self, root: Path) -> list[Sample]:
-        return video.read_videodatainfo(root, self.file, self.split, self.videos, self.sampling)
-
-
-class VatexJson(_VideoFiles):
-    """VATEX's caption files (``fseval.data.vatex``): clips cut per videoID, or whole videos and the videoID's range."""
-
-    format: Literal["vatex_json"]
-    whole_videos: bool = Field(
-        default=False,
-        description="videos are whole YouTube videos ({youtube_id}), sampled in the range the videoID names",
-    )
-
-    def files(self) -> list[str]:
-        return [self.file]
-
-    def details(self) -> list[str]:
-        return [*super().details(), *(["whole videos, clipped by videoID"] if self.whole_videos else [])]
-
-    def read(self, root: Path) -> list[Sample]:
-        return vatex.read_vatex(root, self.file, self.videos, self.sampling, self.whole_videos)
-
-
-class YouCook2Json(_VideoFiles):
-    """YouCook2's annotation file (``fseval.data.youcook2``): one sample per step, its segment of the whole video."""
-
-    format: Literal["youcook2_json"]
-    subset: str = Field(description="the subset to read (training, validation)")
-    extensions: list[str] = Field(
-        default_factory=lambda: ["mp4", "mkv", "webm"],
-        min_length=1,
-        description="{ext} in the video template: the first of these whose file exists",
-    )
-
-    def files(self) -> list[str]:
-        return [self.file]
-
-    def details(self) -> list[str]:
-        return [*super().details(), f"subset {self.subset!r}", f"{{ext}}: {' | '.join(self.extensions)}"]
-
-    def read(self, root: Path) -> list[Sample]:
-        return youcook2.read_youcook2(root, self.file, self.subset, self.videos, self.sampling, self.extensions)
-
-
-class IvqaCsv(_VideoFiles):
-    """iVQA's CSV files (``fseval.data.ivqa``): one sample per row, its clip the row's range of the video."""
-
-    format: Literal["ivqa_csv"]
-
-    def files(self) -> list[str]:
-        return [self.file]
-
-    def read(self, root: Path) -> list[Sample]:
-        return ivqa.read_ivqa_csv(root, self.file, self.videos, self.sampling)
-
-
-class StarJson(_VideoFiles):
-    """STAR's question files (``fseval.data.star``): one sample per question, its clip a range of a Charades video."""
-
-    format: Literal["star_json"]
-
-    def files(self) -> list[str]:
-        return [self.file]
-
-    def read(self, root: Path) -> list[Sample]:
-        return star.read_star_json(root, self.file, self.videos, self.sampling)
-
-
-class RareActCsv(_VideoFiles):
-    """RareAct's ``rareact.csv`` (``fseval.data.rareact``): one sample per line, its clip a range of a YouTube video."""
-
-    format: Literal["rareact_csv"]
-
-    def files(self) -> list[str]:
-        return [self.file]
-
-    def read(self, root: Path) -> list[Sample]:
-        return rareact.read_rareact(root, self.file, self.videos, self.sampling)
-
-
-class NextOeCsv(_VideoFiles):
-    """NExT-OE's question files (``fseval.data.nextqa``): one sample per question, its clip the VidOR video."""
-
-    format: Literal["nextoe_csv"]
-    video_map: str = Field(description="map_vid_vidorID.json: video id -> its VidOR path {vidor_path}")
-    references: str | None = Field(
-        default=None, description="add_reference_answer_<split>.json: a second answer for some questions"
-    )
-
-    def files(self) -> list[str]:
-        return [self.file, self.video_map, *([self.references] if self.references else [])]
-
-    def read(self, root: Path) -> list[Sample]:
-        return nextqa.read_nextoe_csv(root, self.file, self.videos, self.sampling, self.video_map, self.references)
 
 
 class VisdialJson(LayoutBase):
@@ -402,7 +211,7 @@ class VisdialJson(LayoutBase):
         return visdial.read_visdial(root, self.file, self.dense, self.images, self.rounds, self.options, self.history)
 
 
-class ScienceQaJson(_ImageFiles):
+class ScienceQaJson(ImageFiles):
     """ScienceQA's ``problems.json`` and ``pid_splits.json`` (``fseval.data.scienceqa``): the problems with an image."""
 
     format: Literal["scienceqa_json"]

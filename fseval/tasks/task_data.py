@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fseval.data.hf import HF_PREFIX, resolve_hub_dataset
-from fseval.data.layouts import LayoutBase, LoadedSplit, load_split
+from fseval.data.layout_base import LayoutBase
+from fseval.data.layouts import LoadedSplit, load_split
 from fseval.errors import DataError, plural
 from fseval.resources import PACKAGE_DIR
 from fseval.tasks.spec import Task

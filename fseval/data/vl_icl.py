@@ -107,6 +107,10 @@ class VlIclDemos:
     support: Sequence[tuple[Sample, ...]]
     description: str = "VL-ICL Bench's select_demonstration, replayed from the run's seed over shots 0, 1, 2, 4, 8"
     _drawn: dict[tuple[int, int], dict[str, list[Sample]]] = field(default_factory=dict)
+    _refs: MediaRefs = field(init=False)  # the media of demos that query.json's records name
+
+    def __post_init__(self) -> None:
+        self._refs = MediaRefs(self.root, "{image}", self._file(QUERY_FILE))
 
     def demos(self, seed: int, shots: int) -> Mapping[str, Sequence[Sample]]:
         if (seed, shots) not in self._drawn:
@@ -158,7 +162,6 @@ class VlIclDemos:
         other = rng.choice(others)
         order = [own, other] if rng.choice([True, False]) else [other, own]
         support = query.fields.get("support")
-        refs = MediaRefs(self.root, "{image}", self.root / self.folder / QUERY_FILE)
         demos = []
         for i in range(shots):
             for name in order:
@@ -170,7 +173,7 @@ class VlIclDemos:
                         hint="Use fewer --shots.",
                     )
                 fields = {"question": self.rule.class_question, "answer": name}
-                demos.append(Sample(f"{query.id}:{name}:{i}", refs({"image": images[i]}), fields))
+                demos.append(Sample(f"{query.id}:{name}:{i}", self._refs({"image": images[i]}), fields))
         return demos
 
     def _listed(self, query: Sample, shots: int) -> list[Sample]:
@@ -186,9 +189,8 @@ class VlIclDemos:
                 f"{path}: record {query.id} field 'demos' lists no demos for {shots} shots (it lists: {counts}).",
                 hint='Give each query "demos": {"<shots>": a list of records with image, question, answer}.',
             )
-        refs = MediaRefs(self.root, "{image}", path)
         where = f"record {query.id} demos[{shots!r}]"
-        return [_sample(f"{query.id}:{shots}:{i}", r, refs, path, f"{where}[{i}]") for i, r in enumerate(records)]
+        return [_sample(f"{query.id}:{shots}:{i}", r, self._refs, path, f"{where}[{i}]") for i, r in enumerate(records)]
 
     def _file(self, name: str) -> Path:
         return self.root / self.folder / name

@@ -12,3 +12,8 @@ def run_colours(count: int) -> list[str]:
     By position, not by which runs have a task: a run missing from one chart leaves the others' colours as they are.
     """
     return [COLOURS[index % len(COLOURS)] for index in range(count)]
+
+
+def colours_by_name(names: list[str]) -> dict[str, str]:
+    """Run name -> its colour (``run_colours``), for drawings that meet the runs task by task."""
+    return dict(zip(names, run_colours(len(names)), strict=True))

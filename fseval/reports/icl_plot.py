@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fseval.errors import FsevalError
-from fseval.reports.colours import run_colours
+from fseval.reports.colours import colours_by_name
 from fseval.reports.compare import Run
 from fseval.reports.icl import Curve, TaskView
 from fseval.reports.plot import axis_label, plot_output, pyplot, save_figure
@@ -37,7 +37,7 @@ def draw_icl(runs: list[Run], views: list[TaskView]) -> Figure:
 
     if not views:
         raise FsevalError("The runs have no results to plot.")
-    colour = dict(zip((run.name for run in runs), run_colours(len(runs)), strict=True))
+    colour = colours_by_name([run.name for run in runs])
     labels = dict.fromkeys(c.label for view in views for c in view.curves)  # in run order, each once
     columns = min(3, len(views))
     rows = math.ceil(len(views) / columns)

@@ -29,6 +29,14 @@ ARGS = [
     "mode=copy-demo",
 ]
 
+TORCHRUN_ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+def two_processes(*options: str) -> list[str]:
+    """``fseval run OPTIONS`` under torchrun, 2 processes on this machine (gloo on CPU)."""
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    return [*torchrun, "-m", "fseval", "run", *options]
+
 
 @pytest.mark.slow
 @pytest.mark.subprocess
@@ -39,17 +47,15 @@ def test_two_gloo_processes_equal_one(tmp_path: Path, vqav2_dir: Path) -> None:
     assert result.exit_code == 0, result.output
 
     double = tmp_path / "double"
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
-    command = [*torchrun, "-m", "fseval", "run", *ARGS, "--data-dir", str(vqav2_dir), "-o", str(double)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    process = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    command = two_processes(*ARGS, "--data-dir", str(vqav2_dir), "-o", str(double))
+    process = subprocess.run(command, capture_output=True, text=True, env=TORCHRUN_ENV, timeout=300)
     assert process.returncode == 0, process.stderr[-3000:]
     assert run_outputs(double) == run_outputs(single)
     provenance = json.loads((double / "results.json").read_text())["provenance"]
     assert provenance["world_size"] == 2
 
     # A refusal on rank 0 (the directory already holds a run) stops every process with one message.
-    process = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    process = subprocess.run(command, capture_output=True, text=True, env=TORCHRUN_ENV, timeout=300)
     # (flat: rich wraps the panel at the terminal width, and a long temporary path moves the words)
     assert process.returncode != 0 and flat(process.stderr).count("already holds a run") == 2
     assert "Connection closed" not in process.stderr and "RuntimeError" not in process.stderr  # rank 1 did not wait
@@ -69,9 +75,7 @@ def test_demos_set_by_the_data_are_the_same_in_two_processes(tmp_path: Path) -> 
     result = CliRunner().invoke(app, ["run", *args, "-o", str(single)])
     assert result.exit_code == 0, result.output
     double = tmp_path / "double"
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [*torchrun, "-m", "fseval", "run", *args, "-o", str(double)]
-    process = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    command = two_processes(*args, "-o", str(double))
+    process = subprocess.run(command, capture_output=True, text=True, env=TORCHRUN_ENV, timeout=300)
     assert process.returncode == 0, process.stderr[-3000:]
     assert run_outputs(double) == run_outputs(single)

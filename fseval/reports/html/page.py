@@ -13,7 +13,7 @@ from html import escape
 from fseval.errors import FsevalError
 from fseval.progress import phase
 from fseval.record import ResultRow
-from fseval.reports.colours import run_colours
+from fseval.reports.colours import colours_by_name
 from fseval.reports.compare import Paired, Run
 from fseval.reports.compare import compare as compare_runs
 from fseval.reports.completeness import completeness
@@ -159,7 +159,7 @@ def icl_section(runs: Sequence[Run]) -> str:
         "bootstrap 95% CI; bands are each score's bootstrap 95% CI; a ring marks each run's peak"
     )
     parts = [f'<section><h2>In-context learning</h2><p class="note">{note}</p>']
-    colour = dict(zip((run.name for run in runs), run_colours(len(runs)), strict=True))
+    colour = colours_by_name([run.name for run in runs])
     parts += [_icl_task(view, colour) for view in views]
     return "".join(parts) + "</section>"
 
